@@ -1,0 +1,130 @@
+"""The `ferlab` command line: one Typer app, one sub-command per job.
+
+Every `FerlabError` raised below is printed on one line and turned into exit code 2;
+no traceback reaches the user for input they can fix.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
+from rich.table import Table
+
+import ferlab
+from ferlab.data import FaceDataset, detect_dataset, load_dataset
+from ferlab.data.dataset import SplitUnavailable
+from ferlab.data.export import export_images
+from ferlab.errors import FerlabError
+
+app = typer.Typer(
+    name="ferlab",
+    help="Facial expression recognition: data, models, training, evaluation, faces.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"ferlab {ferlab.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Facial expression recognition toolkit."""
+
+
+data_app = typer.Typer(help="Inspect and convert datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+DataOption = typer.Option("auto", "--data", "-d", help="Reader: auto, fer2013, ferplus, folder, affectnet, rafdb.")
+ModeOption = typer.Option("majority", "--mode", help="FERPlus label mode: majority, probability, crossentropy.")
+
+
+def _reader_options(reader: str, mode: str) -> dict[str, str]:
+    return {"mode": mode} if reader == "ferplus" else {}
+
+
+def _available_splits(reader: str, path: Path, options: dict) -> list[FaceDataset]:
+    """Every split of the dataset at ``path`` that exists (``all`` when it has none)."""
+    found = []
+    for split in ("train", "val", "test"):
+        try:
+            found.append(load_dataset(reader, path, split, **options))
+        except SplitUnavailable:
+            pass
+    return found or [load_dataset(reader, path, "all", **options)]
+
+
+@data_app.command("info")
+def data_info(
+    path: Path = typer.Argument(..., help="Dataset file or folder."),
+    data: str = DataOption,
+    mode: str = ModeOption,
+) -> None:
+    """Print splits, class counts and image size of a dataset."""
+    reader = detect_dataset(path) if data == "auto" else data
+    splits = _available_splits(reader, path, _reader_options(reader, mode))
+    first = splits[0]
+    title = f"{reader} at {path}: {sum(map(len, splits)):,} images, {first.image_size[0]}x{first.image_size[1]}"
+    table = Table(title=title + (" RGB" if first.channels == 3 else " grayscale"))
+    table.add_column("class")
+    for dataset in splits:
+        table.add_column(dataset.split, justify="right")
+    for name in first.classes:
+        table.add_row(name, *(f"{d.class_counts()[name]:,}" for d in splits))
+    table.add_row("total", *(f"{len(d):,}" for d in splits), style="bold")
+    console.print(table)
+    problems = [p for d in splits for p in d.problems]
+    for problem in problems[:10]:
+        console.print(f"[yellow]skipped[/] {problem}", highlight=False)
+    if len(problems) > 10:
+        console.print(f"[yellow]... and {len(problems) - 10} more skipped files[/]")
+    if reader == "fer2013" and (path if path.is_dir() else path.parent).joinpath("fer2013new.csv").is_file():
+        console.print("FERPlus labels (fer2013new.csv) found here too: see them with --data ferplus")
+
+
+@data_app.command("export-images")
+def data_export_images(
+    path: Path = typer.Argument(..., help="Dataset file or folder."),
+    out: Path = typer.Argument(..., help="Folder to write <split>/<class>/<name>.png into."),
+    data: str = DataOption,
+    mode: str = ModeOption,
+    force: bool = typer.Option(False, "--force", help="Write into a folder that is not empty."),
+) -> None:
+    """Write a dataset as an image-folder layout that `--data folder` reads back."""
+    if out.exists() and any(out.iterdir()) and not force:
+        raise FerlabError(f"{out}: folder is not empty; pass --force to write into it")
+    reader = detect_dataset(path) if data == "auto" else data
+    splits = _available_splits(reader, path, _reader_options(reader, mode))
+    with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=console) as progress:
+        for dataset in splits:
+            task = progress.add_task(f"{dataset.split}", total=len(dataset))
+            written = export_images(dataset, out, on_image=lambda: progress.advance(task))
+            progress.console.print(f"{dataset.split}: {written:,} images written to {out / dataset.split}")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console-script entry point: run the app, turning `FerlabError` into a one-line error."""
+    try:
+        app(args=argv, prog_name="ferlab")
+    except FerlabError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Datasets: one interface over the files FER users download.
+
+>>> from ferlab.data import load_dataset
+>>> test = load_dataset("fer2013", "path/to/fer2013", split="test")   # doctest: +SKIP
+>>> test.images.shape, test.class_counts()                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, Callable
+
+from ferlab.data.affectnet import load_affectnet
+from ferlab.data.dataset import SPLITS, FaceDataset, Problem, SplitUnavailable, normalize_split
+from ferlab.data.fer2013 import load_fer2013
+from ferlab.data.ferplus import load_ferplus
+from ferlab.data.folders import load_folder
+from ferlab.data.labels import FER2013_CLASSES, FERPLUS_CLASSES, map_labels
+from ferlab.data.rafdb import load_rafdb
+from ferlab.errors import DataError
+
+READERS: dict[str, Callable[..., FaceDataset]] = {
+    "fer2013": load_fer2013,
+    "ferplus": load_ferplus,
+    "folder": load_folder,
+    "affectnet": load_affectnet,
+    "rafdb": load_rafdb,
+}
+
+
+def list_datasets() -> list[str]:
+    """Names `load_dataset` accepts."""
+    return list(READERS)
+
+
+def load_dataset(name: str, root: str | Path, split: str = "train", **options: Any) -> FaceDataset:
+    """Read a dataset by reader name (or ``"auto"``) from ``root``.
+
+    Args:
+        name: one of `list_datasets()`, or ``auto`` to recognise the layout of ``root``.
+        root: the file or folder the dataset lives in.
+        split: ``train``, ``val``, ``test`` or ``all``.
+        options: reader options, e.g. ``mode="probability"`` for ferplus, ``size=100,
+            color="rgb"`` for image readers, ``strict=True`` to fail on the first bad image.
+    """
+    if name == "auto":
+        name = detect_dataset(root)
+    reader = READERS.get(name)
+    if reader is None:
+        raise DataError(f"unknown dataset {name!r}: expected one of {', '.join(READERS)} or auto")
+    accepted = [p for p in inspect.signature(reader).parameters if p not in ("root", "split")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise DataError(
+            f"dataset {name!r} has no option {', '.join(unknown)}; its options: {', '.join(accepted) or 'none'}"
+        )
+    return reader(root, split=split, **options)
+
+
+def detect_dataset(root: str | Path) -> str:
+    """Guess the reader for ``root`` from the files it holds."""
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"{root}: no such file or folder")
+    if root.is_file():
+        return "fer2013"
+    folders = (root, root / "data", root / "fer2013")
+    if any((f / "FER2013Train" / "label.csv").is_file() for f in folders):
+        return "ferplus"
+    if any((f / name).is_file() for f in folders for name in
+           ("fer2013.csv", "fer2013.csv.gz", "icml_face_data.csv", "icml_face_data.csv.gz", "train.csv")):
+        return "fer2013"
+    if (root / "EmoLabel" / "list_patition_label.txt").is_file():
+        return "rafdb"
+    if any((root / d / "training.csv").is_file() for d in (".", "Manually_Annotated_file_lists")):
+        return "affectnet"
+    if any(p.is_dir() for p in root.iterdir()):
+        return "folder"
+    raise DataError(f"{root}: no dataset layout recognised; pass the reader name ({', '.join(READERS)})")
+
+
+__all__ = [
+    "FER2013_CLASSES", "FERPLUS_CLASSES", "READERS", "SPLITS", "FaceDataset", "Problem", "SplitUnavailable",
+    "detect_dataset", "list_datasets", "load_dataset", "map_labels", "normalize_split",
+]

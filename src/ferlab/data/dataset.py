@@ -1,0 +1,119 @@
+"""`FaceDataset`: the one in-memory form every reader returns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from ferlab.errors import DataError
+
+SPLITS: tuple[str, ...] = ("train", "val", "test", "all")
+_SPLIT_ALIASES = {
+    "training": "train", "publictest": "val", "valid": "val", "validation": "val",
+    "privatetest": "test", "full": "all",
+}
+
+
+class SplitUnavailable(DataError):
+    """The dataset exists but has no such split (e.g. RAF-DB has no ``val``)."""
+
+
+def normalize_split(split: str) -> str:
+    """Canonical split name: ``"Training"`` → ``"train"``, ``"PublicTest"`` → ``"val"``, ..."""
+    key = split.strip().lower()
+    canonical = _SPLIT_ALIASES.get(key, key)
+    if canonical not in SPLITS:
+        raise DataError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
+    return canonical
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A record a reader skipped: which file (and line of it), and why."""
+
+    path: str
+    reason: str
+    line: Optional[int] = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}, line {self.line}" if self.line is not None else self.path
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class FaceDataset:
+    """Face images and their labels, held as arrays.
+
+    Attributes:
+        images: uint8, ``(N, H, W)`` grayscale or ``(N, H, W, 3)`` RGB.
+        labels: int64 ``(N,)``, indices into ``classes``; -1 where the source has no label.
+        classes: class names in the label set's canonical order (see `ferlab.data.labels`).
+        name: reader name (``"fer2013"``, ``"ferplus"``, ...).
+        split: ``"train"``, ``"val"``, ``"test"`` or ``"all"``.
+        ids: per-image identifiers (row number, FERPlus image name, or file path).
+        targets: float32 ``(N, len(classes))`` soft targets (FERPlus vote distributions), or None.
+        target_mode: how ``targets`` were made (FERPlus: majority, probability, crossentropy).
+        votes: raw annotator votes where the source has them (FERPlus: ``(N, 10)`` incl. unknown/NF).
+        extra: other per-image arrays a source provides (AffectNet valence/arousal, landmarks).
+        problems: records that were skipped while reading, each naming its file and reason.
+        transform: applied to each image by ``__getitem__`` (e.g. a torchvision v2 transform).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    name: str
+    split: str
+    ids: np.ndarray
+    targets: Optional[np.ndarray] = None
+    target_mode: Optional[str] = None
+    votes: Optional[np.ndarray] = None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    transform: Optional[Callable[[Any], Any]] = None
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        if self.images.dtype != np.uint8 or self.images.ndim not in (3, 4):
+            raise DataError(
+                f"{self.name}/{self.split}: images must be uint8 (N,H,W) or (N,H,W,3), "
+                f"got {self.images.dtype} {self.images.shape}"
+            )
+        for what, array in (("labels", self.labels), ("ids", self.ids), ("targets", self.targets),
+                            ("votes", self.votes), *self.extra.items()):
+            if array is not None and len(array) != n:
+                raise DataError(f"{self.name}/{self.split}: {len(array)} {what} for {n} images")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        image = self.images[index]
+        return (self.transform(image) if self.transform else image), int(self.labels[index])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """``(height, width)`` of every image."""
+        return int(self.images.shape[1]), int(self.images.shape[2])
+
+    @property
+    def channels(self) -> int:
+        """1 for grayscale, 3 for RGB."""
+        return 1 if self.images.ndim == 3 else 3
+
+    def class_counts(self) -> dict[str, int]:
+        """Number of images per class, in class order (unlabeled images are not counted)."""
+        counts = Counter(self.labels.tolist())
+        return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
+
+    def subset(self, indices: np.ndarray) -> "FaceDataset":
+        """A new dataset holding only the images at ``indices`` (problems are kept)."""
+        take = lambda array: None if array is None else array[indices]  # noqa: E731
+        return replace(
+            self, images=self.images[indices], labels=self.labels[indices], ids=self.ids[indices],
+            targets=take(self.targets), votes=take(self.votes),
+            extra={k: v[indices] for k, v in self.extra.items()}, problems=list(self.problems),
+        )

@@ -1,0 +1,135 @@
+"""Class-per-subfolder datasets: the FER2013 JPEG export, CK+48, or any user folder.
+
+Accepted layouts::
+
+    root/<class>/<images>                  one split, read as ``all``
+    root/<split>/<class>/<images>          splits train, val (or valid/validation), test
+
+Class folder names map to a canonical label set by their meaning (``angry``/``anger``,
+``happy``/``happiness``, ...; see `ferlab.data.labels`); ``class_map`` renames others
+(e.g. ``{"0": "angry"}``). A folder whose name has no known meaning is an error.
+
+The FER2013 JPEG export puts PublicTest and PrivateTest images together in ``test/``
+(file names ``PublicTest_*`` / ``PrivateTest_*``). When there is no val folder and the
+names carry those prefixes, ``val`` reads the PublicTest files and ``test`` the
+PrivateTest ones, so the standard FER2013 protocol holds for this layout too.
+
+Images that cannot be read (and non-image files) are skipped and listed in
+`FaceDataset.problems`; ``strict=True`` raises on the first one instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ferlab.data.dataset import FaceDataset, Problem, SplitUnavailable, normalize_split
+from ferlab.data.images import IMAGE_SUFFIXES, read_images
+from ferlab.data.labels import FER2013_CLASSES, LABEL_SETS, concept, label_set
+from ferlab.errors import DataError
+
+_SPLIT_FOLDERS = {"train": ("train", "training"), "val": ("val", "valid", "validation"), "test": ("test",)}
+_FER2013_PREFIX = {"val": "PublicTest_", "test": "PrivateTest_"}
+
+
+def load_folder(
+    root: str | Path,
+    split: str = "all",
+    label_set_name: str = "auto",
+    class_map: Optional[dict[str, str]] = None,
+    size: int = 48,
+    color: str = "gray",
+    strict: bool = False,
+) -> FaceDataset:
+    """Images from class subfolders, resized to ``size`` x ``size`` in ``color`` (gray or rgb).
+
+    Args:
+        root: the dataset folder (see the module docstring for layouts).
+        split: ``train``, ``val``, ``test`` or ``all``.
+        label_set_name: ``fer2013``, ``ferplus`` or ``auto`` (fer2013 unless a class, such as
+            contempt, exists only in ferplus).
+        class_map: folder name → class name, for folders not named by their emotion.
+        strict: raise on the first unreadable or non-image file instead of skipping it.
+    """
+    root = Path(root)
+    split = normalize_split(split)
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder")
+    parents, prefix = _parents_to_read(root, split)
+    class_map = class_map or {}
+    class_dirs = _class_folders(parents, class_map)
+    every_split = _class_folders(_parents_to_read(root, "all")[0], class_map)  # one label set for all splits
+    classes = _choose_label_set(root, {c for _, c in every_split}, label_set_name)
+    index_of = {concept(name): i for i, name in enumerate(classes)}
+    files, labels, problems = [], [], []
+    for folder, class_concept in class_dirs:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                problems.append(Problem(str(path), f"not an image file (suffix {path.suffix or 'none'})"))
+            elif prefix is None or path.name.startswith(prefix):
+                files.append(path)
+                labels.append(index_of[class_concept])
+    if strict and problems:
+        raise DataError(str(problems[0]))
+    if not files:
+        raise DataError(f"{root}: no image files for split {split!r}")
+    images, ok, bad = read_images([(f, None) for f in files], (size, size), color, strict)
+    ids = np.array([f.relative_to(root).as_posix() for f in files], dtype=str)[ok]
+    return FaceDataset(
+        images=images, labels=np.array(labels, dtype=np.int64)[ok], classes=classes,
+        name="folder", split=split, ids=ids, problems=problems + bad,
+    )
+
+
+def _parents_to_read(root: Path, split: str) -> tuple[list[Path], Optional[str]]:
+    """The folders whose class subfolders make up ``split``, and a file-name prefix filter."""
+    found = {}
+    for name, folder_names in _SPLIT_FOLDERS.items():
+        folder = next((root / f for f in folder_names if (root / f).is_dir()), None)
+        if folder is not None:
+            found[name] = folder
+    if not found:
+        if split != "all":
+            raise SplitUnavailable(f"{root}: has class folders but no split folders; read it with split 'all'")
+        return [root], None
+    if split == "all":
+        return list(found.values()), None
+    if split in _FER2013_PREFIX and "val" not in found and "test" in found:
+        names = (p.name for p in found["test"].rglob("*"))
+        if any(name.startswith(tuple(_FER2013_PREFIX.values())) for name in names):
+            return [found["test"]], _FER2013_PREFIX[split]
+    if split not in found:
+        raise SplitUnavailable(f"{root}: no {split} folder (found {', '.join(f.name for f in found.values())})")
+    return [found[split]], None
+
+
+def _class_folders(parents: list[Path], class_map: dict[str, str]) -> list[tuple[Path, str]]:
+    result = []
+    for parent in parents:
+        for folder in sorted(p for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            meaning = concept(class_map.get(folder.name, folder.name))
+            if meaning is None:
+                raise DataError(
+                    f"{folder}: unknown class folder {folder.name!r}; name folders by emotion "
+                    "(angry, disgust, fear, happy, sad, surprise, neutral, contempt) or pass class_map"
+                )
+            result.append((folder, meaning))
+    if not result:
+        raise DataError(f"{', '.join(map(str, parents))}: no class folders")
+    return result
+
+
+def _choose_label_set(root: Path, concepts: set[str], name: str) -> tuple[str, ...]:
+    if name == "auto":
+        name = "fer2013" if concepts <= {concept(c) for c in FER2013_CLASSES} else "ferplus"
+    classes = label_set(name)
+    missing = concepts - {concept(c) for c in classes}
+    if missing:
+        others = [n for n in LABEL_SETS if n != name]
+        raise DataError(
+            f"{root}: class(es) {', '.join(sorted(missing))} have no counterpart in the {name} label set; "
+            f"use label set {' or '.join(others)}"
+        )
+    return classes

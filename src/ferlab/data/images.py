@@ -1,0 +1,102 @@
+"""Reading image files into fixed-size uint8 arrays, reporting the ones that fail."""
+
+from __future__ import annotations
+
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ferlab.data.dataset import Problem
+from ferlab.errors import DataError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
+COLORS = ("gray", "rgb")
+Box = tuple[float, float, float, float]
+"""A face box ``(x, y, width, height)`` in pixels of the source image."""
+
+
+class ImageReadError(Exception):
+    """An image file could not be turned into an array; the message says why."""
+
+
+def read_image(path: Path, size: tuple[int, int], color: str = "gray", box: Optional[Box] = None) -> np.ndarray:
+    """Read one image as uint8 ``(H, W)`` (gray) or ``(H, W, 3)`` (rgb), cropped to ``box`` if given.
+
+    ``size`` is ``(height, width)``. EXIF rotation is applied; 16-bit images are scaled to
+    8 bits; palette, CMYK and alpha images are converted. Raises `ImageReadError`.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                image = ImageOps.exif_transpose(opened)
+                image = _to_8bit(image).convert("L" if color == "gray" else "RGB")
+    except FileNotFoundError:
+        raise ImageReadError("file not found") from None
+    except UnidentifiedImageError:
+        raise ImageReadError("not a readable image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageReadError(f"too many pixels ({error})") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageReadError(f"unreadable image ({error})") from None
+    if box is not None:
+        image = image.crop(_clamped_box(box, image.size))
+    return np.asarray(image.resize((size[1], size[0]), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if array.max() > 255 else 255.0
+        return Image.fromarray(np.clip(array * (255.0 / peak), 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba)
+    return image
+
+
+def _clamped_box(box: Box, image_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    x, y, width, height = box
+    left, top = max(0, int(round(x))), max(0, int(round(y)))
+    right, bottom = min(image_size[0], int(round(x + width))), min(image_size[1], int(round(y + height)))
+    if right - left < 1 or bottom - top < 1:
+        raise ImageReadError(f"face box {tuple(box)} lies outside the {image_size[0]}x{image_size[1]} image")
+    return left, top, right, bottom
+
+
+def read_images(
+    items: Sequence[tuple[Path, Optional[Box]]],
+    size: tuple[int, int],
+    color: str = "gray",
+    strict: bool = False,
+    workers: int = 4,
+) -> tuple[np.ndarray, np.ndarray, list[Problem]]:
+    """Read many images (threads), skipping the ones that fail.
+
+    Returns ``(images, ok, problems)``: the stacked arrays of the images that were read,
+    a boolean mask over ``items`` saying which, and one `Problem` per skipped file. With
+    ``strict=True`` the first failure raises `DataError` instead.
+    """
+    if color not in COLORS:
+        raise DataError(f"unknown color mode {color!r}: expected one of {', '.join(COLORS)}")
+
+    def attempt(item: tuple[Path, Optional[Box]]) -> np.ndarray | str:
+        try:
+            return read_image(item[0], size, color, item[1])
+        except ImageReadError as error:
+            return str(error)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(attempt, items))
+    ok = np.array([not isinstance(result, str) for result in results], dtype=bool)
+    problems = [Problem(str(item[0]), result) for item, result in zip(items, results) if isinstance(result, str)]
+    if strict and problems:
+        raise DataError(str(problems[0]))
+    shape = (0, *size) if color == "gray" else (0, *size, 3)
+    images = np.stack([r for r in results if not isinstance(r, str)]) if ok.any() else np.empty(shape, np.uint8)
+    return images, ok, problems

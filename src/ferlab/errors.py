@@ -1,0 +1,16 @@
+"""The one error family of ferlab: messages a user can act on."""
+
+
+class FerlabError(Exception):
+    """An error caused by input the user can fix (a file, an option, a name).
+
+    The CLI prints it on one line and exits non-zero; the Python API raises it.
+    """
+
+
+class DataError(FerlabError):
+    """A dataset file or folder is missing, malformed or holds a bad record."""
+
+
+class ModelError(FerlabError):
+    """An unknown model name, bad model options, or weights that do not fit."""
