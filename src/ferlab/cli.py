@@ -7,6 +7,7 @@ no traceback reaches the user for input they can fix.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -113,8 +114,26 @@ def data_export_images(
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=console) as progress:
         for dataset in splits:
             task = progress.add_task(f"{dataset.split}", total=len(dataset))
-            written = export_images(dataset, out, on_image=lambda: progress.advance(task))
+            written = export_images(dataset, out, on_image=partial(progress.advance, task))
             progress.console.print(f"{dataset.split}: {written:,} images written to {out / dataset.split}")
+
+
+@app.command("models")
+def models() -> None:
+    """List the model zoo: parameters and measured forward GFLOPs at each default input size."""
+    from ferlab.models import profile_models
+
+    table = Table(
+        title="ferlab models: forward GFLOPs per image at the default input size, measured with "
+        "torch FlopCounterMode (a multiply-add counts as 2 FLOPs)"
+    )
+    for column, justify in (("name", "left"), ("input", "left"), ("params", "right"), ("GFLOPs", "right")):
+        table.add_column(column, justify=justify, no_wrap=True)
+    table.add_column("description")
+    for p in profile_models():
+        size = "x".join(map(str, p.input_size))
+        table.add_row(p.name, size, f"{p.params:,}", f"{p.flops / 1e9:.3f}", p.description)
+    console.print(table)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
