@@ -118,6 +118,70 @@ def data_export_images(
             progress.console.print(f"{dataset.split}: {written:,} images written to {out / dataset.split}")
 
 
+@app.command("train")
+def train_command(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of training options."),
+    model: Optional[str] = typer.Option(None, help="Model name (see `ferlab models`)."),
+    data: Optional[str] = typer.Option(None, help="Dataset reader: fer2013, ferplus, folder, affectnet, rafdb."),
+    data_root: Optional[str] = typer.Option(None, help="The dataset's file or folder."),
+    out: Optional[str] = typer.Option(None, help="Run folder (default runs/<model>)."),
+    epochs: Optional[int] = typer.Option(None),
+    batch_size: Optional[int] = typer.Option(None),
+    lr: Optional[float] = typer.Option(None),
+    optimizer: Optional[str] = typer.Option(None, help="sgd, adam or adamw."),
+    schedule: Optional[str] = typer.Option(None, help="cosine, onecycle or constant."),
+    weight_decay: Optional[float] = typer.Option(None),
+    label_smoothing: Optional[float] = typer.Option(None),
+    aug: Optional[str] = typer.Option(None, help="Augmentation preset: none, basic, strong."),
+    seed: Optional[int] = typer.Option(None),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
+    limit: Optional[int] = typer.Option(None, help="Train on a random subset of this many images."),
+    compile_model: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the model."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+) -> None:
+    """Train a model; checkpoints every epoch, `--resume` continues after a crash."""
+    from ferlab.engine import load_config, train
+
+    settings = load_config(
+        config, model=model, data=data, data_root=data_root, out=out, epochs=epochs, batch_size=batch_size,
+        lr=lr, optimizer=optimizer, schedule=schedule, weight_decay=weight_decay,
+        label_smoothing=label_smoothing, aug=aug, seed=seed, device=device, limit=limit, compile=compile_model,
+    )
+    train(settings, resume=resume, console=console)
+
+
+@app.command("eval")
+def eval_command(
+    ctx: typer.Context,
+    run_or_weights: Path = typer.Argument(..., help="Run folder (its best.pt) or model file."),
+    data: str = DataOption,
+    data_root: Path = typer.Option(..., "--data-root", help="The dataset's file or folder."),
+    split: str = typer.Option("test", "--split", help="Split to score: train, val, test or all."),
+    tta: str = typer.Option("none", "--tta", help="Test-time augmentation: none, flip, tencrop (logits averaged)."),
+    subset: Optional[Path] = typer.Option(
+        None, "--subset", help="File naming the images to score: FERPlus names or dataset indices, one a line."
+    ),
+    occlude: str = typer.Option("none", "--occlude", help="Gray out a region first: none, random, eyes, mouth."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Output folder (default: eval_<data>_<split>[_tta-..][_occlude-..] in the run)."
+    ),
+    batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass."),
+    mode: str = ModeOption,
+) -> None:
+    """Score a model on a split: accuracy, F1, confusion matrix, calibration (ECE, temperature)."""
+    from ferlab.evaluate.report import print_summary
+    from ferlab.evaluate.run import EvalRequest, command_line, run_evaluation
+
+    reader = detect_dataset(data_root) if data == "auto" else data
+    request = EvalRequest(
+        weights=run_or_weights, data=reader, data_root=data_root, split=split,
+        data_options=_reader_options(reader, mode), tta=tta, subset=subset, occlusion=occlude, out=out,
+        batch_size=batch_size, command=command_line(ctx),
+    )
+    record, out_dir = run_evaluation(request)
+    print_summary(console, record, out_dir)
+
+
 @app.command("models")
 def models() -> None:
     """List the model zoo: parameters and measured forward GFLOPs at each default input size."""

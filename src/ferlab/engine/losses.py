@@ -1,0 +1,58 @@
+"""The training loss: cross-entropy in the form the labels call for, plus RAN's RB-loss."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ferlab.models import RegionBiasedLoss
+
+
+class TrainingLoss(nn.Module):
+    """Cross-entropy with label smoothing and class weights, chosen by the target mode.
+
+    * hard labels (FER2013, FERPlus ``majority``, folders): cross-entropy on labels;
+    * FERPlus ``crossentropy``: cross-entropy against the vote distribution;
+    * FERPlus ``probability``: a label drawn from the vote distribution for every image
+      at every step (the FERPlus paper's probabilistic label drawing);
+    * plus ``rb_weight`` x the region-biased loss when the outputs carry RAN's
+      ``region_weights``.
+    """
+
+    def __init__(
+        self,
+        target_mode: Optional[str] = None,
+        label_smoothing: float = 0.0,
+        class_weights: Optional[torch.Tensor] = None,
+        rb_weight: float = 1.0,
+        rb_delta: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.target_mode = target_mode
+        self.cross_entropy = nn.CrossEntropyLoss(weight=class_weights, label_smoothing=label_smoothing)
+        self.region_biased = RegionBiasedLoss(rb_delta)
+        self.rb_weight = rb_weight
+
+    def forward(
+        self, outputs: dict[str, torch.Tensor], labels: torch.Tensor, targets: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """The loss of a batch; ``outputs`` as from `forward_explain` (``"logits"`` at least)."""
+        logits = outputs["logits"]
+        if targets is not None and self.target_mode == "crossentropy":
+            loss = self.cross_entropy(logits, targets)
+        elif targets is not None and self.target_mode == "probability":
+            loss = self.cross_entropy(logits, torch.multinomial(targets, 1).squeeze(1))
+        else:
+            loss = self.cross_entropy(logits, labels)
+        if "region_weights" in outputs and self.rb_weight > 0:
+            loss = loss + self.rb_weight * self.region_biased(outputs["region_weights"])
+        return loss
+
+
+def inverse_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Class weights ``N / (C * count_c)`` (mean 1 over samples); absent classes get weight 0."""
+    counts = torch.bincount(labels[labels >= 0], minlength=num_classes).float()
+    weights = labels.numel() / (num_classes * counts.clamp(min=1))
+    return torch.where(counts > 0, weights, torch.zeros_like(weights))

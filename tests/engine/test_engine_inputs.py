@@ -1,0 +1,97 @@
+"""Losses, schedules, configs and the one-line errors of bad training input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ferlab.engine import load_config, load_model, train
+from ferlab.engine.checkpoint import save_atomically
+from ferlab.engine.losses import TrainingLoss, inverse_frequency_weights
+from ferlab.errors import FerlabError
+
+
+def test_loss_forms() -> None:
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    labels = torch.tensor([0, 1])
+    soft = torch.tensor([[0.5, 0.5, 0.0], [0.0, 1.0, 0.0]])
+    hard = TrainingLoss()({"logits": logits}, labels)
+    assert hard == pytest.approx(torch.nn.functional.cross_entropy(logits, labels))
+    soft_loss = TrainingLoss("crossentropy")({"logits": logits}, labels, soft)
+    assert soft_loss == pytest.approx(torch.nn.functional.cross_entropy(logits, soft))
+    torch.manual_seed(0)
+    drawn = torch.stack([TrainingLoss("probability")({"logits": logits}, labels, soft) for _ in range(200)])
+    assert drawn.unique().numel() == 2, "probabilistic label drawing samples one of the voted classes"
+    weights = torch.tensor([1.0, 0.1, 0.1])
+    uniform = {"logits": logits, "region_weights": torch.tensor([[0.6, 0.65], [0.5, 0.9]])}
+    with_rb = TrainingLoss(class_weights=weights, rb_weight=1.0, rb_delta=0.1)(uniform, labels)
+    plain = torch.nn.functional.cross_entropy(logits, labels, weight=weights)
+    assert with_rb == pytest.approx(plain + 0.05 / 2)  # only the first image misses the 0.1 margin, by 0.05
+
+
+def test_inverse_frequency_weights() -> None:
+    weights = inverse_frequency_weights(torch.tensor([0, 0, 0, 1]), 3)
+    assert weights.tolist() == pytest.approx([4 / 9, 4 / 3, 0.0])
+
+
+def test_config_file_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("model: vgg_like\nepochs: 5\nlr: 1\nmodel_options: {drop_rate: 0.3}\n")
+    config = load_config(path, epochs=7)
+    assert (config.model, config.epochs, config.lr, config.out) == ("vgg_like", 7, 1.0, "runs/vgg_like")
+    path.write_text("model: vgg_like\nepoch: 5\n")
+    with pytest.raises(FerlabError, match="unknown option.* epoch;"):
+        load_config(path)
+    path.write_text("epochs: many\n")
+    with pytest.raises(FerlabError, match="option epochs must be int, got 'many'"):
+        load_config(path)
+    with pytest.raises(FerlabError, match="unknown optimizer 'rmsprop'"):
+        load_config(optimizer="rmsprop")
+
+
+def run_ferlab(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from ferlab.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_bad_training_input_is_a_one_line_error(tiny_fer2013: Path, tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("modle: lenet_like\n")
+    assert_one_line_error(run_ferlab("train", "--config", str(config)), "unknown option(s) modle")
+    assert_one_line_error(run_ferlab("train", "--model", "lenet_lik", "--data-root", str(tiny_fer2013)),
+                          "unknown model 'lenet_lik'")
+    assert_one_line_error(run_ferlab("train", "--model", "lenet_like", "--data-root", str(tmp_path / "empty")),
+                          "no such file or folder")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"\x00garbage")
+    assert_one_line_error(run_ferlab("train", "--model", "lenet_like", "--data-root", str(tiny_fer2013),
+                                     "--out", str(out), "--resume"), "not a readable ferlab checkpoint")
+
+
+def test_resuming_with_another_model_is_refused(tiny_fer2013: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(load_config(model="deep_emotion", data_root=str(tiny_fer2013), out=str(out), epochs=1, batch_size=64,
+                      device="cpu", threads=1))
+    result = run_ferlab("train", "--model", "lenet_like", "--data-root", str(tiny_fer2013), "--out", str(out),
+                        "--resume")
+    assert_one_line_error(result, "trained with model 'deep_emotion', not 'lenet_like'")
+
+
+def test_weights_from_another_model_are_refused(tmp_path: Path) -> None:
+    from ferlab.models import create_model
+    from ferlab.engine.checkpoint import model_record
+
+    record = model_record(create_model("lenet_like"), "lenet_like", {}, tuple("abcdefg"))
+    record["model"] = "vgg_like"  # weights of one architecture labelled as another
+    save_atomically(record, tmp_path / "model.pt")
+    with pytest.raises(FerlabError, match="weights do not fit model 'vgg_like'"):
+        load_model(tmp_path / "model.pt")
