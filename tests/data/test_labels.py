@@ -29,3 +29,7 @@ def test_names_and_shared_classes() -> None:
     ]
     with pytest.raises(DataError, match="unknown label set 'kdef'"):
         label_set("kdef")
+
+
+def test_unknown_names_map_to_nothing() -> None:
+    assert class_mapping(("bored", "happy"), ("tired", "happiness")).tolist() == [-1, 1]

@@ -55,7 +55,7 @@ def label_set(name: str) -> tuple[str, ...]:
 
 def class_mapping(source: Iterable[str], target: Iterable[str]) -> np.ndarray:
     """Index map from one class list to another: ``out[i]`` is the target index of source class i, or -1."""
-    target_index = {concept(name): i for i, name in enumerate(target)}
+    target_index = {concept(name): i for i, name in enumerate(target) if concept(name) is not None}
     return np.array([target_index.get(concept(name), -1) for name in source], dtype=np.int64)
 
 

@@ -1,0 +1,67 @@
+"""Classification and calibration scores of logits against labels, computed with torchmetrics."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch.nn import functional as F
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassCalibrationError,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+ECE_BINS = 15
+"""Equal-width confidence bins of the expected calibration error (Guo et al. 2017 use 15)."""
+
+
+def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, classes: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix.
+
+    Args:
+        logits: ``(N, K)`` scores; the prediction is their argmax.
+        labels: ``(N,)`` class indices in ``0..K-1``.
+        classes: the ``K`` class names, in logit order.
+
+    Returns:
+        ``accuracy`` (micro), ``macro_f1`` (classes with neither a label nor a prediction
+        are left out of the mean, as torchmetrics does), ``per_class`` (name → precision,
+        recall, f1, support; 0 where undefined), ``confusion`` (rows = true class,
+        columns = predicted), ``nll`` and ``ece`` (see `expected_calibration_error`).
+    """
+    num_classes = len(classes)
+    logits, labels = logits.detach().float().cpu(), labels.detach().long().cpu()
+    per_class = {
+        "precision": MulticlassPrecision(num_classes, average=None)(logits, labels),
+        "recall": MulticlassRecall(num_classes, average=None)(logits, labels),
+        "f1": MulticlassF1Score(num_classes, average=None)(logits, labels),
+    }
+    support = torch.bincount(labels, minlength=num_classes)
+    return {
+        "n_images": int(labels.numel()),
+        "accuracy": float(MulticlassAccuracy(num_classes, average="micro")(logits, labels)),
+        "macro_f1": float(MulticlassF1Score(num_classes, average="macro")(logits, labels)),
+        "nll": negative_log_likelihood(logits, labels),
+        "ece": expected_calibration_error(logits, labels),
+        "per_class": {
+            name: {**{key: float(values[i]) for key, values in per_class.items()}, "support": int(support[i])}
+            for i, name in enumerate(classes)
+        },
+        "confusion": MulticlassConfusionMatrix(num_classes)(logits, labels).tolist(),
+    }
+
+
+def expected_calibration_error(logits: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> float:
+    """Top-label ECE (L1 over ``n_bins`` equal-width confidence bins) of ``softmax(logits)``."""
+    probabilities = logits.detach().float().cpu().softmax(dim=1)
+    metric = MulticlassCalibrationError(probabilities.shape[1], n_bins=n_bins, norm="l1")
+    return float(metric(probabilities, labels.detach().long().cpu()))
+
+
+def negative_log_likelihood(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean cross-entropy of ``softmax(logits)`` against the labels."""
+    return float(F.cross_entropy(logits.detach().float().cpu(), labels.detach().long().cpu()))
