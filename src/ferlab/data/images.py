@@ -23,10 +23,12 @@ class ImageReadError(Exception):
     """An image file could not be turned into an array; the message says why."""
 
 
-def read_image(path: Path, size: tuple[int, int], color: str = "gray", box: Optional[Box] = None) -> np.ndarray:
+def read_image(
+    path: Path, size: Optional[tuple[int, int]] = None, color: str = "gray", box: Optional[Box] = None
+) -> np.ndarray:
     """Read one image as uint8 ``(H, W)`` (gray) or ``(H, W, 3)`` (rgb), cropped to ``box`` if given.
 
-    ``size`` is ``(height, width)``. EXIF rotation is applied; 16-bit images are scaled to
+    ``size`` is ``(height, width)`` to resize to, None to keep the image's own. EXIF rotation is applied; 16-bit images are scaled to
     8 bits; palette, CMYK and alpha images are converted. Raises `ImageReadError`.
     """
     try:
@@ -45,7 +47,9 @@ def read_image(path: Path, size: tuple[int, int], color: str = "gray", box: Opti
         raise ImageReadError(f"unreadable image ({error})") from None
     if box is not None:
         image = image.crop(_clamped_box(box, image.size))
-    return np.asarray(image.resize((size[1], size[0]), Image.Resampling.BILINEAR), dtype=np.uint8)
+    if size is not None:
+        image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:

@@ -37,7 +37,8 @@ def predict_logits(
     (``none``: 1 view, ``flip``: 2, ``tencrop``: 10); the **logits** (not the
     probabilities) of the views are averaged, so a temperature fitted afterwards scales
     the averaged prediction exactly like a single-view one. The model is put in eval
-    mode and moved to ``device`` (default: `default_device`).
+    mode and moved to ``device`` (default: `default_device`). Inputs are passed in
+    channels-last layout, which convolutions run faster in on the CPU (see `ferlab.engine`).
     """
     check_choice(tta, TTA_MODES, "TTA mode")
     check_batch_size(batch_size)
@@ -45,7 +46,7 @@ def predict_logits(
     model.eval().to(device)
     outputs = []
     for start in range(0, len(images), batch_size):
-        x = model_inputs(images[start:start + batch_size], model).to(device)
+        x = model_inputs(images[start:start + batch_size], model).to(device, memory_format=torch.channels_last)
         views = [model(view) for view in tta_views(x, tta)]
         outputs.append(torch.stack(views).mean(dim=0).float().cpu())
     if not outputs:

@@ -1,0 +1,16 @@
+"""The application layer: photos, folders and videos in; faces, expressions and timelines out.
+
+Example::
+
+    from ferlab.app import FaceAnalyzer
+    analyzer = FaceAnalyzer(detector="opencv", model="ferlab-ferplus")
+    for face in analyzer.analyze(rgb):        # RGB uint8 (H, W, 3)
+        print(face.box, face.label, face.probabilities)
+
+`ferlab.analyze(image_or_path)` is the one-call form returning plain dicts.
+"""
+
+from ferlab.app.analyze import FaceAnalyzer, FaceResult
+from ferlab.app.classifier import ExpressionClassifier
+
+__all__ = ["ExpressionClassifier", "FaceAnalyzer", "FaceResult"]

@@ -1,0 +1,34 @@
+"""Models shipped inside the package, usable offline by name (``--model ferlab-ferplus``).
+
+Each shipped model is a ferlab model file ``<name>.pt`` (see `ferlab.engine.checkpoint`)
+next to its model card ``<name>.md`` in this folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ferlab.errors import ModelError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent
+DEFAULT_MODEL = "ferlab-ferplus"
+"""The model `ferlab demo`, `ferlab predict` and `ferlab.analyze` use unless told otherwise."""
+
+
+def list_shipped() -> list[str]:
+    """Names of the models shipped in this installation."""
+    return sorted(path.stem for path in WEIGHTS_DIR.glob("*.pt"))
+
+
+def shipped_path(name: str) -> Path:
+    """The model file of the shipped model ``name``; a clear error when there is none."""
+    path = WEIGHTS_DIR / f"{name}.pt"
+    if not path.is_file():
+        available = ", ".join(list_shipped()) or "none"
+        raise ModelError(f"no shipped model named {name!r}; shipped: {available} (or give a run folder / .pt file)")
+    return path
+
+
+def model_card(name: str) -> Path:
+    """The model card (Markdown) of the shipped model ``name``."""
+    return shipped_path(name).with_suffix(".md")
