@@ -11,6 +11,6 @@ Example::
 """
 
 from ferlab.app.analyze import FaceAnalyzer, FaceResult
-from ferlab.app.classifier import ExpressionClassifier
+from ferlab.app.classifier import CropClassifier, ExpressionClassifier, load_classifier
 
-__all__ = ["ExpressionClassifier", "FaceAnalyzer", "FaceResult"]
+__all__ = ["CropClassifier", "ExpressionClassifier", "FaceAnalyzer", "FaceResult", "load_classifier"]

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ferlab.app.classifier import ExpressionClassifier
+from ferlab.app.classifier import CropClassifier, load_classifier
 from ferlab.data.images import ImageReadError, read_image
 from ferlab.errors import FerlabError
 from ferlab.faces import Face, align_face, get_detector
@@ -61,14 +61,15 @@ class FaceAnalyzer:
     """Detector + alignment + expression classifier, configured once, applied to many images.
 
     detector: a detector name (``opencv``, ``dlib``, ``mtcnn``) or a built `Detector`.
-    model: a shipped model name, a run folder, a model file, or a built `ExpressionClassifier`.
+    model: a shipped model name, a run folder, a model file, or a built `CropClassifier`.
+    backend: what runs a model given by name or path: ``torch`` or ``onnx`` (ONNX Runtime).
     margin: crop margin around each face box (see `ferlab.faces.align_face`).
     """
 
-    def __init__(self, detector: str | Detector = "opencv", model: str | Path | ExpressionClassifier = DEFAULT_MODEL,
-                 margin: float = CROP_MARGIN) -> None:
+    def __init__(self, detector: str | Detector = "opencv", model: str | Path | CropClassifier = DEFAULT_MODEL,
+                 margin: float = CROP_MARGIN, backend: str = "torch") -> None:
         self.detector = get_detector(detector) if isinstance(detector, str) else detector
-        self.classifier = model if isinstance(model, ExpressionClassifier) else ExpressionClassifier.load(model)
+        self.classifier = model if isinstance(model, CropClassifier) else load_classifier(model, backend)
         self.margin = margin
 
     def crops(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:

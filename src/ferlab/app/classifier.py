@@ -1,7 +1,13 @@
-"""`ExpressionClassifier`: a trained model turned into probabilities for face crops."""
+"""Expression classifiers: a trained model turned into probabilities for face crops.
+
+`CropClassifier` is the interface the face pipeline uses; `ExpressionClassifier` runs the
+PyTorch model, `ferlab.app.onnx_backend.OnnxClassifier` its ONNX export on ONNX Runtime.
+`load_classifier` picks one by backend name.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Optional
 
@@ -10,21 +16,28 @@ import torch
 
 from ferlab.data.labels import concept
 from ferlab.engine.checkpoint import load_model
+from ferlab.errors import ModelError
+from ferlab.evaluate.options import check_choice
 from ferlab.evaluate.predict import default_device, predict_logits
 from ferlab.models.base import FerModel
 from ferlab.weights import DEFAULT_MODEL, shipped_path
+
+BACKENDS: tuple[str, ...] = ("torch", "onnx")
+"""Inference backends: PyTorch, or ONNX Runtime on the CPU (see `ferlab.app.onnx_backend`)."""
 
 
 def resolve_model(model: str | Path) -> Path:
     """A shipped model name (``ferlab-ferplus``) or a run folder / model file → its path."""
     path = Path(model)
+    if path.suffix == ".onnx":
+        raise ModelError(f"{model}: an ONNX file runs on the onnx backend (--backend onnx)")
     if path.exists() or path.suffix == ".pt" or len(path.parts) > 1:
         return path
     return shipped_path(str(model))
 
 
-class ExpressionClassifier:
-    """Class probabilities for aligned face crops.
+class CropClassifier(ABC):
+    """Class probabilities for aligned face crops, whatever runs the model.
 
     Attributes:
         name: the model's display name (shipped name or file path).
@@ -35,13 +48,36 @@ class ExpressionClassifier:
             validation split when the model was shipped; 1.0 otherwise).
     """
 
-    def __init__(self, model: FerModel, classes: tuple[str, ...], name: str, temperature: float = 1.0,
-                 device: Optional[torch.device] = None) -> None:
-        self.model = model.eval().to(memory_format=torch.channels_last)
+    def __init__(self, classes: tuple[str, ...], name: str, temperature: float,
+                 input_size: tuple[int, int, int]) -> None:
         self.classes = tuple(concept(name) or name for name in classes)
         self.name = name
         self.temperature = float(temperature)
-        self.input_size = tuple(model.input_size)
+        self.input_size = tuple(input_size)
+
+    @property
+    def grayscale(self) -> bool:
+        """Whether the model reads one-channel crops."""
+        return self.input_size[0] == 1
+
+    @abstractmethod
+    def logits(self, crops: np.ndarray, batch_size: int) -> torch.Tensor:
+        """``(N, len(classes))`` float32 logits (on the CPU) for at least one uint8 crop."""
+
+    def predict_proba(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """``(N, len(classes))`` float32 probabilities for uint8 crops ``(N, H, W[, 3])``."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        return torch.softmax(self.logits(crops, batch_size) / self.temperature, dim=1).numpy()
+
+
+class ExpressionClassifier(CropClassifier):
+    """The PyTorch backend: runs the model on ``device`` (default: CUDA when available)."""
+
+    def __init__(self, model: FerModel, classes: tuple[str, ...], name: str, temperature: float = 1.0,
+                 device: Optional[torch.device] = None) -> None:
+        super().__init__(classes, name, temperature, tuple(model.input_size))
+        self.model = model.eval().to(memory_format=torch.channels_last)
         self.device = device or default_device()
 
     @classmethod
@@ -51,14 +87,19 @@ class ExpressionClassifier:
         network, record = load_model(path)
         return cls(network, tuple(record["classes"]), str(model), record.get("temperature", 1.0), device)
 
-    @property
-    def grayscale(self) -> bool:
-        """Whether the model reads one-channel crops."""
-        return self.input_size[0] == 1
+    def logits(self, crops: np.ndarray, batch_size: int) -> torch.Tensor:
+        """The model's logits for uint8 crops (see `ferlab.evaluate.predict.predict_logits`)."""
+        return predict_logits(self.model, crops, batch_size=batch_size, device=self.device)
 
-    def predict_proba(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """``(N, len(classes))`` float32 probabilities for uint8 crops ``(N, H, W[, 3])``."""
-        if len(crops) == 0:
-            return np.zeros((0, len(self.classes)), dtype=np.float32)
-        logits = predict_logits(self.model, crops, batch_size=batch_size, device=self.device)
-        return torch.softmax(logits / self.temperature, dim=1).numpy()
+
+def load_classifier(model: str | Path = DEFAULT_MODEL, backend: str = "torch") -> CropClassifier:
+    """The classifier of a shipped model name, run folder or model file on ``backend`` (see `BACKENDS`).
+
+    With ``onnx``, a ``.onnx`` file is run as it is; anything else is exported once to the
+    user cache dir (see `ferlab.app.onnx_backend.OnnxClassifier.from_model`).
+    """
+    if check_choice(backend, BACKENDS, "backend") == "torch":
+        return ExpressionClassifier.load(model)
+    from ferlab.app.onnx_backend import OnnxClassifier
+
+    return OnnxClassifier.from_model(model)

@@ -37,10 +37,19 @@ def annotate(rgb: np.ndarray, faces: Sequence[FaceResult], names: Sequence[str] 
     return out
 
 
+def encode_rgb(rgb: np.ndarray, suffix: str = ".png") -> bytes:
+    """An RGB uint8 image as the bytes of an image file of the format ``suffix`` names."""
+    ok, encoded = cv2.imencode(suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"OpenCV cannot encode {suffix} images")
+    return encoded.tobytes()
+
+
 def save_rgb(path: Path, rgb: np.ndarray) -> None:
     """Write an RGB uint8 image (format from the suffix); parent folders are created."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"{path}: OpenCV cannot encode this format")
-    path.write_bytes(encoded.tobytes())
+    try:
+        encoded = encode_rgb(rgb, path.suffix or ".png")
+    except OSError as error:
+        raise OSError(f"{path}: {error}") from None
+    path.write_bytes(encoded)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import BinaryIO, Optional, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -23,18 +23,31 @@ class ImageReadError(Exception):
     """An image file could not be turned into an array; the message says why."""
 
 
+class ImageTooLarge(ImageReadError):
+    """An image has more pixels than allowed; found from its header, before decoding."""
+
+
 def read_image(
-    path: Path, size: Optional[tuple[int, int]] = None, color: str = "gray", box: Optional[Box] = None
+    path: Path | BinaryIO, size: Optional[tuple[int, int]] = None, color: str = "gray", box: Optional[Box] = None,
+    max_pixels: Optional[int] = None, formats: Optional[Sequence[str]] = None,
 ) -> np.ndarray:
-    """Read one image as uint8 ``(H, W)`` (gray) or ``(H, W, 3)`` (rgb), cropped to ``box`` if given.
+    """Read one image (a file, or a binary file object) as uint8 ``(H, W)`` (gray) or ``(H, W, 3)`` (rgb),
+    cropped to ``box`` if given.
 
     ``size`` is ``(height, width)`` to resize to, None to keep the image's own. EXIF rotation is applied; 16-bit images are scaled to
-    8 bits; palette, CMYK and alpha images are converted. Raises `ImageReadError`.
+    8 bits; palette, CMYK and alpha images are converted. ``max_pixels`` refuses larger images
+    (`ImageTooLarge`) before their pixels are decoded, as Pillow's decompression-bomb limit
+    always does; ``formats`` restricts the Pillow formats tried (e.g. ``("PNG", "JPEG")``).
+    Raises `ImageReadError`.
     """
+    if formats is not None:
+        Image.init()  # Pillow finds explicitly named formats only among plugins already loaded
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
+            with Image.open(path, formats=formats) as opened:
+                if max_pixels is not None and opened.width * opened.height > max_pixels:
+                    raise ImageTooLarge(f"too many pixels ({opened.width}x{opened.height}, at most {max_pixels:,})")
                 image = ImageOps.exif_transpose(opened)
                 image = _to_8bit(image).convert("L" if color == "gray" else "RGB")
     except FileNotFoundError:
@@ -42,7 +55,7 @@ def read_image(
     except UnidentifiedImageError:
         raise ImageReadError("not a readable image") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageReadError(f"too many pixels ({error})") from None
+        raise ImageTooLarge(f"too many pixels ({error})") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageReadError(f"unreadable image ({error})") from None
     if box is not None:

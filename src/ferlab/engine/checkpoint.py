@@ -82,14 +82,18 @@ def build_from_record(record: dict[str, Any], source: Path | str = "checkpoint")
     return model
 
 
+def model_file(run_or_file: str | Path) -> Path:
+    """The file a run folder (its ``best.pt``) or a model/training file path stands for."""
+    path = Path(run_or_file)
+    return path / BEST_NAME if path.is_dir() else path
+
+
 def load_model(run_or_file: str | Path) -> tuple[FerModel, dict[str, Any]]:
     """Load a trained model from a run folder (its ``best.pt``) or a model/training file.
 
     Returns the model in eval mode and its record (classes, input size, metrics...).
     """
-    path = Path(run_or_file)
-    if path.is_dir():
-        path = path / BEST_NAME
+    path = model_file(run_or_file)
     data = read_checkpoint(path)
     record = data["model_state"] if data["format"] == TRAIN_FORMAT else data
     model = build_from_record(record, path)

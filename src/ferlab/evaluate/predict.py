@@ -19,8 +19,13 @@ def default_device() -> torch.device:
 
 def model_inputs(images: np.ndarray, model: nn.Module) -> torch.Tensor:
     """uint8 ``(B, H, W)`` or ``(B, H, W, 3)`` images → normalised ``(B, C, H, W)`` fit to the model's input."""
+    return sized_inputs(images, (model.in_chans, *model.input_size[1:]))
+
+
+def sized_inputs(images: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
+    """uint8 ``(B, H, W)`` or ``(B, H, W, 3)`` images → normalised ``(B, C, H, W)`` for ``input_size``."""
     batch = to_tensor_batch(torch.from_numpy(np.ascontiguousarray(images)))
-    return normalize(fit_to_model(batch, model.in_chans, tuple(model.input_size[1:])))
+    return normalize(fit_to_model(batch, input_size[0], tuple(input_size[1:])))
 
 
 @torch.inference_mode()

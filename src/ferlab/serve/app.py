@@ -1,0 +1,46 @@
+"""`create_app`: the FastAPI application of `ferlab serve`."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Optional
+
+from fastapi import FastAPI
+
+import ferlab
+from ferlab.app.analyze import FaceAnalyzer
+from ferlab.serve.api import api_router
+from ferlab.serve.errors import install_error_handlers
+from ferlab.serve.limits import RequestLimits
+from ferlab.serve.page import add_page
+from ferlab.serve.settings import ServeSettings
+from ferlab.serve.worker import InferenceWorker
+
+
+def create_app(settings: Optional[ServeSettings] = None, analyzer: Optional[FaceAnalyzer] = None) -> FastAPI:
+    """The service: JSON API under ``/v1``, ``/healthz``, the web page at ``/``, docs at ``/docs``.
+
+    settings: limits and what to load (defaults: `ServeSettings()`).
+    analyzer: the analyzer to serve; built from ``settings.detector``, ``settings.model`` and ``settings.backend``
+        when None (a bad name raises `ferlab.FerlabError` here, before anything listens).
+    """
+    settings = settings or ServeSettings()
+    analyzer = analyzer or FaceAnalyzer(settings.detector, settings.model, backend=settings.backend)
+    worker = InferenceWorker()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        worker.close()
+
+    app = FastAPI(
+        title="ferlab", version=ferlab.__version__, lifespan=lifespan,
+        description="Faces and their expressions in uploaded images. Errors are JSON `{\"error\": \"...\"}`. "
+        f"Limits: {settings.max_upload_mb:g} MiB per request, {settings.max_pixels:,} pixels per image, "
+        f"{settings.timeout_s:g} s per request, {settings.max_batch_files} files per batch.",
+    )
+    app.add_middleware(RequestLimits, max_bytes=settings.max_upload_bytes, timeout_s=settings.timeout_s)
+    install_error_handlers(app)
+    app.include_router(api_router(analyzer, settings, worker))
+    add_page(app)
+    return app

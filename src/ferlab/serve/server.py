@@ -1,0 +1,47 @@
+"""`run_server`: `create_app` behind uvicorn, as `ferlab serve` runs it."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+
+import uvicorn
+
+from ferlab.errors import FerlabError
+from ferlab.serve.app import create_app
+from ferlab.serve.settings import ServeSettings
+
+log = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (``localhost``, ``127.x``, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (IPv6 for an address with a colon); `FerlabError` when it cannot be."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise FerlabError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return listener
+
+
+def run_server(settings: ServeSettings) -> None:
+    """Take the port, load the analyzer, then serve until Ctrl+C; warns when listening beyond this machine."""
+    with listen(settings.host, settings.port) as listener:
+        app = create_app(settings)
+        if not is_loopback(settings.host):
+            log.warning("listening on %s: other machines can reach this service (no authentication)", settings.host)
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=5)
+        uvicorn.Server(config).run(sockets=[listener])

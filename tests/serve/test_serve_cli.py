@@ -1,0 +1,100 @@
+"""`ferlab serve`: options reach uvicorn, mistakes are one-line errors, and the real command
+serves on loopback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+httpx = pytest.importorskip("httpx", reason='the REST service tests need the test extra: pip install -e ".[test]"')
+pytest.importorskip("fastapi", reason='the REST service needs its extra: pip install -e ".[serve]"')
+
+from ferlab.cli import main  # noqa: E402
+from ferlab.serve import server  # noqa: E402
+
+
+def one_line_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the CLI, expect exit code 2, return its one-line error."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert "Traceback" not in error and len(error.splitlines()) == 1, error
+    return error
+
+
+def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed
+    assert 'pip install "ferlab[serve]"' in one_line_error(["serve"], capsys)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "no-such-model"], "no shipped model named 'no-such-model'"),
+    (["--max-upload-mb", "0"], "max-upload-mb must be positive"),
+    (["--port", "70000"], "port 70000 is not in 0-65535"),
+])
+def test_bad_options_are_one_line_errors(argv: list[str], message: str, capsys) -> None:
+    assert message in one_line_error(["serve", *argv], capsys)
+
+
+def test_options_reach_the_app_and_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: dict[str, Any] = {}
+
+    class StandInServer:
+        def __init__(self, config: Any) -> None:
+            calls["config"] = config
+
+        def run(self, sockets: list[socket.socket]) -> None:
+            calls["address"] = sockets[0].getsockname()
+
+    monkeypatch.setattr(server, "create_app", lambda settings: calls.setdefault("settings", settings))
+    monkeypatch.setattr(server.uvicorn, "Server", StandInServer)
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--port", "0", "--max-upload-mb", "3", "--max-pixels", "1000", "--timeout-s", "5"])
+    assert exited.value.code == 0
+    settings = calls["settings"]
+    assert (settings.max_upload_bytes, settings.max_pixels, settings.timeout_s) == (3 * 2**20, 1000, 5.0)
+    assert calls["config"].app is settings and calls["address"][0] == "127.0.0.1"
+
+
+def test_busy_port_fails_before_the_model_loads(capsys) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        start = time.perf_counter()
+        error = one_line_error(["serve", "--port", str(port)], capsys)
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in error
+    assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                            ("0.0.0.0", False), ("192.168.1.10", False), ("example.org", False)])
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert server.is_loopback(host) is loopback
+
+
+def test_the_command_serves_on_loopback() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", "from ferlab.cli import main; main()", "serve", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+                break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"ferlab serve did not answer: {process.communicate(timeout=10)[1].decode()[-2000:]}")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -1,0 +1,83 @@
+"""Size and time limits, in process (httpx's ASGI transport) with a stand-in analyzer of
+controllable speed: bodies without a declared length, slow uploads, slow analyses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+from typing import AsyncIterator
+
+import numpy as np
+import pytest
+
+httpx = pytest.importorskip("httpx", reason='the REST service tests need the test extra: pip install -e ".[test]"')
+pytest.importorskip("fastapi", reason='the REST service needs its extra: pip install -e ".[serve]"')
+
+from ferlab.errors import FerlabError  # noqa: E402
+from ferlab.serve.app import create_app  # noqa: E402
+from ferlab.serve.settings import ServeSettings  # noqa: E402
+
+
+class StandInAnalyzer:
+    """Finds no face, after ``delay`` seconds."""
+
+    classifier = SimpleNamespace(name="stand-in", classes=("happy", "sad"))
+    detector = SimpleNamespace(name="none")
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+
+    def analyze(self, rgb: np.ndarray) -> list:
+        time.sleep(self.delay)
+        return []
+
+
+def post(settings: ServeSettings, body: bytes | AsyncIterator[bytes], delay: float = 0.0) -> httpx.Response:
+    """POST ``body`` (a generator: sent chunked, no Content-Length) as a one-file multipart upload."""
+    app = create_app(settings, StandInAnalyzer(delay))
+
+    async def send() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ferlab") as client:
+            return await client.post("/v1/analyze", content=body,
+                                     headers={"content-type": "multipart/form-data; boundary=b"})
+
+    return asyncio.run(send())
+
+
+def multipart(data: bytes) -> bytes:
+    return b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + data + b"\r\n--b--\r\n"
+
+
+async def chunks(data: bytes, size: int, pause: float = 0.0) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        await asyncio.sleep(pause)
+        yield data[start:start + size]
+
+
+def test_undeclared_body_over_the_limit_is_counted(astronaut_png: bytes) -> None:
+    settings = ServeSettings(max_upload_mb=0.25)
+    assert len(astronaut_png) > settings.max_upload_bytes
+    response = post(settings, chunks(multipart(astronaut_png), 64 * 1024))
+    assert response.status_code == 413 and "262,144-byte limit" in response.json()["error"]
+
+
+def test_body_under_the_limit_is_analysed(astronaut_png: bytes) -> None:
+    response = post(ServeSettings(), chunks(multipart(astronaut_png), 64 * 1024))
+    assert response.status_code == 200 and response.json()["faces"] == []
+
+
+def test_slow_upload_times_out_with_408(astronaut_png: bytes) -> None:
+    response = post(ServeSettings(timeout_s=0.3), chunks(multipart(astronaut_png), 64 * 1024, pause=0.2))
+    assert response.status_code == 408 and response.json() == {"error": "upload took longer than 0.3 s"}
+
+
+def test_slow_analysis_times_out_with_503(astronaut_png: bytes) -> None:
+    response = post(ServeSettings(timeout_s=0.3), multipart(astronaut_png), delay=1.0)
+    assert response.status_code == 503 and response.json() == {"error": "analysis took longer than 0.3 s"}
+
+
+@pytest.mark.parametrize("options", [{"port": 70000}, {"max_upload_mb": 0}, {"timeout_s": -1}])
+def test_bad_settings_are_clear_errors(options: dict) -> None:
+    with pytest.raises(FerlabError):
+        ServeSettings(**options)
