@@ -5,8 +5,9 @@
 1. End to end: a 640x480 video with one face (the astronaut photo drifting across a gray
    frame, written with OpenCV's mp4v codec to a temp folder) goes through
    `ferlab.app.video.analyze_video`: decode, detect (default opencv Haar), align, classify,
-   track, draw, encode the annotated video, write the timeline. Reported for the detector
-   searching the full frame and a copy shrunk to 480 pixels wide, side by side.
+   track, draw, encode the annotated video, write the timeline. Reported side by side for
+   the detector searching the full frame or a copy shrunk to 480 pixels wide, and for the
+   torch and the ONNX Runtime classifier backends.
 2. Classifier alone: faces/s of `ExpressionClassifier.predict_proba` on 48x48 crops at
    batch 1 and batch 64 (best of 5 runs of at least one second each).
 """
@@ -23,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 
-from ferlab.app import ExpressionClassifier, FaceAnalyzer
+from ferlab.app import ExpressionClassifier, FaceAnalyzer, load_classifier
 from ferlab.app.analyze import load_rgb
 from ferlab.app.demo import ASTRONAUT
 from ferlab.app.video import analyze_video
@@ -72,13 +73,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "one_face_640x480.mp4"
         write_video(video, args.frames)
-        for detect_size in (None, 480):
-            analyzer = FaceAnalyzer(get_detector("opencv", max_side=detect_size), classifier)
+        for detect_size, backend in ((None, "torch"), (480, "torch"), (480, "onnx")):
+            chosen = classifier if backend == "torch" else load_classifier(args.model, backend)
+            analyzer = FaceAnalyzer(get_detector("opencv", max_side=detect_size), chosen)
             start = time.perf_counter()
             report = analyze_video(video, analyzer, Path(tmp) / f"out_{detect_size}")
             elapsed = time.perf_counter() - start
             found = int(report.timeline["label"].fillna("").astype(bool).sum())
-            print(f"end to end, detector on {'full frame' if detect_size is None else f'{detect_size} px'}: "
+            where = "full frame" if detect_size is None else f"{detect_size} px"
+            print(f"end to end, detector on {where}, {backend} backend: "
                   f"{args.frames / elapsed:.1f} frames/s ({found}/{args.frames} frames with the face found)")
     for batch in (1, 64):
         print(f"classifier alone, batch {batch}: {classifier_rate(classifier, batch):,.0f} faces/s")
