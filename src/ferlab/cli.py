@@ -243,14 +243,14 @@ def predict_command(
     Exit code 0 when every file was read, 1 when some were skipped (the rest is written).
     """
     from ferlab.app import FaceAnalyzer
-    from ferlab.app.predict import image_files, predict_images
+    from ferlab.app.predict import image_files, predict_files
 
-    _, files = image_files(source)
+    root, files = image_files(source)
     analyzer = FaceAnalyzer(detector, model, backend=backend)
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err_console,
                   disable=as_json or len(files) < 2) as progress:
         task = progress.add_task("images", total=len(files))
-        report = predict_images(source, analyzer, out, save_crops, on_file=lambda _: progress.advance(task))
+        report = predict_files(root, files, analyzer, out, save_crops, on_file=lambda _: progress.advance(task))
     if as_json:
         print(json.dumps(report.to_dict(), indent=1))
     else:

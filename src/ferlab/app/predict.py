@@ -77,6 +77,18 @@ def predict_images(
     ``on_file`` is called after each file (for progress bars).
     """
     root, files = image_files(source)
+    return predict_files(root, files, analyzer, out, save_crops, on_file)
+
+
+def predict_files(
+    root: Path,
+    files: list[Path],
+    analyzer: FaceAnalyzer,
+    out: Optional[Path],
+    save_crops: bool = False,
+    on_file: Optional[Callable[[Path], None]] = None,
+) -> PredictReport:
+    """`predict_images` on files already listed by `image_files` (paths relative to ``root`` name the outputs)."""
     report = PredictReport(out=out)
     for path in files:
         relative = path.relative_to(root)
