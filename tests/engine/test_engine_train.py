@@ -38,6 +38,20 @@ def test_training_learns_and_writes_the_run_folder(tiny_fer2013: Path, tmp_path:
     assert not any(p.name.endswith(".tmp") for p in run.iterdir())
 
 
+def test_on_epoch_returning_true_stops_the_run_after_that_epoch(tiny_fer2013: Path, tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    def stop_after_two(row: dict[str, float]) -> bool:
+        seen.append(int(row["epoch"]))
+        return row["epoch"] >= 2
+
+    result = train(load_config(data_root=str(tiny_fer2013), out=str(tmp_path / "run"), **FAST), on_epoch=stop_after_two)
+    assert seen == [1, 2]
+    assert [row["epoch"] for row in result.history] == [1, 2]
+    assert len(metrics_rows(result.run_dir)) == 2
+    assert torch.load(result.run_dir / "last.pt", weights_only=False)["epoch"] == 2
+
+
 def test_same_seed_same_metrics(tiny_fer2013: Path, tmp_path: Path) -> None:
     options = dict(FAST, epochs=2, data_root=str(tiny_fer2013), aug="strong")
     train(load_config(out=str(tmp_path / "a"), **options))

@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -44,6 +44,10 @@ from ferlab.models.base import FerModel
 METRIC_COLUMNS = (
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1", "lr", "epoch_seconds", "images_per_s",
 )
+
+
+EpochCallback = Callable[[dict[str, float]], Optional[bool]]
+"""Called with each finished epoch's metrics row; returning True stops the run (see `train`)."""
 
 
 @dataclass
@@ -92,8 +96,16 @@ def resolve_device(name: str) -> torch.device:
         raise FerlabError(f"unknown device {name!r}: expected auto, cpu or cuda") from None
 
 
-def train(config: TrainConfig, resume: bool = False, console: Optional[Console] = None) -> TrainResult:
-    """Train ``config.model`` on ``config.data``; continue ``config.out/last.pt`` when ``resume``."""
+def train(config: TrainConfig, resume: bool = False, console: Optional[Console] = None,
+          on_epoch: Optional[EpochCallback] = None) -> TrainResult:
+    """Train ``config.model`` on ``config.data``; continue ``config.out/last.pt`` when ``resume``.
+
+    ``on_epoch`` is called on every process after each epoch's checkpoint is written, with
+    that epoch's `METRIC_COLUMNS` row; when it returns True the run stops there (a time
+    budget, or a hyperparameter search pruning a bad trial; under DDP it must answer the
+    same on every process). The learning-rate schedule
+    still spans ``config.epochs``, and ``--resume`` would continue the stopped run.
+    """
     device = resolve_device(config.device)
     info = init_distributed(device)
     if device.type == "cuda":
@@ -101,7 +113,7 @@ def train(config: TrainConfig, resume: bool = False, console: Optional[Console] 
         torch.cuda.set_device(device)
     console = console or Console()
     try:
-        return _Run(config, device, info, console).fit(resume)
+        return _Run(config, device, info, console).fit(resume, on_epoch)
     finally:
         shutdown(info)
 
@@ -186,7 +198,7 @@ class _Run:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    def fit(self, resume: bool) -> TrainResult:
+    def fit(self, resume: bool, on_epoch: Optional[EpochCallback] = None) -> TrainResult:
         if resume:
             self._resume()
         elif self.info.is_main:
@@ -206,6 +218,8 @@ class _Run:
             if self.info.is_main:
                 self._save_last(epoch + 1)
                 self._log(row, writer)
+            if on_epoch is not None and on_epoch(row):
+                break
         train_seconds = time.perf_counter() - started
         if writer is not None:
             writer.close()
