@@ -6,10 +6,11 @@
    frame, written with OpenCV's mp4v codec to a temp folder) goes through
    `ferlab.app.video.analyze_video`: decode, detect (default opencv Haar), align, classify,
    track, draw, encode the annotated video, write the timeline. Reported side by side for
-   the detector searching the full frame or a copy shrunk to 480 pixels wide, and for the
-   torch and the ONNX Runtime classifier backends.
-2. Classifier alone: faces/s of `ExpressionClassifier.predict_proba` on 48x48 crops at
-   batch 1 and batch 64 (best of 5 runs of at least one second each).
+   the detector searching every full frame or only every 10th (`ferlab.faces.roi.RoiDetector`,
+   `ferlab video`'s default ``--search-every 10``), on the frame or on a copy shrunk to 480
+   pixels wide, and for the torch and the ONNX Runtime classifier backends.
+2. Classifier alone: faces/s of ``predict_proba`` on 48x48 crops at batch 1 and batch 64
+   (best of 5 runs of at least one second each), torch and ONNX Runtime backends.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import cv2
 import numpy as np
 import torch
 
-from ferlab.app import ExpressionClassifier, FaceAnalyzer, load_classifier
+from ferlab.app import CropClassifier, FaceAnalyzer, load_classifier
 from ferlab.app.analyze import load_rgb
 from ferlab.app.demo import ASTRONAUT
 from ferlab.app.video import analyze_video
 from ferlab.faces import get_detector
+from ferlab.faces.roi import RoiDetector
 
 SIZE = (640, 480)
 
@@ -45,7 +47,7 @@ def write_video(path: Path, frames: int, fps: float = 25.0) -> None:
     writer.release()
 
 
-def classifier_rate(classifier: ExpressionClassifier, batch: int) -> float:
+def classifier_rate(classifier: CropClassifier, batch: int) -> float:
     """Best faces/s over 5 timed runs of at least a second each."""
     crops = np.random.default_rng(0).integers(0, 256, (batch, 48, 48), dtype=np.uint8)
     classifier.predict_proba(crops)
@@ -67,24 +69,28 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    classifier = ExpressionClassifier.load(args.model)
+    classifiers = {backend: load_classifier(args.model, backend) for backend in ("torch", "onnx")}
+    parameters = sum(p.numel() for p in classifiers["torch"].model.parameters())
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"model {args.model} ({sum(p.numel() for p in classifier.model.parameters()):,} parameters)")
+          f"model {args.model} ({parameters:,} parameters)")
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "one_face_640x480.mp4"
         write_video(video, args.frames)
-        for detect_size, backend in ((None, "torch"), (480, "torch"), (480, "onnx")):
-            chosen = classifier if backend == "torch" else load_classifier(args.model, backend)
-            analyzer = FaceAnalyzer(get_detector("opencv", max_side=detect_size), chosen)
+        for detect_size, search_every, backend in ((None, 1, "torch"), (480, 1, "torch"), (None, 10, "torch"),
+                                                   (480, 10, "torch"), (480, 10, "onnx")):
+            detector = RoiDetector(get_detector("opencv", max_side=detect_size), search_every)
+            analyzer = FaceAnalyzer(detector, classifiers[backend])
             start = time.perf_counter()
-            report = analyze_video(video, analyzer, Path(tmp) / f"out_{detect_size}")
+            report = analyze_video(video, analyzer, Path(tmp) / "out")
             elapsed = time.perf_counter() - start
             found = int(report.timeline["label"].fillna("").astype(bool).sum())
             where = "full frame" if detect_size is None else f"{detect_size} px"
-            print(f"end to end, detector on {where}, {backend} backend: "
-                  f"{args.frames / elapsed:.1f} frames/s ({found}/{args.frames} frames with the face found)")
+            print(f"end to end, detector on {where}, full search every {search_every:2d} frames, {backend} backend: "
+                  f"{args.frames / elapsed:.1f} frames/s ({found}/{args.frames} frames with the face found, "
+                  f"{detector.full_searches} full searches)")
     for batch in (1, 64):
-        print(f"classifier alone, batch {batch}: {classifier_rate(classifier, batch):,.0f} faces/s")
+        rates = {backend: classifier_rate(classifier, batch) for backend, classifier in classifiers.items()}
+        print(f"classifier alone, batch {batch:2d}: " + ", ".join(f"{b} {r:,.0f} faces/s" for b, r in rates.items()))
 
 
 if __name__ == "__main__":

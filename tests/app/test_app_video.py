@@ -210,3 +210,11 @@ def test_cli_bad_input_is_one_line_and_exit_code_2(args: list[str], message: str
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and message in error and "Traceback" not in error
     assert not any(tmp_path.glob("video_*"))
+
+
+def test_cli_search_every_must_be_positive(clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["video", str(clip), "--search-every", "0", "--out", str(tmp_path / "out")])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "(--search-every) must be at least 1, got 0" in error
