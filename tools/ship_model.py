@@ -1,8 +1,8 @@
-"""Ship a trained run as a named model inside the package (src/ferlab/weights/NAME.pt).
+"""Ship a trained run as a named model inside the package (src/ferlab/weights/NAME.pt + NAME.onnx).
 
 Evaluates the run's best.pt on the test split (without and with flip TTA, temperature
 fitted on the validation split), stores the weights with the fitted temperature and the
-test metrics, and copies the evaluation reports to results/shipped/NAME/. The model card
+test metrics, exports them to ONNX beside (the ONNX Runtime backend's bundled graph), and copies the evaluation reports to results/shipped/NAME/. The model card
 (src/ferlab/weights/NAME.md) is written by hand from those reports.
 
 Usage:
@@ -16,6 +16,7 @@ import argparse
 import shutil
 from pathlib import Path
 
+from ferlab.app.onnx_backend import export_onnx
 from ferlab.engine.checkpoint import load_model, model_record, save_atomically
 from ferlab.evaluate.run import EvalRequest, run_evaluation
 from ferlab.weights import WEIGHTS_DIR
@@ -51,6 +52,7 @@ def main() -> None:
     shipped["temperature"] = float(scores["none"]["temperature"])
     target = WEIGHTS_DIR / f"{args.name}.pt"
     save_atomically(shipped, target)
+    export_onnx(target, target.with_suffix(".onnx"))
     shutil.copy(Path(args.run) / "metrics.csv", reports / "training_metrics.csv")
     print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB) and {reports}")
 

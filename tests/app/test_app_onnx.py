@@ -7,6 +7,7 @@ every registry model."""
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from onnx import TensorProto, helper
 
 import ferlab
-from ferlab.app.classifier import ExpressionClassifier, load_classifier
+from ferlab.app.classifier import ExpressionClassifier, load_classifier, resolve_backend
 from ferlab.app.demo import ASTRONAUT
 from ferlab.app.onnx_backend import OnnxClassifier, cached_export, export_onnx
 from ferlab.cli import main
@@ -27,6 +28,7 @@ from ferlab.data.labels import FER2013_CLASSES
 from ferlab.engine.checkpoint import model_record, save_atomically
 from ferlab.evaluate.predict import sized_inputs
 from ferlab.models import create_model, list_models
+from ferlab.weights import list_shipped, shipped_onnx
 
 TOLERANCE = 1e-4
 """Largest difference allowed between ONNX Runtime's and PyTorch's probabilities."""
@@ -118,13 +120,39 @@ def test_cli_export_creates_the_folder(exported: dict[str, Path], lenet_file: Pa
     assert [p.name for p in out.parent.iterdir()] == ["lenet.onnx"]  # no temp file left
 
 
-def test_backend_exports_once_to_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    first = load_classifier("ferlab-ferplus", backend="onnx")
-    assert isinstance(first, OnnxClassifier) and first.name == "ferlab-ferplus"
-    cached = cached_export("ferlab-ferplus")
-    assert cached.parent == cache_dir() / "onnx" and cached.name.startswith("ferlab-ferplus-")
+def test_backend_exports_once_to_the_cache(lenet_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = load_classifier(lenet_file, backend="onnx")
+    assert isinstance(first, OnnxClassifier) and first.name == str(lenet_file)
+    cached = cached_export(lenet_file)
+    assert cached.parent == cache_dir() / "onnx" and cached.name.startswith("lenet-")
     monkeypatch.setattr("ferlab.app.onnx_backend.export_onnx", lambda *args: pytest.fail("exported twice"))
-    assert load_classifier("ferlab-ferplus", backend="onnx").classes == first.classes
+    assert load_classifier(lenet_file, backend="onnx").classes == first.classes
+
+
+@pytest.mark.parametrize("name", list_shipped())
+def test_shipped_models_bundle_their_onnx_export(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ferlab.app.onnx_backend.export_onnx", lambda *args: pytest.fail("bundled, not exported"))
+    bundled = load_classifier(name, backend="onnx")
+    assert isinstance(bundled, OnnxClassifier) and Path(bundled.session._model_path) == shipped_onnx(name)
+    reference = ExpressionClassifier.load(name)
+    assert (bundled.classes, bundled.temperature) == (reference.classes, reference.temperature)
+    crops = np.random.default_rng(1).integers(0, 256, (32, 48, 48), dtype=np.uint8)
+    assert np.abs(bundled.predict_proba(crops) - reference.predict_proba(crops)).max() < TOLERANCE, \
+        f"{shipped_onnx(name)} is stale: re-export it (tools/ship_model.py)"
+
+
+def test_auto_backend_prefers_onnx_runtime_where_it_can_run(lenet_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_backend("ferlab-ferplus") == "onnx"
+    assert resolve_backend(lenet_file) == "onnx"  # exported once to the cache
+    assert resolve_backend("ferlab-ferplus", "torch") == "torch"
+    real_find_spec = importlib.util.find_spec
+    missing: set[str] = set()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else real_find_spec(name, *a))
+    missing.add("onnxscript")  # no exporter: only bundled graphs run on ONNX Runtime
+    assert (resolve_backend("ferlab-ferplus"), resolve_backend(lenet_file)) == ("onnx", "torch")
+    missing.add("onnxruntime")
+    assert resolve_backend("ferlab-ferplus") == "torch"
+    assert isinstance(load_classifier("ferlab-ferplus"), ExpressionClassifier)
 
 
 def test_without_cache_the_export_is_temporary(exported: dict[str, Path], lenet_file: Path,
@@ -173,7 +201,7 @@ def _failing_exporter(*args, **kwargs):
     ("bad opset", "opset 9 is not supported: expected 18 to 23"),
     ("output under a file", "cannot write the ONNX file"),
     ("exporter fails", "model 'lenet_like' cannot be exported to ONNX: unsupported operator"),
-    ("unknown backend", "unknown backend 'tensorrt': expected one of torch, onnx"),
+    ("unknown backend", "unknown backend 'tensorrt': expected one of auto, torch, onnx"),
     ("missing onnx file", "missing.onnx: no such ONNX file"),
     ("not onnx", "fake.onnx: not a readable ONNX model"),
     ("onnx without metadata", "plain.onnx: not a ferlab ONNX export"),
@@ -195,7 +223,7 @@ def test_bad_input_is_a_one_line_error(case: str, message: str, lenet_file: Path
         "missing onnx file": [*predict, "--backend", "onnx", "--model", str(tmp_path / "missing.onnx")],
         "not onnx": [*predict, "--backend", "onnx", "--model", str(tmp_path / "fake.onnx")],
         "onnx without metadata": [*predict, "--backend", "onnx", "--model", str(_plain_onnx(tmp_path))],
-        "onnx on torch backend": [*predict, "--model", str(tmp_path / "fake.onnx")],
+        "onnx on torch backend": [*predict, "--backend", "torch", "--model", str(tmp_path / "fake.onnx")],
     }[case]
     assert _run(argv) == 2
     error = capsys.readouterr().err

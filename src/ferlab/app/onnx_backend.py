@@ -39,6 +39,7 @@ from ferlab.data.cache import cache_dir, cache_enabled
 from ferlab.engine.checkpoint import load_model, model_file
 from ferlab.errors import FerlabError, ModelError
 from ferlab.evaluate.predict import sized_inputs
+from ferlab.weights import WEIGHTS_DIR, shipped_onnx
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -161,12 +162,16 @@ class OnnxClassifier(CropClassifier):
 
     @classmethod
     def from_model(cls, model: str | Path) -> "OnnxClassifier":
-        """A ``.onnx`` file as it is; a shipped model name, run folder or model file via `cached_export`.
+        """A ``.onnx`` file as it is; a shipped model from its bundled export (`ferlab.weights.shipped_onnx`);
+        any other shipped model name, run folder or model file via `cached_export`.
 
         With the cache disabled (``FERLAB_NO_CACHE``), the export goes to a temporary folder.
         """
         if Path(model).suffix == ".onnx":
             return cls.load(model)
+        path = resolve_model(model)
+        if path.parent == WEIGHTS_DIR and (bundled := shipped_onnx(path.stem)) is not None:
+            return cls.load(bundled, str(model))
         if cache_enabled():
             return cls.load(cached_export(model), str(model))
         with tempfile.TemporaryDirectory() as folder:

@@ -24,7 +24,7 @@ class ServeSettings:
     port: int = 8000
     model: str = DEFAULT_MODEL
     detector: str = "opencv"
-    backend: str = "torch"
+    backend: str = "auto"
     max_upload_mb: float = 10.0
     max_pixels: int = 40_000_000
     timeout_s: float = 30.0

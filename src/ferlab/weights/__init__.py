@@ -1,7 +1,9 @@
 """Models shipped inside the package, usable offline by name (``--model ferlab-ferplus``).
 
 Each shipped model is a ferlab model file ``<name>.pt`` (see `ferlab.engine.checkpoint`)
-next to its model card ``<name>.md`` in this folder.
+next to its model card ``<name>.md`` and its ONNX export ``<name>.onnx`` (written by
+``tools/ship_model.py`` with `ferlab.app.onnx_backend.export_onnx`, so the ONNX Runtime
+backend needs no exporter on the user's machine) in this folder.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ def shipped_path(name: str) -> Path:
         available = ", ".join(list_shipped()) or "none"
         raise ModelError(f"no shipped model named {name!r}; shipped: {available} (or give a run folder / .pt file)")
     return path
+
+
+def shipped_onnx(name: str) -> Path | None:
+    """The bundled ONNX export of the shipped model ``name``, or None when it has none."""
+    path = WEIGHTS_DIR / f"{name}.onnx"
+    return path if path.is_file() else None
 
 
 def model_card(name: str) -> Path:
