@@ -204,12 +204,106 @@ def models() -> None:
         table.add_row(p.name, size, f"{p.params:,}", f"{p.flops / 1e9:.3f}", p.description)
     console.print(table)
 
+
+@app.command("compare")
+def compare_command(
+    ctx: typer.Context,
+    models: str = typer.Option(..., "--models", help="Comma-separated model names (see `ferlab models`)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML of training options shared by all."),
+    data: Optional[str] = typer.Option(None, help="Dataset reader: fer2013, ferplus, folder, affectnet, rafdb."),
+    data_root: Optional[str] = typer.Option(None, help="The dataset's file or folder."),
+    epochs: Optional[int] = typer.Option(None),
+    batch_size: Optional[int] = typer.Option(None),
+    lr: Optional[float] = typer.Option(None),
+    optimizer: Optional[str] = typer.Option(None, help="sgd, adam or adamw."),
+    aug: Optional[str] = typer.Option(None, help="Augmentation preset: none, basic, strong."),
+    limit: Optional[int] = typer.Option(None, help="Train on a random subset of this many images."),
+    seed: Optional[int] = typer.Option(None),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads (training and timing)."),
+    budget_minutes: Optional[float] = typer.Option(
+        None, help="Per model: stop training after the epoch that passes this many minutes."
+    ),
+    name: Optional[str] = typer.Option(None, help="Outputs are compare_<name>.* (default: the dataset reader)."),
+    runs_dir: Optional[Path] = typer.Option(None, help="Folder of the runs (default runs/compare_<name>)."),
+    out: Path = typer.Option(Path("results"), help="Folder of the table, CSV and figures."),
+    timing_seconds: float = typer.Option(1.0, help="Seconds of timed passes per latency or throughput figure."),
+) -> None:
+    """Train (or reuse) several models under one protocol; table, CSV and figures of accuracy against cost."""
+    from ferlab.engine import load_config
+    from ferlab.evaluate.run import command_line
+    from ferlab.study.compare import CompareRequest, run_compare
+
+    protocol = load_config(config, data=data, data_root=data_root, epochs=epochs, batch_size=batch_size, lr=lr,
+                           optimizer=optimizer, aug=aug, limit=limit, seed=seed, device=device, threads=threads)
+    name = name or protocol.data
+    request = CompareRequest(
+        models=tuple(m.strip() for m in models.split(",") if m.strip()), protocol=protocol, name=name,
+        runs_dir=runs_dir or Path("runs") / f"compare_{name}", out=out, budget_minutes=budget_minutes,
+        timing_seconds=timing_seconds, command=command_line(ctx),
+    )
+    result = run_compare(request, console)
+    console.print(f"table, CSV and figures written: {', '.join(map(str, result.files))}", highlight=False)
+
+
+@app.command("sweep")
+def sweep_command(
+    ctx: typer.Context,
+    space: Optional[Path] = typer.Option(None, "--space", help="YAML search space (hyperparameter: distribution)."),
+    trials: int = typer.Option(20, "--trials", min=1, help="Finished trials of the study, all workers together."),
+    model: Optional[str] = typer.Option(None, help="Model name (see `ferlab models`)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML of the base training options."),
+    data: Optional[str] = typer.Option(None, help="Dataset reader: fer2013, ferplus, folder, affectnet, rafdb."),
+    data_root: Optional[str] = typer.Option(None, help="The dataset's file or folder."),
+    epochs: Optional[int] = typer.Option(None),
+    limit: Optional[int] = typer.Option(None, help="Train each trial on a random subset of this many images."),
+    seed: Optional[int] = typer.Option(None),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads per trial."),
+    storage: Optional[str] = typer.Option(
+        None, help="Storage URL the workers share: sqlite:///FILE or postgresql://... (default: <out>/study.db)."
+    ),
+    study_name: Optional[str] = typer.Option(None, help="Study name (default: the model name)."),
+    out: Optional[Path] = typer.Option(None, help="Folder of the trials and the report (default sweeps/<study-name>)."),
+    report_only: bool = typer.Option(False, "--report-only", help="Only rewrite the report from the storage."),
+) -> None:
+    """Search hyperparameters with Optuna, pruning bad trials; report sensitivity, importances and a table.
+
+    Several processes or machines work on one study when they share --storage and --study-name.
+    """
+    from ferlab.engine import load_config
+    from ferlab.evaluate.run import command_line
+
+    try:
+        from ferlab.study.sweep import default_storage, open_study, run_sweep, shown_url, write_report
+        from ferlab.study.sweep_space import load_space
+    except ModuleNotFoundError as error:
+        raise FerlabError(f'ferlab sweep needs {error.name}: pip install "ferlab[study]"') from None
+    base = load_config(config, model=model, data=data, data_root=data_root, epochs=epochs, limit=limit, seed=seed,
+                       device=device, threads=threads)
+    name = study_name or base.model
+    out = out or Path("sweeps") / name
+    if space is None and not report_only:
+        raise FerlabError("no search space given: pass --space SPACE.yaml (or --report-only)")
+    search = None if report_only else load_space(space, base)
+    if storage is None:
+        out.mkdir(parents=True, exist_ok=True)
+    url = storage or default_storage(out)
+    study = open_study(url, name, seed=base.seed, epochs=base.epochs, create=search is not None)
+    if search is not None:
+        run_sweep(study, base, search, trials, out, command_line(ctx).replace(url, shown_url(url)), console)
+    files = write_report(study, out)
+    console.print(f"study {name!r} in {shown_url(url)}; report: {', '.join(map(str, files))}", highlight=False)
+
+
 ModelNameOption = typer.Option(
     "ferlab-ferplus", "--model", "-m", help="Shipped model name, run folder or model file."
 )
 DetectorOption = typer.Option("opencv", "--detector", help="Face detector: opencv, dlib, mtcnn.")
 BackendOption = typer.Option(
-    "torch", "--backend", help="What runs the model: torch, or onnx (ONNX Runtime; exported once to the cache)."
+    "auto", "--backend",
+    help="What runs the model: torch, onnx (ONNX Runtime; shipped models bundle their export, others are exported "
+    "once to the cache) or auto (onnx when it can run here without a GPU, else torch).",
 )
 
 
@@ -290,6 +384,11 @@ def video_command(
     detect_size: Optional[int] = typer.Option(
         None, "--detect-size", help="Search for faces in a copy shrunk to N pixels (480: 1.4x faster on 640x480)."
     ),
+    search_every: int = typer.Option(
+        10, "--search-every",
+        help="Search the whole frame every K-th analysed frame; in between only around the faces already found "
+        "(a lost face triggers a full search). 1: search every frame fully.",
+    ),
 ) -> None:
     """Faces, ids and expressions over time in a video or webcam: annotated.mp4, timeline.csv/json/png, summary.json.
 
@@ -300,6 +399,7 @@ def video_command(
     from ferlab.app import FaceAnalyzer
     from ferlab.app.video import analyze_video, check_sampling, open_video
     from ferlab.faces import get_detector
+    from ferlab.faces.roi import RoiDetector
 
     if (file is None) == (webcam is None):
         raise FerlabError("give a video FILE or --webcam N (exactly one of them)")
@@ -307,7 +407,8 @@ def video_command(
     out = out or Path(f"webcam_{webcam}" if file is None else f"video_{file.stem}")
     check_sampling(every, max_frames)  # bad options, files and cameras fail here, before the model loads
     open_video(source).release()
-    analyzer = FaceAnalyzer(get_detector(detector, max_side=detect_size), model, backend=backend)
+    analyzer = FaceAnalyzer(RoiDetector(get_detector(detector, max_side=detect_size), search_every), model,
+                            backend=backend)
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err_console) as progress:
         task = progress.add_task("frames", total=None)
         start = time.perf_counter()
@@ -340,6 +441,44 @@ def export_command(
 
     path = export_onnx(model, onnx, opset)
     console.print(f"{model} exported to {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
+
+
+@app.command("explain")
+def explain_command(
+    run: str = typer.Argument(..., metavar="RUN", help="Run folder, model file or shipped model name."),
+    images: Optional[list[Path]] = typer.Argument(
+        None, metavar="IMAGE", help="Photos: the surest face of each is cropped and aligned (else the whole image)."
+    ),
+    data: str = DataOption,
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Explain images of this dataset instead."),
+    split: str = typer.Option("test", "--split", help="Split of --data-root: train, val, test or all."),
+    n: int = typer.Option(16, "--n", help="How many images of the split."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Take n random images (this seed), not the first n."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Output folder (default: <RUN>/explain for a run folder, else explain)."
+    ),
+    detector: str = DetectorOption,
+    mode: str = ModeOption,
+) -> None:
+    """What a model looks at, as PNG grids: learning curves, activation maps, Grad-CAM, and the
+    spatial transformer's warp (deep_emotion), attention map (attention_net) or region weights (ran)."""
+    from ferlab.app.classifier import resolve_model
+    from ferlab.engine.checkpoint import load_model
+    from ferlab.study.explain import default_out, explain, photo_inputs, run_history, split_inputs
+
+    if bool(images) == (data_root is not None):
+        raise FerlabError("give IMAGE files or --data-root PATH (with --split, --n), exactly one of them")
+    model, record = load_model(resolve_model(run))
+    if images:
+        inputs = photo_inputs(images, model.input_size, detector)
+    else:
+        reader = detect_dataset(data_root) if data == "auto" else data
+        inputs = split_inputs(reader, data_root, split, n, seed, _reader_options(reader, mode))
+    for note in inputs.notes:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+    report = explain(model, record, inputs, out or default_out(run), run_history(run))
+    console.print(f"{len(report.predictions)} face(s) explained; written to {report.out}: "
+                  f"{', '.join(path.name for path in report.files)}, explain.json", highlight=False)
 
 
 @app.command("serve")

@@ -1,4 +1,4 @@
-"""Model size and cost, measured: parameter counts and forward FLOPs.
+"""Model size and cost, measured: parameter counts, forward FLOPs and inference speed.
 
 FLOPs are counted by running the model under ``torch.utils.flop_counter.FlopCounterMode``
 (nothing is estimated from layer shapes). That counter covers matrix products and
@@ -8,6 +8,8 @@ normalisation, pooling, interpolation, grid sampling) is not counted.
 
 from __future__ import annotations
 
+import statistics
+import time
 from dataclasses import dataclass
 
 import torch
@@ -74,3 +76,52 @@ def profile_model(name: str) -> ModelProfile:
 def profile_models() -> list[ModelProfile]:
     """`profile_model` for every registered model, in `list_models` order."""
     return [profile_model(name) for name in list_models()]
+
+
+@dataclass(frozen=True)
+class InferenceSpeed:
+    """Measured inference speed of a model on one device."""
+
+    device: str
+    latency_ms: float
+    """Median wall time of one forward pass of a single image, in milliseconds."""
+    batch_size: int
+    images_per_s: float
+    """Images per second at ``batch_size``, from the median time of one batch."""
+
+
+def time_forward(model: nn.Module, input_size: tuple[int, int, int], batch_size: int, device: torch.device,
+                 seconds: float = 1.0, min_repeats: int = 3) -> list[float]:
+    """Wall seconds of repeated forward passes of a random ``(batch_size, *input_size)`` batch.
+
+    The model is moved to ``device`` and put in eval mode; inputs are channels-last float32,
+    run under ``torch.inference_mode`` (as `ferlab.evaluate.predict_logits` runs them). One
+    untimed pass warms up, then passes are timed (CUDA synchronised) until ``seconds`` have
+    been spent and at least ``min_repeats`` were timed.
+    """
+    model.eval().to(device)
+    x = torch.randn((batch_size, *input_size), device=device).contiguous(memory_format=torch.channels_last)
+    times: list[float] = []
+    with torch.inference_mode():
+        model(x)
+        while sum(times) < seconds or len(times) < min_repeats:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            model(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def measure_inference_speed(model: nn.Module, input_size: tuple[int, int, int], device: torch.device,
+                            seconds: float = 1.0, batch_size: int = 64) -> InferenceSpeed:
+    """Latency at batch 1 and throughput at ``batch_size`` on ``device``, each timed for about ``seconds``.
+
+    Medians of `time_forward` runs, so a pass slowed by another job on the machine does not
+    skew the figure. The model is left on ``device`` in eval mode.
+    """
+    latency = statistics.median(time_forward(model, input_size, 1, device, seconds))
+    batch = statistics.median(time_forward(model, input_size, batch_size, device, seconds))
+    return InferenceSpeed(str(device), latency * 1e3, batch_size, batch_size / batch)

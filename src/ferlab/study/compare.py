@@ -1,0 +1,362 @@
+"""`ferlab compare`: several models trained under one protocol, then scored and timed side by side.
+
+Each model trains with `ferlab.engine.train` into ``<runs_dir>/<model>`` from one base
+`TrainConfig` of which only ``model`` (and ``out``) change. A run folder already there is
+reused when finished (``metrics.json`` written, by the last epoch or by the time budget),
+resumed when it holds only ``last.pt``, and refused when its ``config.yaml`` was written
+under another protocol. Every model is then scored on the test split from its ``best.pt``
+(the best-on-validation weights), profiled (parameters, forward FLOPs) and timed (batch-1
+latency, batch-64 throughput, on the CPU and on CUDA when present) in this one process.
+The table, CSV and figures are written only once every model is done.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import re
+import statistics
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+import torch
+import yaml
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from rich.console import Console
+
+import ferlab
+from ferlab.data import FaceDataset, load_dataset
+from ferlab.engine.checkpoint import LAST_NAME, load_model
+from ferlab.engine.config import TrainConfig, load_config
+from ferlab.engine.trainer import EpochCallback, resolve_device, train
+from ferlab.errors import FerlabError
+from ferlab.evaluate import evaluate_model
+from ferlab.models import count_parameters, get_model_info, measure_flops
+from ferlab.models.profile import measure_inference_speed
+
+TEST_SPLIT = "test"
+SPEED_BATCH = 64
+NO_GPU = "n/a: no CUDA device"
+SUMMARY_NAME, CONFIG_NAME = "metrics.json", "config.yaml"
+
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("model", "model", "{}"),
+    ("run", "run", "{}"),
+    ("epochs", "epochs", "{:d}"),
+    ("params", "params", "{:,}"),
+    ("gflops", "GFLOPs", "{:.4f}"),
+    ("train_s_per_epoch", "train s/epoch", "{:.2f}"),
+    ("train_images_per_s", "train img/s", "{:,.0f}"),
+    ("cpu_latency_ms", "CPU ms (batch 1)", "{:.2f}"),
+    ("cpu_images_per_s", f"CPU img/s (batch {SPEED_BATCH})", "{:,.0f}"),
+    ("cuda_latency_ms", "GPU ms (batch 1)", "{:.2f}"),
+    ("cuda_images_per_s", f"GPU img/s (batch {SPEED_BATCH})", "{:,.0f}"),
+    ("best_val_acc", "best val acc", "{:.4f}"),
+    ("test_acc", "test acc", "{:.4f}"),
+    ("test_macro_f1", "test macro-F1", "{:.4f}"),
+)
+"""CSV name, table header and number format of every column of the comparison, in order."""
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """What `run_compare` does; checked on creation.
+
+    Attributes:
+        models: registry names, in table order.
+        protocol: the training options every model shares; its ``model`` and ``out`` are
+            replaced per model.
+        name: the outputs are ``compare_<name>.*`` (letters, digits, ``.``, ``_``, ``-``).
+        runs_dir: each model's run folder is ``runs_dir/<model>``.
+        out: folder of the table, CSV and figures.
+        budget_minutes: stop each model's training after the epoch that ends past this
+            wall time (None: train every epoch of the protocol).
+        timing_seconds: time spent on each latency or throughput figure.
+        command: the command line, written into the table file.
+    """
+
+    models: tuple[str, ...]
+    protocol: TrainConfig
+    name: str
+    runs_dir: Path
+    out: Path
+    budget_minutes: Optional[float] = None
+    timing_seconds: float = 1.0
+    command: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise FerlabError("no model to compare: pass --models NAME,NAME,...")
+        for model in self.models:
+            get_model_info(model)
+            if self.models.count(model) > 1:
+                raise FerlabError(f"model {model!r} is listed twice in --models")
+        if not re.fullmatch(r"[\w.-]+", self.name):
+            raise FerlabError(f"comparison name {self.name!r} must be letters, digits, '.', '_' or '-'")
+        if self.budget_minutes is not None and self.budget_minutes < 0:
+            raise FerlabError(f"--budget-minutes must be 0 or more, got {self.budget_minutes}")
+        if self.timing_seconds <= 0:
+            raise FerlabError(f"--timing-seconds must be positive, got {self.timing_seconds}")
+
+
+@dataclass
+class CompareResult:
+    """What `run_compare` measured and wrote: one row per model (keys of `COLUMNS`),
+    each model's per-epoch metrics history, and the files written."""
+
+    rows: list[dict[str, Any]]
+    histories: dict[str, list[dict[str, float]]]
+    files: list[Path]
+
+
+def model_config(protocol: TrainConfig, model: str, runs_dir: Path) -> TrainConfig:
+    """The protocol with only the model and its run folder changed."""
+    return replace(protocol, model=model, out=str(runs_dir / model))
+
+
+def run_state(config: TrainConfig) -> str:
+    """What to do with ``config.out``: ``reused`` (finished), ``resumed`` (``last.pt``) or ``trained``.
+
+    Raises `FerlabError` when the folder holds a run made under another protocol (any
+    option but ``out`` differs) or a run without its ``config.yaml``.
+    """
+    run = Path(config.out)
+    finished, started = (run / SUMMARY_NAME).is_file(), (run / LAST_NAME).is_file()
+    if not (run / CONFIG_NAME).is_file():
+        if finished or started:
+            raise FerlabError(f"{run}: holds a run without {CONFIG_NAME}; move it away or pick another --runs-dir")
+        return "trained"
+    saved = load_config(run / CONFIG_NAME).to_dict()
+    for key, value in config.to_dict().items():
+        if key != "out" and saved[key] != value:
+            raise FerlabError(
+                f"{run}: trained with {key} {saved[key]!r}, not {value!r} as in this comparison; "
+                "use the same options, or another --name or --runs-dir"
+            )
+    return "reused" if finished else "resumed" if started else "trained"
+
+
+def budget_stop(minutes: Optional[float]) -> Optional[EpochCallback]:
+    """An ``on_epoch`` callback stopping training after the epoch that ends ``minutes`` from now or later."""
+    if minutes is None:
+        return None
+    deadline = time.monotonic() + 60 * minutes
+    return lambda row: time.monotonic() >= deadline
+
+
+def measure_run(config: TrainConfig, state: str, test_set: FaceDataset, device: torch.device,
+                timing_seconds: float) -> tuple[dict[str, Any], list[dict[str, float]]]:
+    """The `COLUMNS` row of a finished run, and its per-epoch history.
+
+    Test scores come from ``best.pt``; training speed is the mean over the run's epochs;
+    latency and throughput are measured here, on the CPU and on CUDA when present.
+    """
+    run = Path(config.out)
+    summary = load_summary(run)
+    history = summary["history"]
+    model, record = load_model(run)
+    input_size = tuple(model.input_size)
+    row: dict[str, Any] = {
+        "model": config.model, "run": state, "epochs": len(history), "params": count_parameters(model),
+        "gflops": measure_flops(model, input_size) / 1e9,
+        "train_s_per_epoch": statistics.mean(r["epoch_seconds"] for r in history),
+        "train_images_per_s": statistics.mean(r["images_per_s"] for r in history),
+    }
+    for kind in ("cpu", "cuda"):
+        if kind == "cuda" and not torch.cuda.is_available():
+            row.update(cuda_latency_ms=NO_GPU, cuda_images_per_s=NO_GPU)
+            continue
+        speed = measure_inference_speed(model, input_size, torch.device(kind), timing_seconds, SPEED_BATCH)
+        row.update({f"{kind}_latency_ms": speed.latency_ms, f"{kind}_images_per_s": speed.images_per_s})
+    scores = evaluate_model(model, test_set, record["classes"], device=device).metrics
+    row.update(best_val_acc=summary["best_val_acc"], test_acc=scores["accuracy"], test_macro_f1=scores["macro_f1"])
+    return row, history
+
+
+def load_summary(run: Path) -> dict[str, Any]:
+    """A finished run's ``metrics.json`` (see `ferlab.engine.train`)."""
+    try:
+        return json.loads((run / SUMMARY_NAME).read_text())
+    except (OSError, ValueError) as error:
+        raise FerlabError(f"{run / SUMMARY_NAME}: cannot read the run's summary ({error})") from None
+
+
+def run_compare(request: CompareRequest, console: Optional[Console] = None) -> CompareResult:
+    """Train (or resume, or reuse) every model, score and time them, write the outputs.
+
+    Every run folder is checked against the protocol and the test split is loaded before
+    any training starts, so a mistake fails at once rather than after hours.
+    """
+    console = console or Console()
+    protocol = request.protocol
+    configs = [model_config(protocol, model, request.runs_dir) for model in request.models]
+    states = [run_state(config) for config in configs]
+    test_set = load_dataset(protocol.data, protocol.data_root, TEST_SPLIT, **protocol.data_options)
+    if protocol.threads:
+        torch.set_num_threads(protocol.threads)
+    device = resolve_device(protocol.device)
+    rows, histories = [], {}
+    for config, state in zip(configs, states):
+        if state != "reused":
+            train(config, resume=state == "resumed", console=console, on_epoch=budget_stop(request.budget_minutes))
+        row, histories[config.model] = measure_run(config, state, test_set, device, request.timing_seconds)
+        rows.append(row)
+        console.print(f"{config.model}: {state} {config.out} ({row['epochs']} epochs): test accuracy "
+                      f"{row['test_acc']:.4f}, macro-F1 {row['test_macro_f1']:.4f}; {row['gflops']:.3f} GFLOPs, "
+                      f"{row['cpu_latency_ms']:.2f} ms per image on the CPU", highlight=False)
+    files = write_outputs(request, rows, histories)
+    return CompareResult(rows, histories, files)
+
+
+# -- outputs ----------------------------------------------------------------------------------
+
+
+def format_cell(value: Any, fmt: str) -> str:
+    """A value as the table shows it: numbers through ``fmt``, text (such as ``n/a: ...``) as is."""
+    return value if isinstance(value, str) else fmt.format(value)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from ``/proc/cpuinfo`` on Linux, else what `platform` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, str]:
+    """CPU, GPU, software versions and date, for the table file."""
+    return {
+        "CPU": f"{cpu_model()}, {os.cpu_count()} logical cores, torch threads: {torch.get_num_threads()}",
+        "GPU": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+        "software": f"torch {torch.__version__}, ferlab {ferlab.__version__}, Python {platform.python_version()}",
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a Markdown table (text columns left-aligned, numbers right-aligned)."""
+    lines = ["| " + " | ".join(header for _, header, _ in COLUMNS) + " |",
+             "| " + " | ".join("---" if fmt == "{}" else "---:" for _, _, fmt in COLUMNS) + " |"]
+    lines += ["| " + " | ".join(format_cell(row[column], fmt) for column, _, fmt in COLUMNS) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown_report(request: CompareRequest, rows: list[dict[str, Any]], stem: str) -> str:
+    """The table file: table, how each column was measured, command, protocol, machine, figures."""
+    protocol = {k: v for k, v in request.protocol.to_dict().items() if k not in ("model", "out")}
+    protocol.update(test_split=TEST_SPLIT, budget_minutes=request.budget_minutes,
+                    timing_seconds=request.timing_seconds)
+    made_by = f"`{request.command}`" if request.command else "`ferlab.study.compare.run_compare` (Python)"
+    machine = "\n".join(f"- {key}: {value}" for key, value in machine_info().items())
+    return f"""# Model comparison: {request.name}
+
+Made by {made_by}.
+
+{markdown_table(rows)}
+
+- run: `trained` here, `resumed` from its `last.pt`, or `reused` (a finished run in `{request.runs_dir}`,
+  whose training times come from when it was trained); epochs: epochs trained (budget or protocol).
+- params, GFLOPs: parameters, and forward FLOPs per image at the model's input size counted by
+  torch's FlopCounterMode (a multiply-add is 2 FLOPs; element-wise work is not counted).
+- train s/epoch, train img/s: mean over the run's epochs (`metrics.json`).
+- ms (batch 1): median wall time of one forward pass of one image; img/s (batch {SPEED_BATCH}):
+  {SPEED_BATCH} / median time of a batch; eval mode, float32, channels-last, about
+  {request.timing_seconds:g} s of passes each, measured in this command for every model.
+- best val acc: best accuracy on split `{request.protocol.val_split}` during training (it selects
+  `best.pt`); test acc, macro-F1: `best.pt` on split `{TEST_SPLIT}`.
+
+## Protocol (the same for every model)
+
+```yaml
+{yaml.safe_dump(protocol, sort_keys=False).strip()}
+```
+
+## Machine
+
+{machine}
+
+![test accuracy against GFLOPs]({stem}_acc_vs_gflops.png)
+
+![validation accuracy per epoch]({stem}_val_acc.png)
+"""
+
+
+def accuracy_figure(rows: list[dict[str, Any]], name: str) -> Figure:
+    """Test accuracy against forward GFLOPs (log scale), one labelled point per model."""
+    figure = Figure(figsize=(6.5, 4.5))
+    axes = figure.add_subplot()
+    for row in rows:
+        axes.scatter(row["gflops"], row["test_acc"])
+        axes.annotate(row["model"], (row["gflops"], row["test_acc"]), xytext=(5, 5), textcoords="offset points")
+    axes.set_xscale("log")
+    axes.set_xlabel("forward GFLOPs per image (log scale)")
+    axes.set_ylabel(f"{TEST_SPLIT} accuracy")
+    axes.set_title(f"{name}: accuracy against cost")
+    axes.grid(alpha=0.3, which="both")
+    figure.tight_layout()
+    return figure
+
+
+def val_acc_figure(histories: dict[str, list[dict[str, float]]], name: str) -> Figure:
+    """Validation accuracy per epoch, one line per model."""
+    figure = Figure(figsize=(6.5, 4.5))
+    axes = figure.add_subplot()
+    for model, history in histories.items():
+        axes.plot([r["epoch"] for r in history], [r["val_acc"] for r in history], marker="o", label=model)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("validation accuracy")
+    axes.set_title(f"{name}: learning curves")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    return figure
+
+
+def _png(figure: Figure) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
+    return buffer.getvalue()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_bytes(data)
+        os.replace(temp, path)
+    except OSError as error:
+        raise FerlabError(f"{path}: cannot write ({error.strerror or error})") from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def write_outputs(request: CompareRequest, rows: list[dict[str, Any]],
+                  histories: dict[str, list[dict[str, float]]]) -> list[Path]:
+    """Write ``compare_<name>.md``, ``.csv``, ``_acc_vs_gflops.png`` and ``_val_acc.png`` into ``request.out``.
+
+    Every file is rendered in memory first, then each is replaced atomically.
+    """
+    stem = f"compare_{request.name}"
+    contents = {
+        f"{stem}.md": markdown_report(request, rows, stem).encode(),
+        f"{stem}.csv": pd.DataFrame(rows, columns=[c for c, _, _ in COLUMNS]).to_csv(index=False).encode(),
+        f"{stem}_acc_vs_gflops.png": _png(accuracy_figure(rows, request.name)),
+        f"{stem}_val_acc.png": _png(val_acc_figure(histories, request.name)),
+    }
+    for name, data in contents.items():
+        _write_atomically(request.out / name, data)
+    return [request.out / name for name in contents]

@@ -1,0 +1,331 @@
+"""Hyperparameter sweeps with Optuna: workers sharing one study, pruning, and the report.
+
+`run_sweep` asks the study for trials until it holds ``trials`` finished (complete or
+pruned) or running ones, over every worker: a trial draws its hyperparameters from the
+search space (`ferlab.study.sweep_space`), trains with `ferlab.engine.train` into
+``<out>/trials/<number>`` and scores its best validation accuracy. A median pruner stops
+a trial whose validation accuracy after an epoch is below the median of earlier trials at
+that epoch (not before a quarter of the epochs, nor before 5 trials have finished).
+
+Several processes or machines join one study by running the same command with one
+``--storage`` URL (``sqlite:///FILE`` on one machine, ``postgresql://...`` across
+machines). The worker that creates the study samples with ``--seed`` (a single-worker
+sweep is reproducible); workers that join draw their own sampler seed, since which trial
+sees which results depends on timing anyway. A worker killed without warning (SIGKILL, a
+crash) leaves its trial RUNNING, and that trial keeps counting towards ``trials``.
+
+`write_report` turns a study into ``trials.csv``, ``sensitivity.png`` (each
+hyperparameter against validation accuracy), ``importances.png`` (fANOVA parameter
+importances, given `MIN_TRIALS_FOR_IMPORTANCE` complete trials) and ``sweep.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+import matplotlib
+import numpy as np
+import optuna
+import pandas as pd
+import sqlalchemy.engine
+import sqlalchemy.exc
+import yaml
+from optuna.distributions import distribution_to_json
+from optuna.exceptions import ExperimentalWarning
+from optuna.trial import FrozenTrial, TrialState
+from rich.console import Console
+
+from ferlab.engine import train
+from ferlab.engine.config import TrainConfig
+from ferlab.errors import FerlabError
+from ferlab.study.compare import machine_info
+from ferlab.study.sweep_space import SearchSpace, suggest, trial_config
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from optuna.visualization.matplotlib import plot_param_importances, plot_slice  # noqa: E402
+
+MIN_TRIALS_FOR_IMPORTANCE = 5
+"""Complete trials needed before fANOVA importances mean anything."""
+
+MACHINE_LOCAL = ("data_root", "out", "device", "threads")
+"""Base options that may differ between the workers of one study (paths, hardware)."""
+
+_COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+_OPEN_ATTEMPTS = 3
+
+
+def default_storage(out: Path) -> str:
+    """The SQLite storage URL a sweep uses when none is given: ``<out>/study.db``."""
+    return f"sqlite:///{(Path(out) / 'study.db').resolve()}"
+
+
+def shown_url(url: str) -> str:
+    """``url`` with its password hidden, for messages and reports."""
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return url
+
+
+def open_study(storage: str, name: str, seed: Optional[int] = None, epochs: int = 1,
+               create: bool = True) -> optuna.Study:
+    """Create or join (``create``), else load, the study ``name`` in the storage at URL ``storage``.
+
+    ``seed`` seeds the sampler of the worker that creates the study; ``epochs`` sets the
+    pruner's warmup (a quarter of the epochs).
+
+    Raises:
+        FerlabError: a storage that cannot be opened (bad URL, unreachable server,
+            missing database driver), or no study ``name`` there when not ``create``.
+    """
+    rdb = _open_storage(storage)
+    pruner = optuna.pruners.MedianPruner(n_warmup_steps=epochs // 4)
+    try:
+        if create:
+            return optuna.create_study(storage=rdb, study_name=name, direction="maximize", pruner=pruner,
+                                       sampler=_sampler(seed))
+        return optuna.load_study(study_name=name, storage=rdb, pruner=pruner)
+    except optuna.exceptions.DuplicatedStudyError:  # another worker created it: join with a seed of our own
+        return optuna.load_study(study_name=name, storage=rdb, pruner=pruner, sampler=_sampler(None))
+    except KeyError:
+        raise FerlabError(f"no study {name!r} in {shown_url(storage)}; check --study-name and --storage") from None
+
+
+def _sampler(seed: Optional[int]) -> optuna.samplers.TPESampler:
+    """TPE; with the constant liar, so parallel workers do not all sample next to the same running trial."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def _open_storage(url: str) -> optuna.storages.RDBStorage:
+    """An RDB storage; retried, since workers starting together race to create its tables."""
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    attempts_left = _OPEN_ATTEMPTS
+    while True:
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        except sqlalchemy.exc.DBAPIError as error:
+            attempts_left -= 1
+            if attempts_left:
+                time.sleep(0.5)
+                continue
+            problem: BaseException = error
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as error:
+            problem = error
+        raise FerlabError(f"cannot open the study storage {shown_url(url)}: {_first_line(problem)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+class PruneOnEpoch:
+    """A `train` epoch callback: reports validation accuracy to ``trial``, stops the run when it should be pruned.
+
+    The last epoch is never pruned: the trial has already paid for its whole training.
+    """
+
+    def __init__(self, trial: optuna.Trial, epochs: int) -> None:
+        self.trial, self.epochs, self.pruned = trial, epochs, False
+
+    def __call__(self, row: dict[str, float]) -> bool:
+        """Report ``row["val_acc"]`` at step ``row["epoch"]``; True (stop) when the pruner says so."""
+        epoch = int(row["epoch"])
+        self.trial.report(row["val_acc"], epoch)
+        self.pruned = epoch < self.epochs and bool(self.trial.should_prune())
+        return self.pruned
+
+
+def run_sweep(study: optuna.Study, base: TrainConfig, space: SearchSpace, trials: int, out: Path,
+              command: str = "", console: Optional[Console] = None) -> None:
+    """Run trials of ``study`` until it holds ``trials`` finished or running ones (over all workers).
+
+    Raises:
+        FerlabError: the study was started with another model, base options or space;
+            or a trial's training refused its input.
+    """
+    console = console or Console()
+    _join(study, base, space, command)
+    while _taken(study) < trials:
+        trial = study.ask()
+        if _taken(study, before=trial.number) >= trials:  # another worker took the last trial meanwhile
+            trial.set_user_attr("note", "not run: another worker took the study's last trial")
+            study.tell(trial, state=TrialState.FAIL)
+            break
+        try:
+            value = _run_trial(trial, base, space, out, console)
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            console.print(f"trial {trial.number} pruned after epoch {trial.user_attrs['epochs']}")
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        else:
+            study.tell(trial, value)
+            console.print(f"trial {trial.number}: best val acc {value:.4f}; best so far {study.best_value:.4f} "
+                          f"(trial {study.best_trial.number})")
+
+
+def _taken(study: optuna.Study, before: Optional[int] = None) -> int:
+    """How many trials (numbered below ``before``, if given) are finished or running."""
+    counted = study.get_trials(deepcopy=False, states=_COUNTED)
+    return sum(1 for t in counted if before is None or t.number < before)
+
+
+def _join(study: optuna.Study, base: TrainConfig, space: SearchSpace, command: str) -> None:
+    """Record the study's protocol (base options and space) when new; refuse a worker with another one."""
+    config = {k: v for k, v in base.to_dict().items() if k not in MACHINE_LOCAL}
+    protocol = json.loads(json.dumps({
+        "config": config, "space": {name: json.loads(distribution_to_json(d)) for name, d in space.items()},
+    }))
+    stored = study.user_attrs.get("protocol")
+    if stored is None:
+        study.set_user_attr("protocol", protocol)
+        study.set_user_attr("command", command)
+        return
+    for part in ("config", "space"):
+        for key in sorted(set(stored[part]) | set(protocol[part])):
+            if stored[part].get(key) != protocol[part].get(key):
+                raise FerlabError(
+                    f"study {study.study_name!r} was started with {part} {key} = {stored[part].get(key)!r}, "
+                    f"this worker has {protocol[part].get(key)!r}; use the same options or another --study-name"
+                )
+
+
+def _run_trial(trial: optuna.Trial, base: TrainConfig, space: SearchSpace, out: Path, console: Console) -> float:
+    """Train one trial; its best validation accuracy, or `optuna.TrialPruned` when pruned."""
+    config = trial_config(base, suggest(trial, space), Path(out) / "trials" / str(trial.number))
+    console.print(f"trial {trial.number}: {trial.params}", highlight=False)
+    prune = PruneOnEpoch(trial, config.epochs)
+    result = train(config, console=console, on_epoch=prune)
+    trial.set_user_attr("val_acc", result.best_val_acc)
+    trial.set_user_attr("epochs", len(result.history))
+    trial.set_user_attr("host", socket.gethostname())
+    if prune.pruned:
+        raise optuna.TrialPruned()
+    return result.best_val_acc
+
+
+# -- the report ---------------------------------------------------------------------------------
+
+
+def trials_table(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: number, state, best val acc, epochs trained, seconds, host, then the parameters."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        seconds = None
+        if trial.datetime_start and trial.datetime_complete:
+            seconds = round((trial.datetime_complete - trial.datetime_start).total_seconds(), 1)
+        rows.append({
+            "number": trial.number, "state": trial.state.name.lower(), "val_acc": trial.user_attrs.get("val_acc"),
+            "epochs": trial.user_attrs.get("epochs"), "seconds": seconds, "host": trial.user_attrs.get("host"),
+            **trial.params,
+        })
+    return pd.DataFrame(rows)
+
+
+def importances(study: optuna.Study) -> Optional[dict[str, float]]:
+    """fANOVA importance of each hyperparameter (seeded).
+
+    None below `MIN_TRIALS_FOR_IMPORTANCE` complete trials, or when they all scored the same.
+    """
+    complete = _complete(study)
+    if len(complete) < MIN_TRIALS_FOR_IMPORTANCE or len({t.value for t in complete}) < 2:
+        return None
+    return {k: float(v) for k, v in optuna.importance.get_param_importances(study, evaluator=_fanova()).items()}
+
+
+def write_report(study: optuna.Study, out: Path) -> list[Path]:
+    """Write ``trials.csv``, ``sensitivity.png``, ``importances.png`` and ``sweep.md`` into ``out``; their paths.
+
+    The sensitivity figure needs a complete trial, the importances what `importances` needs;
+    ``sweep.md`` lists the files written and says why importances are missing.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = trials_table(study)
+    table.to_csv(out / "trials.csv", index=False)
+    written = [out / "trials.csv"]
+    scores = importances(study)
+    with warnings.catch_warnings(), matplotlib.rc_context():  # Optuna's plots set their own style
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.filterwarnings("ignore", "Attempting to set identical")  # a parameter tried at one value only
+        if _complete(study):
+            axes = np.atleast_1d(plot_slice(study, target_name="best validation accuracy"))
+            figure = axes[0].figure
+            figure.set_size_inches(3.2 * len(axes) + 1, 3.6)
+            figure.suptitle(f"{study.study_name}: each hyperparameter against validation accuracy (complete trials)")
+            written.append(_save(figure, out / "sensitivity.png"))
+        if scores is not None:
+            axis = plot_param_importances(study, evaluator=_fanova(),
+                                          target_name="best validation accuracy")
+            axis.set_title(f"{study.study_name}: fANOVA importance of each hyperparameter")
+            written.append(_save(axis.figure, out / "importances.png"))
+    (out / "sweep.md").write_text(_markdown(study, table, scores, [p.name for p in written]))
+    return [*written, out / "sweep.md"]
+
+
+def _fanova() -> optuna.importance.FanovaImportanceEvaluator:
+    """The seeded fANOVA evaluator (optuna.importance loads scikit-learn: only imported when used)."""
+    return optuna.importance.FanovaImportanceEvaluator(seed=0)
+
+
+def _complete(study: optuna.Study) -> list[FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    cells = frame.astype(object).where(frame.notna(), "")
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in cells.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _markdown(study: optuna.Study, table: pd.DataFrame, scores: Optional[dict[str, float]],
+              files: list[str]) -> str:
+    """``sweep.md``: counts, best trial, importances, the trial table, command, protocol, machine."""
+    protocol = study.user_attrs.get("protocol", {})
+    counts = table["state"].value_counts() if len(table) else pd.Series(dtype=int)
+    lines = [
+        f"# Sweep {study.study_name}",
+        "",
+        f"{len(table)} trials: " + ", ".join(f"{n} {state}" for state, n in counts.items()) + ". "
+        "Score: each trial's best validation accuracy over its epochs.",
+        "",
+    ]
+    complete = _complete(study)
+    if complete:
+        best = study.best_trial
+        params = ", ".join(f"{k} = {_cell(v)}" for k, v in best.params.items())
+        lines += [f"Best: trial {best.number}, val acc {best.value:.4f}, with {params} "
+                  f"(run folder `trials/{best.number}` on {best.user_attrs.get('host')}).", ""]
+    lines += ["## Parameter importances (fANOVA)", ""]
+    if scores is None:
+        lines.append(f"Not computed: importances need {MIN_TRIALS_FOR_IMPORTANCE} complete trials with different "
+                     f"scores; there are {len(complete)}, with {len({t.value for t in complete})} different score(s).")
+    else:
+        lines.append(_markdown_table(pd.DataFrame({"parameter": list(scores), "importance": list(scores.values())})))
+    lines += ["", "## Trials", "", _markdown_table(table) if len(table) else "No trials yet.", "",
+              "Files: " + ", ".join(f"`{name}`" for name in files) + ", `sweep.md`.", "",
+              "## Protocol", "", f"First worker's command: `{study.user_attrs.get('command', '?')}`", "",
+              "```yaml", yaml.safe_dump(protocol, sort_keys=False, default_flow_style=None).strip(), "```", "",
+              "## Machine writing this report", ""]
+    lines += [f"- {key}: {value}" for key, value in machine_info().items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,130 @@
+"""`ferlab compare` end to end on two tiny models and a small fer2013.csv written here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from ferlab.cli import main
+from ferlab.engine import load_config
+from ferlab.models.profile import measure_inference_speed
+from ferlab.study.compare import COLUMNS, NO_GPU
+
+PNG = b"\x89PNG\r\n\x1a\n"
+TEXT_COLUMNS = ("model", "run")
+CUDA_COLUMNS = ("cuda_latency_ms", "cuda_images_per_s")
+
+
+@pytest.fixture
+def small_fer2013(tmp_path: Path, csv_writer, rows_factory) -> Path:
+    """fer2013.csv with 224 learnable training rows and 28 in each test split."""
+    rows = rows_factory({"Training": 224, "PublicTest": 28, "PrivateTest": 28}, learnable=True)
+    return csv_writer(tmp_path / "fer2013.csv", rows)
+
+
+def compare(*args: object) -> None:
+    """Run `ferlab compare` with fast protocol options; it must exit 0."""
+    fast = ("--batch-size", "32", "--lr", "0.02", "--device", "cpu", "--threads", "1", "--timing-seconds", "0.05")
+    with pytest.raises(SystemExit) as exited:
+        main(["compare", *map(str, args), *fast])
+    assert exited.value.code == 0
+
+
+def compare_error(args: list[str], capsys) -> str:
+    """Run `ferlab compare` expecting a one-line error (exit 2, no traceback); return that line."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(["compare", *args])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_two_models_fill_every_column_then_finished_runs_are_reused(small_fer2013: Path, tmp_path: Path) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "results"
+    args = ("--models", "lenet_like,deep_emotion", "--data-root", small_fer2013, "--epochs", "3",
+            "--budget-minutes", "0", "--name", "tiny", "--runs-dir", runs, "--out", out)
+    compare(*args)
+
+    table = pd.read_csv(out / "compare_tiny.csv", dtype=str, keep_default_na=False)
+    assert table.columns.tolist() == [column for column, _, _ in COLUMNS]
+    assert table["model"].tolist() == ["lenet_like", "deep_emotion"]
+    assert table["run"].tolist() == ["trained", "trained"]
+    assert (table != "").all().all(), "every cell is filled"
+    cuda = torch.cuda.is_available()
+    for column in table.columns.drop([*TEXT_COLUMNS, *([] if cuda else CUDA_COLUMNS)]):
+        assert (table[column].astype(float) > 0).all(), column
+    if not cuda:
+        assert (table[list(CUDA_COLUMNS)] == NO_GPU).all().all()
+    numbers = table.set_index("model")
+    assert numbers["epochs"].astype(int).tolist() == [1, 1], "a 0-minute budget stops after the first epoch"
+    assert int(numbers.loc["deep_emotion", "params"]) < int(numbers.loc["lenet_like", "params"])
+    assert float(numbers.loc["deep_emotion", "gflops"]) < float(numbers.loc["lenet_like", "gflops"])
+    assert (numbers[["best_val_acc", "test_acc", "test_macro_f1"]].astype(float) <= 1).all().all()
+    for model in ("lenet_like", "deep_emotion"):
+        summary = json.loads((runs / model / "metrics.json").read_text())
+        assert len(summary["history"]) == 1 and summary["epochs"] == 3
+        assert float(numbers.loc[model, "best_val_acc"]) == pytest.approx(summary["best_val_acc"])
+        assert yaml.safe_load((runs / model / "config.yaml").read_text())["model"] == model
+
+    report = (out / "compare_tiny.md").read_text()
+    assert "`ferlab compare --models lenet_like,deep_emotion " in report and "--budget-minutes 0.0" in report
+    assert "| model | run | epochs | params | GFLOPs |" in report and "| lenet_like | trained | 1 |" in report
+    assert "epochs: 3" in report and "lr: 0.02" in report and f"torch {torch.__version__}" in report
+    for figure in ("compare_tiny_acc_vs_gflops.png", "compare_tiny_val_acc.png"):
+        assert (out / figure).read_bytes()[:8] == PNG
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["compare_tiny.md", "compare_tiny.csv", "compare_tiny_acc_vs_gflops.png", "compare_tiny_val_acc.png"]
+    ), "no temporary files left"
+
+    checkpoints = {model: (runs / model / "last.pt").stat().st_mtime_ns for model in ("lenet_like", "deep_emotion")}
+    compare(*args)
+    again = pd.read_csv(out / "compare_tiny.csv", dtype=str, keep_default_na=False)
+    assert again["run"].tolist() == ["reused", "reused"]
+    assert again["test_acc"].tolist() == table["test_acc"].tolist()
+    assert {model: (runs / model / "last.pt").stat().st_mtime_ns for model in checkpoints} == checkpoints
+
+
+def test_unfinished_run_is_resumed_to_the_protocols_epochs(small_fer2013: Path, tmp_path: Path) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "results"
+    args = ("--models", "deep_emotion", "--data-root", small_fer2013, "--limit", "64", "--runs-dir", runs,
+            "--out", out)
+    compare(*args, "--epochs", "2", "--budget-minutes", "0")
+    (runs / "deep_emotion" / "metrics.json").unlink()  # as if the run had been killed after epoch 1
+    compare(*args, "--epochs", "2")
+    table = pd.read_csv(out / "compare_fer2013.csv")
+    assert (table.loc[0, "run"], table.loc[0, "epochs"]) == ("resumed", 2)
+
+
+def test_unknown_model_is_a_one_line_error(small_fer2013: Path, tmp_path: Path, capsys) -> None:
+    err = compare_error(["--models", "lenet_like,lenet_lik", "--data-root", str(small_fer2013),
+                         "--out", str(tmp_path / "results"), "--runs-dir", str(tmp_path / "runs")], capsys)
+    assert "unknown model 'lenet_lik'; did you mean lenet_like" in err
+    assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
+
+
+def test_run_folder_of_another_protocol_is_a_one_line_error(small_fer2013: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "runs" / "deep_emotion"
+    run.mkdir(parents=True)
+    other = load_config(model="deep_emotion", data_root=str(small_fer2013), out=str(run), lr=0.1)
+    (run / "config.yaml").write_text(yaml.safe_dump(other.to_dict()))
+    err = compare_error(["--models", "lenet_like,deep_emotion", "--data-root", str(small_fer2013), "--lr", "0.02",
+                         "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "results")], capsys)
+    assert f"{run}: trained with lr 0.1, not 0.02 as in this comparison" in err
+    assert not (tmp_path / "runs" / "lenet_like").exists(), "checked before anything trains"
+
+
+def test_inference_speed_is_timed_for_about_the_given_time() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.LazyLinear(7))
+    model(torch.zeros(1, 1, 48, 48))
+    speed = measure_inference_speed(model.train(), (1, 48, 48), torch.device("cpu"), seconds=0.05, batch_size=8)
+    assert speed.device == "cpu" and speed.batch_size == 8
+    assert 0 < speed.latency_ms < 1000 and speed.images_per_s > 0
+    assert not model.training
