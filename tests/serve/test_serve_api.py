@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import pytest
+import torch
 from PIL import Image
 
 import ferlab
@@ -75,6 +76,7 @@ def test_models_lists_the_loaded_and_shipped_models(live_server: str) -> None:
     assert info["loaded"] == "ferlab-ferplus" and info["loaded"] in info["shipped"]
     assert "happy" in info["classes"] and len(info["classes"]) == 8
     assert info["detector"] == "opencv" and info["version"] == ferlab.__version__
+    assert info["backend"] == ("torch" if torch.cuda.is_available() else "onnx")  # --backend auto
 
 
 def test_health_page_and_docs(live_server: str) -> None:

@@ -132,6 +132,8 @@ class OnnxClassifier(CropClassifier):
     classes, input size and temperature come from the file's metadata.
     """
 
+    backend = "onnx"
+
     def __init__(self, session: "onnxruntime.InferenceSession", name: str) -> None:
         meta = session.get_modelmeta().custom_metadata_map
         try:

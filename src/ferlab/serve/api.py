@@ -42,7 +42,8 @@ def api_router(analyzer: FaceAnalyzer, settings: ServeSettings, worker: Inferenc
     @router.get("/v1/models", response_model=ModelsInfo, tags=["models"])
     async def models() -> ModelsInfo:
         """The loaded model, its classes and detector, and every model shipped with ferlab."""
-        return ModelsInfo(loaded=analyzer.classifier.name, classes=list(analyzer.classifier.classes),
+        return ModelsInfo(loaded=analyzer.classifier.name, backend=analyzer.classifier.backend,
+                          classes=list(analyzer.classifier.classes),
                           detector=analyzer.detector.name, shipped=list_shipped(), version=ferlab.__version__)
 
     @router.post("/v1/analyze", response_model=Analysis, responses=ERROR_RESPONSES, tags=["analyze"])

@@ -50,9 +50,10 @@ class BatchResult(BaseModel):
 
 
 class ModelsInfo(BaseModel):
-    """The loaded model and detector, and the models this installation ships."""
+    """The loaded model, what runs it (``torch`` or ``onnx``), the detector, and the models this installation ships."""
 
     loaded: str
+    backend: str
     classes: list[str]
     detector: str
     shipped: list[str]
