@@ -10,6 +10,7 @@ from fastapi import FastAPI
 import ferlab
 from ferlab.app.analyze import FaceAnalyzer
 from ferlab.serve.api import api_router
+from ferlab.serve.docs import add_docs
 from ferlab.serve.errors import install_error_handlers
 from ferlab.serve.limits import RequestLimits
 from ferlab.serve.page import add_page
@@ -34,7 +35,7 @@ def create_app(settings: Optional[ServeSettings] = None, analyzer: Optional[Face
         worker.close()
 
     app = FastAPI(
-        title="ferlab", version=ferlab.__version__, lifespan=lifespan,
+        title="ferlab", version=ferlab.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
         description="Faces and their expressions in uploaded images. Errors are JSON `{\"error\": \"...\"}`. "
         f"Limits: {settings.max_upload_mb:g} MiB per request, {settings.max_pixels:,} pixels per image, "
         f"{settings.timeout_s:g} s per request, {settings.max_batch_files} files per batch.",
@@ -43,4 +44,5 @@ def create_app(settings: Optional[ServeSettings] = None, analyzer: Optional[Face
     install_error_handlers(app)
     app.include_router(api_router(analyzer, settings, worker))
     add_page(app)
+    add_docs(app)
     return app
