@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The classic FER2013 reproduction (results/classic_fer2013.md): every model at the same
+# 10-epoch budget and recipe, one CPU thread each, sequentially; rerun to resume (each run
+# continues from its last checkpoint, finished runs are skipped by ferlab train --resume).
+#   RUNS=/work/runs/classic DATA=../shared/data/fer2013 bash tools/classic_fer2013.sh [MODEL_AUG ...]
+set -u
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-runs/classic}
+DATA=${DATA:-../shared/data/fer2013}
+specs=("$@")
+[ ${#specs[@]} -eq 0 ] && specs=(lenet_like_none lenet_like_basic vgg_like_basic resnet_like_basic deep_emotion_basic)
+mkdir -p "$RUNS"
+for spec in "${specs[@]}"; do
+  model=${spec%_*}; aug=${spec##*_}; out=$RUNS/$spec
+  resume=""; [ -f "$out/last.pt" ] && resume="--resume"
+  OMP_NUM_THREADS=1 ferlab train --model "$model" --aug "$aug" --data fer2013 --data-root "$DATA" \
+    --epochs 10 --batch-size 128 --lr 0.05 --seed 0 --device cpu --out "$out" $resume > "$out.log" 2>&1 \
+    || echo "failed: $spec (see $out.log)" >&2
+done
