@@ -15,12 +15,10 @@ from __future__ import annotations
 import io
 import json
 import os
-import platform
 import re
 import statistics
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -31,7 +29,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from rich.console import Console
 
-import ferlab
 from ferlab.data import FaceDataset, load_dataset
 from ferlab.engine.checkpoint import LAST_NAME, load_model
 from ferlab.engine.config import TrainConfig, load_config
@@ -40,6 +37,7 @@ from ferlab.errors import FerlabError
 from ferlab.evaluate import evaluate_model
 from ferlab.models import count_parameters, get_model_info, measure_flops
 from ferlab.models.profile import measure_inference_speed
+from ferlab.study.machine import machine_info
 
 TEST_SPLIT = "test"
 SPEED_BATCH = 64
@@ -221,27 +219,6 @@ def run_compare(request: CompareRequest, console: Optional[Console] = None) -> C
 def format_cell(value: Any, fmt: str) -> str:
     """A value as the table shows it: numbers through ``fmt``, text (such as ``n/a: ...``) as is."""
     return value if isinstance(value, str) else fmt.format(value)
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from ``/proc/cpuinfo`` on Linux, else what `platform` knows)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info() -> dict[str, str]:
-    """CPU, GPU, software versions and date, for the table file."""
-    return {
-        "CPU": f"{cpu_model()}, {os.cpu_count()} logical cores, torch threads: {torch.get_num_threads()}",
-        "GPU": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-        "software": f"torch {torch.__version__}, ferlab {ferlab.__version__}, Python {platform.python_version()}",
-        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:

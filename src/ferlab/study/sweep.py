@@ -43,7 +43,7 @@ from rich.console import Console
 from ferlab.engine import train
 from ferlab.engine.config import TrainConfig
 from ferlab.errors import FerlabError
-from ferlab.study.compare import machine_info
+from ferlab.study.machine import machine_info
 from ferlab.study.sweep_space import SearchSpace, suggest, trial_config
 
 matplotlib.use("Agg")
