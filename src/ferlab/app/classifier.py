@@ -109,16 +109,24 @@ def resolve_backend(model: str | Path, backend: str = "auto") -> str:
     ``auto`` means ``onnx`` when there is no CUDA device, ``onnxruntime`` is installed (a
     core dependency) and an ONNX graph is at hand: a ``.onnx`` file, a shipped model's
     bundled export, or an exporter to write one (extra ``ferlab[onnx]``). ONNX Runtime
-    classifies 48x48 crops 3.9x faster than PyTorch at batch 1 and 1.3x at batch 64 on
-    a 2-core CPU (``bench/onnx_speed.py``). Otherwise ``torch``.
+    classifies 48x48 crops about 4x faster than PyTorch at batch 1 and 1.45-1.64x at batch
+    64 on a 2-core CPU (``bench/onnx_speed.py``). Otherwise ``torch``.
     """
     if check_choice(backend, BACKENDS, "backend") != "auto":
         return backend
     if torch.cuda.is_available() or importlib.util.find_spec("onnxruntime") is None:
         return "torch"
-    path = resolve_model(model) if Path(model).suffix != ".onnx" else None
-    bundled = path is None or (path.parent == WEIGHTS_DIR and shipped_onnx(path.stem) is not None)
-    return "onnx" if bundled or importlib.util.find_spec("onnxscript") is not None else "torch"
+    exportable = importlib.util.find_spec("onnxscript") is not None
+    return "onnx" if exportable or ready_onnx(model) is not None else "torch"
+
+
+def ready_onnx(model: str | Path) -> Optional[Path]:
+    """The ONNX file that runs ``model`` with no export: a ``.onnx`` path itself, a shipped
+    model's bundled export (`ferlab.weights.shipped_onnx`); None for anything else."""
+    if Path(model).suffix == ".onnx":
+        return Path(model)
+    path = resolve_model(model)
+    return shipped_onnx(path.stem) if path.parent == WEIGHTS_DIR else None
 
 
 def load_classifier(model: str | Path = DEFAULT_MODEL, backend: str = "auto") -> CropClassifier:

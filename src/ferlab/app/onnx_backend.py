@@ -34,12 +34,11 @@ import numpy as np
 import torch
 
 import ferlab
-from ferlab.app.classifier import CropClassifier, resolve_model
+from ferlab.app.classifier import CropClassifier, ready_onnx, resolve_model
 from ferlab.data.cache import cache_dir, cache_enabled
 from ferlab.engine.checkpoint import load_model, model_file
 from ferlab.errors import FerlabError, ModelError
 from ferlab.evaluate.predict import sized_inputs
-from ferlab.weights import WEIGHTS_DIR, shipped_onnx
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -169,11 +168,9 @@ class OnnxClassifier(CropClassifier):
 
         With the cache disabled (``FERLAB_NO_CACHE``), the export goes to a temporary folder.
         """
-        if Path(model).suffix == ".onnx":
-            return cls.load(model)
-        path = resolve_model(model)
-        if path.parent == WEIGHTS_DIR and (bundled := shipped_onnx(path.stem)) is not None:
-            return cls.load(bundled, str(model))
+        ready = ready_onnx(model)
+        if ready is not None:
+            return cls.load(ready, None if ready == Path(model) else str(model))
         if cache_enabled():
             return cls.load(cached_export(model), str(model))
         with tempfile.TemporaryDirectory() as folder:
