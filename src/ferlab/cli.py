@@ -265,6 +265,10 @@ def sweep_command(
     ),
     study_name: Optional[str] = typer.Option(None, help="Study name (default: the model name)."),
     out: Optional[Path] = typer.Option(None, help="Folder of the trials and the report (default sweeps/<study-name>)."),
+    heartbeat: int = typer.Option(
+        60, min=1, help="Seconds between a running trial's heartbeats; a worker silent for twice as long is "
+        "taken for dead and its trial failed.",
+    ),
     report_only: bool = typer.Option(False, "--report-only", help="Only rewrite the report from the storage."),
 ) -> None:
     """Search hyperparameters with Optuna, pruning bad trials; report sensitivity, importances and a table.
@@ -289,7 +293,8 @@ def sweep_command(
     if storage is None:
         out.mkdir(parents=True, exist_ok=True)
     url = storage or default_storage(out)
-    study = open_study(url, name, seed=base.seed, epochs=base.epochs, create=search is not None)
+    study = open_study(url, name, seed=base.seed, epochs=base.epochs, create=search is not None,
+                       heartbeat_s=heartbeat)
     if search is not None:
         run_sweep(study, base, search, trials, out, command_line(ctx).replace(url, shown_url(url)), console)
     files = write_report(study, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -158,10 +159,10 @@ def test_sweep_prunes_a_bad_trial_keeps_the_budget_and_reports(tmp_path: Path, m
 # -- the command: two workers on one SQLite study -------------------------------------------------
 
 
-def _worker(data: Path, space: Path, storage: str, out: Path) -> subprocess.Popen:
+def _worker(data: Path, space: Path, storage: str, out: Path, *extra: object) -> subprocess.Popen:
     args = ["--model", "lenet_like", "--space", space, "--trials", "4", "--data", "fer2013", "--data-root", data,
             "--epochs", "1", "--limit", "32", "--threads", "1", "--device", "cpu", "--storage", storage,
-            "--study-name", "two", "--out", out]
+            "--study-name", "two", "--out", out, *extra]
     return subprocess.Popen([sys.executable, "-c", "from ferlab.cli import main; main()", "sweep", *map(str, args)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -194,3 +195,26 @@ def test_two_workers_on_one_sqlite_study_finish_n_trials_once_each(tiny_csv: Pat
     report = (tmp_path / "report" / "sweep.md").read_text()
     assert "Not computed: importances need 5 complete trials with different scores; there are 4," in report
     assert not (tmp_path / "report" / "importances.png").exists()
+
+
+def test_a_killed_workers_trial_is_failed_by_heartbeat_and_replaced(tiny_csv: Path, tmp_path: Path) -> None:
+    space = _space(tmp_path, "lr: {float: [0.005, 0.05], log: true}\nbatch_size: {choice: [16, 32]}\n")
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    options = ("--trials", "2", "--epochs", "8", "--heartbeat", "1")  # later flags win: 2 trials of 8 epochs
+    doomed = _worker(tiny_csv, space, storage, tmp_path / "doomed", *options)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "doomed" / "trials" / "0" / "config.yaml").exists():  # trial 0 is training
+        assert doomed.poll() is None and time.monotonic() < deadline, doomed.stderr.read()
+        time.sleep(0.2)
+    doomed.kill()  # SIGKILL: no chance to mark its trial
+    doomed.wait()
+    study = optuna.load_study(study_name="two", storage=storage)
+    assert [t.state for t in study.get_trials()] == [optuna.trial.TrialState.RUNNING]
+
+    survivor = _worker(tiny_csv, space, storage, tmp_path / "survivor", *options)
+    _, err = survivor.communicate(timeout=300)
+    assert survivor.returncode == 0, err
+
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states[0] == optuna.trial.TrialState.FAIL  # silent for over 2 heartbeats: failed, no longer counted
+    assert sorted(n for n, state in states.items() if state in FINISHED) == [1, 2]

@@ -11,8 +11,10 @@ Several processes or machines join one study by running the same command with on
 ``--storage`` URL (``sqlite:///FILE`` on one machine, ``postgresql://...`` across
 machines). The worker that creates the study samples with ``--seed`` (a single-worker
 sweep is reproducible); workers that join draw their own sampler seed, since which trial
-sees which results depends on timing anyway. A worker killed without warning (SIGKILL, a
-crash) leaves its trial RUNNING, and that trial keeps counting towards ``trials``.
+sees which results depends on timing anyway. A running trial's worker writes a heartbeat
+to the storage every ``heartbeat_s`` seconds; when a worker dies without warning (SIGKILL,
+a crash, a lost machine), the next worker to look fails its trial once the heartbeat is
+two intervals old, and another trial takes its place in the count.
 
 `write_report` turns a study into ``trials.csv``, ``sensitivity.png`` (each
 hyperparameter against validation accuracy), ``importances.png`` (fANOVA parameter
@@ -56,6 +58,9 @@ MIN_TRIALS_FOR_IMPORTANCE = 5
 MACHINE_LOCAL = ("data_root", "out", "device", "threads")
 """Base options that may differ between the workers of one study (paths, hardware)."""
 
+DEFAULT_HEARTBEAT_S = 60
+"""Seconds between a running trial's heartbeats; a trial silent for twice as long is failed."""
+
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 _OPEN_ATTEMPTS = 3
 
@@ -74,17 +79,20 @@ def shown_url(url: str) -> str:
 
 
 def open_study(storage: str, name: str, seed: Optional[int] = None, epochs: int = 1,
-               create: bool = True) -> optuna.Study:
+               create: bool = True, heartbeat_s: int = DEFAULT_HEARTBEAT_S) -> optuna.Study:
     """Create or join (``create``), else load, the study ``name`` in the storage at URL ``storage``.
 
     ``seed`` seeds the sampler of the worker that creates the study; ``epochs`` sets the
-    pruner's warmup (a quarter of the epochs).
+    pruner's warmup (a quarter of the epochs); ``heartbeat_s`` is this worker's heartbeat
+    interval (workers of one study should agree on it).
 
     Raises:
         FerlabError: a storage that cannot be opened (bad URL, unreachable server,
             missing database driver), or no study ``name`` there when not ``create``.
     """
-    rdb = _open_storage(storage)
+    if heartbeat_s < 1:
+        raise FerlabError(f"--heartbeat must be at least 1 second, got {heartbeat_s}")
+    rdb = _open_storage(storage, heartbeat_s)
     pruner = optuna.pruners.MedianPruner(n_warmup_steps=epochs // 4)
     try:
         if create:
@@ -104,13 +112,16 @@ def _sampler(seed: Optional[int]) -> optuna.samplers.TPESampler:
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
 
 
-def _open_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDB storage; retried, since workers starting together race to create its tables."""
+def _open_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats; retried, since workers starting together race to create its tables."""
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     attempts_left = _OPEN_ATTEMPTS
     while True:
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s,
+                                                  grace_period=2 * heartbeat_s)
         except sqlalchemy.exc.DBAPIError as error:
             attempts_left -= 1
             if attempts_left:
@@ -147,30 +158,47 @@ def run_sweep(study: optuna.Study, base: TrainConfig, space: SearchSpace, trials
               command: str = "", console: Optional[Console] = None) -> None:
     """Run trials of ``study`` until it holds ``trials`` finished or running ones (over all workers).
 
+    Trials whose worker stopped sending heartbeats are failed first, so they stop counting.
+
     Raises:
         FerlabError: the study was started with another model, base options or space;
             or a trial's training refused its input.
     """
     console = console or Console()
     _join(study, base, space, command)
-    while _taken(study) < trials:
-        trial = study.ask()
-        if _taken(study, before=trial.number) >= trials:  # another worker took the last trial meanwhile
+
+    def objective(trial: optuna.Trial) -> float:
+        if _taken(study, before=trial.number) >= trials:
             trial.set_user_attr("note", "not run: another worker took the study's last trial")
-            study.tell(trial, state=TrialState.FAIL)
-            break
-        try:
-            value = _run_trial(trial, base, space, out, console)
-        except optuna.TrialPruned:
-            study.tell(trial, state=TrialState.PRUNED)
+            raise _StudyFull()
+        return _run_trial(trial, base, space, out, console)
+
+    def announce(study: optuna.Study, trial: FrozenTrial) -> None:
+        if trial.state == TrialState.PRUNED:
             console.print(f"trial {trial.number} pruned after epoch {trial.user_attrs['epochs']}")
-        except BaseException:
-            study.tell(trial, state=TrialState.FAIL)
-            raise
-        else:
-            study.tell(trial, value)
-            console.print(f"trial {trial.number}: best val acc {value:.4f}; best so far {study.best_value:.4f} "
-                          f"(trial {study.best_trial.number})")
+        elif trial.state == TrialState.COMPLETE:
+            console.print(f"trial {trial.number}: best val acc {trial.value:.4f}; best so far "
+                          f"{study.best_value:.4f} (trial {study.best_trial.number})")
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # progress is ours to print; errors are re-raised
+    try:
+        while True:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+            if _taken(study) >= trials:
+                return
+            try:  # optimize, unlike ask/tell, keeps the trial's heartbeat going while it trains
+                study.optimize(objective, n_trials=1, catch=(), callbacks=[announce])
+            except _StudyFull:
+                return
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+class _StudyFull(Exception):
+    """Another worker took the study's last trial while this one was being asked for."""
 
 
 def _taken(study: optuna.Study, before: Optional[int] = None) -> int:
