@@ -462,6 +462,10 @@ def explain_command(
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="Output folder (default: <RUN>/explain for a run folder, else explain)."
     ),
+    cam_layer: Optional[str] = typer.Option(
+        None, "--cam-layer", help="Module whose output Grad-CAM reads, e.g. stages.2 (default: the last "
+        "feature map; an earlier one is finer)."
+    ),
     detector: str = DetectorOption,
     mode: str = ModeOption,
 ) -> None:
@@ -481,7 +485,7 @@ def explain_command(
         inputs = split_inputs(reader, data_root, split, n, seed, _reader_options(reader, mode))
     for note in inputs.notes:
         err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
-    report = explain(model, record, inputs, out or default_out(run), run_history(run))
+    report = explain(model, record, inputs, out or default_out(run), run_history(run), cam_layer)
     console.print(f"{len(report.predictions)} face(s) explained; written to {report.out}: "
                   f"{', '.join(path.name for path in report.files)}, explain.json", highlight=False)
 

@@ -157,6 +157,24 @@ def test_gradcam_lights_up_the_quadrant_the_class_reads(target) -> None:
     assert cam[inside].mean() > 0.8 and cam[~inside].max() < 0.5 and cam[~inside].mean() < 0.1
 
 
+def test_gradcam_at_a_named_layer_reads_that_layers_output() -> None:
+    model = create_model("vgg_like", widths=(8, 16, 16, 16), hidden=32).eval()
+    x = torch.rand(3, 1, 48, 48)
+    default, logits = grad_cam(model, x)
+    same, same_logits = grad_cam(model, x, layer="stages")  # forward_features is the output of `stages`
+    assert torch.equal(default, same) and torch.equal(logits, same_logits)
+    finer, _ = grad_cam(model, x, layer="stages.1")  # 12x12 instead of 3x3
+    assert finer.shape == default.shape and not torch.allclose(finer, default)
+    assert finer.min() >= 0 and finer.max() <= 1
+
+
+def test_explain_draws_gradcam_at_the_cam_layer(tmp_path: Path, model_path: Path) -> None:
+    _explain(model_path, ASTRONAUT, "--cam-layer", "stages.1", "--out", tmp_path / "fine")
+    _explain(model_path, ASTRONAUT, "--out", tmp_path / "last")
+    fine, last = (np.asarray(Image.open(tmp_path / name / "gradcam.png")) for name in ("fine", "last"))
+    assert fine.shape == last.shape and not np.array_equal(fine, last)
+
+
 def test_activation_maps_keep_four_convolutions_in_running_order_first_and_last_included() -> None:
     convs = [torch.nn.Conv2d(1 if i == 0 else 12, 12, 3, padding=1) for i in range(6)]
     model = torch.nn.Sequential(*convs, torch.nn.Conv2d(12, 12, 16))  # the last output is 1x1: not a map
@@ -220,6 +238,10 @@ BAD_INPUTS = {
     "no input": (lambda tmp, model, csv: [model, "--split", "test"], "give IMAGE files or --data-root"),
     "both inputs": (lambda tmp, model, csv: [model, ASTRONAUT, "--data-root", csv], "exactly one of them"),
     "bad split": (lambda tmp, model, csv: [model, "--data-root", csv, "--split", "dev"], "dev"),
+    "unknown cam layer": (lambda tmp, model, csv: [model, ASTRONAUT, "--cam-layer", "stages.9"],
+                          "has no layer 'stages.9'; its layers include stages, stages.0"),
+    "cam layer not a map": (lambda tmp, model, csv: [model, ASTRONAUT, "--cam-layer", "hidden"],
+                            "layer 'hidden' gives (1, 256), not a B x C x H x W feature map"),
 }
 
 

@@ -133,11 +133,13 @@ def _activation_rows(model: FerModel, x: torch.Tensor, caption: str) -> list[lis
     return rows
 
 
-def _gradcam_rows(model: FerModel, x: torch.Tensor, captions: list[str]) -> list[list[Panel]]:
-    """One row per face: the face, and the Grad-CAM of its predicted class over it."""
-    cam, _ = grad_cam(model, x)
-    titles = ["Grad-CAM of the prediction" if heat.max() > 0 else "Grad-CAM: empty\n(no positive evidence)"
-              for heat in cam]
+def _gradcam_rows(model: FerModel, x: torch.Tensor, captions: list[str],
+                  layer: Optional[str]) -> list[list[Panel]]:
+    """One row per face: the face, and the Grad-CAM of its predicted class (at ``layer``) over it."""
+    cam, _ = grad_cam(model, x, layer=layer)
+    where = f"\nat {layer}" if layer else ""
+    titles = [f"Grad-CAM of the prediction{where}" if heat.max() > 0
+              else f"Grad-CAM{where}: empty\n(no positive evidence)" for heat in cam]
     return [[Panel(picture, caption), Panel(picture, title, heat=heat)]
             for picture, caption, title, heat in zip(_pictures(x), captions, titles, cam.cpu().numpy())]
 
@@ -208,10 +210,12 @@ def _caption(prediction: dict[str, Any]) -> str:
 
 
 def explain(model: FerModel, record: dict[str, Any], inputs: ExplainInputs, out: Path,
-            history: Optional[list[dict[str, float]]] = None) -> ExplainReport:
+            history: Optional[list[dict[str, float]]] = None, cam_layer: Optional[str] = None) -> ExplainReport:
     """Write the figures of ``model`` (loaded with its ``record``) on ``inputs`` into ``out``.
 
-    ``history`` (see `run_history`) adds the learning curves. Runs on CUDA when available.
+    ``history`` (see `run_history`) adds the learning curves; ``cam_layer`` names the module
+    whose output Grad-CAM reads (default: `forward_features`; see `grad_cam`). Runs on CUDA
+    when available.
     """
     device = default_device()
     model = model.eval().to(device)
@@ -222,7 +226,7 @@ def explain(model: FerModel, record: dict[str, Any], inputs: ExplainInputs, out:
     captions = [_caption(prediction) for prediction in predictions]
     figures = {
         "activations.png": _activation_rows(model, x, captions[0]),
-        "gradcam.png": _gradcam_rows(model, x, captions),
+        "gradcam.png": _gradcam_rows(model, x, captions, cam_layer),
         **_family_figures(model, x, outputs, captions),
     }
     out.mkdir(parents=True, exist_ok=True)

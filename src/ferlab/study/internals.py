@@ -96,21 +96,45 @@ def _captured_features(owner: FerModel) -> Iterator[list[torch.Tensor]]:
         del owner.forward_features
 
 
+@contextmanager
+def _captured_layer(model: nn.Module, layer: str) -> Iterator[list[torch.Tensor]]:
+    """Record the outputs of ``model``'s submodule named ``layer`` while the block runs."""
+    modules = dict(model.named_modules())
+    if not layer or layer not in modules:
+        shown = [name for name in modules if name and name.count(".") <= 1][:16]
+        raise ModelError(f"{type(model).__name__} has no layer {layer!r}; its layers include {', '.join(shown)}")
+    captured: list[torch.Tensor] = []
+    handle = modules[layer].register_forward_hook(lambda module, inputs, output: captured.append(output))
+    try:
+        yield captured
+    finally:
+        handle.remove()
+
+
 def grad_cam(
-    model: FerModel, x: torch.Tensor, classes: Optional[torch.Tensor] = None
+    model: FerModel, x: torch.Tensor, classes: Optional[torch.Tensor] = None, layer: Optional[str] = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Grad-CAM (Selvaraju et al., ICCV 2017) of ``classes`` (default: the predicted ones).
 
-    The gradient of each image's class logit with respect to the `feature_model`'s
-    `forward_features` map, averaged over space, weighs that map's channels; the
-    weighted sum, through a ReLU, is upsampled bilinearly to the input size and scaled
-    so each image's maximum is 1 (an all-zero map stays zero). For ``deep_emotion`` the
+    The gradient of each image's class logit with respect to a feature map, averaged over
+    space, weighs that map's channels; the weighted sum, through a ReLU, is upsampled
+    bilinearly to the input size and scaled so each image's maximum is 1 (an all-zero map
+    stays zero). The map is the `feature_model`'s `forward_features` output, or the output
+    of the module named ``layer`` (a name of ``model.named_modules()``, e.g. ``stages.2``):
+    an earlier, finer map helps where the last one is only 3x3. For ``deep_emotion`` the
     map is in the frame of the spatially transformed input.
 
     Returns the maps ``B x H x W`` in [0, 1] and the logits ``B x num_classes``.
+
+    Raises:
+        ModelError: no module ``layer``, or its output is not a ``B x C x H x W`` map.
     """
-    with torch.enable_grad(), _captured_features(feature_model(model)) as captured:
+    capturing = _captured_features(feature_model(model)) if layer is None else _captured_layer(model, layer)
+    with torch.enable_grad(), capturing as captured:
         logits = model(x.detach().requires_grad_(True))
+        if not captured or not isinstance(captured[0], torch.Tensor) or captured[0].ndim != 4:
+            shape = tuple(captured[0].shape) if captured and isinstance(captured[0], torch.Tensor) else None
+            raise ModelError(f"layer {layer!r} gives {shape or 'no tensor'}, not a B x C x H x W feature map")
         target = logits.argmax(dim=1) if classes is None else classes.to(logits.device)
         (gradients,) = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), captured[0])
     features = whole_image_view(captured[0].detach(), len(x))
