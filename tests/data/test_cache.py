@@ -42,6 +42,24 @@ def test_changed_file_is_parsed_again(fer2013_csv: Path, parse_calls: list[Path]
     changed = load_dataset("fer2013", fer2013_csv, "train")
     assert len(parse_calls) == 2
     assert np.array_equal(changed.images, load_dataset("fer2013", fer2013_csv, "train").images)
+    assert len(parse_calls) == 2
+
+
+def test_new_entry_replaces_the_stale_one_of_its_file_only(fer2013_csv: Path, parse_calls: list[Path],
+                                                           tmp_path: Path, csv_writer, rows_factory) -> None:
+    (tmp_path / "other").mkdir()
+    other = csv_writer(tmp_path / "other" / "fer2013.csv", rows_factory(seed=3))
+    load_dataset("fer2013", fer2013_csv, "train")
+    load_dataset("fer2013", other, "train")
+    before = {entry.name for entry in (tmp_path / "cache").glob("*.npz")}
+    stat = fer2013_csv.stat()
+    os.utime(fer2013_csv, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched: a new entry
+    load_dataset("fer2013", fer2013_csv, "train")
+    after = {entry.name for entry in (tmp_path / "cache").glob("*.npz")}
+    assert len(parse_calls) == 3 and len(before) == len(after) == 2
+    assert len(before & after) == 1  # the other file's entry stays; the touched file's old entry is gone
+    load_dataset("fer2013", other, "train")
+    assert len(parse_calls) == 3
 
 
 def test_corrupt_cache_entry_is_rebuilt(fer2013_csv: Path, parse_calls: list[Path], tmp_path: Path) -> None:

@@ -4,6 +4,9 @@ The first read of a CSV dataset parses text (slow); the parsed arrays are writte
 compressed ``.npz`` under the user cache dir and later reads load that instead. The key
 covers each source file's resolved path, size, modification time and a hash of its
 first and last MiB, plus a format version, so an edited or replaced file is re-parsed.
+An entry is named ``<kind>-<source>-<key>.npz``, ``<source>`` standing for the files'
+paths alone: writing a new entry deletes the older ones of the same source (a touched or
+edited file, a re-mounted share), so the cache holds one entry per dataset file.
 """
 
 from __future__ import annotations
@@ -46,6 +49,14 @@ def file_key(paths: Sequence[Path], kind: str) -> str:
     return digest.hexdigest()
 
 
+def source_tag(paths: Sequence[Path], kind: str) -> str:
+    """A short hex digest of ``kind`` and the resolved ``paths`` alone (not their contents)."""
+    digest = hashlib.blake2b(kind.encode(), digest_size=8)
+    for path in paths:
+        digest.update(f"{path.resolve()}|".encode())
+    return digest.hexdigest()
+
+
 def cached_arrays(
     paths: Sequence[Path], kind: str, build: Callable[[], dict[str, np.ndarray]]
 ) -> dict[str, np.ndarray]:
@@ -57,7 +68,8 @@ def cached_arrays(
     """
     if not cache_enabled():
         return build()
-    target = cache_dir() / f"{kind}-{file_key(paths, kind)}.npz"
+    source = source_tag(paths, kind)
+    target = cache_dir() / f"{kind}-{source}-{file_key(paths, kind)}.npz"
     if target.exists():
         try:
             with np.load(target, allow_pickle=False) as stored:
@@ -69,6 +81,10 @@ def cached_arrays(
         _write_atomically(target, arrays)
     except OSError as error:
         warnings.warn(f"ferlab: could not write the dataset cache {target}: {error}", stacklevel=2)
+        return arrays
+    for stale in target.parent.glob(f"{kind}-{source}-*.npz"):
+        if stale != target:
+            stale.unlink(missing_ok=True)
     return arrays
 
 
