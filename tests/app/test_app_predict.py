@@ -20,6 +20,7 @@ from ferlab.app.demo import ASTRONAUT
 from ferlab.app.predict import predict_images
 from ferlab.cli import app
 from ferlab.errors import FerlabError, ModelError
+from ferlab.weights import list_shipped
 
 ASTRONAUT_FACE = (178.0, 74.0, 270.0, 176.0)  # measured by eye, see tests/faces/conftest.py
 
@@ -88,8 +89,9 @@ def test_analyze_missing_or_broken_file_names_it(tmp_path: Path) -> None:
         ferlab.analyze(broken)
 
 
-def test_classifier_speaks_canonical_labels_and_is_deterministic() -> None:
-    classifier = ExpressionClassifier.load()
+@pytest.mark.parametrize("name", list_shipped())
+def test_shipped_classifiers_speak_canonical_labels_and_are_deterministic(name: str) -> None:
+    classifier = ExpressionClassifier.load(name)
     assert "happy" in classifier.classes and "happiness" not in classifier.classes
     crops = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
     first, second = classifier.predict_proba(crops), classifier.predict_proba(crops)

@@ -1,0 +1,19 @@
+"""Every shipped model has a model card, and the card's accuracy is the one stored with the weights."""
+
+import pytest
+import torch
+
+from ferlab.weights import list_shipped, model_card, shipped_path
+
+
+def test_two_models_are_shipped() -> None:
+    assert {"ferlab-ferplus", "ferlab-fer2013"} <= set(list_shipped())
+
+
+@pytest.mark.parametrize("name", list_shipped())
+def test_card_states_the_test_accuracy_stored_with_the_weights(name: str) -> None:
+    card = model_card(name).read_text()
+    metrics = torch.load(shipped_path(name), map_location="cpu", weights_only=True)["metrics"]
+    assert card.startswith(f"# Model card: `{name}`")
+    for key in ("test_accuracy", "test_accuracy_flip_tta"):
+        assert f"**{100 * metrics[key]:.2f}%**" in card, f"{model_card(name)} does not state {key}"
