@@ -289,6 +289,8 @@ def write_report(study: optuna.Study, out: Path) -> list[Path]:
             axes = np.atleast_1d(plot_slice(study, target_name="best validation accuracy"))
             figure = axes[0].figure
             figure.set_size_inches(3.2 * len(axes) + 1, 3.6)
+            for axis in axes:  # model_options.backbone_kwargs.drop_rate would run into its neighbour
+                axis.set_xlabel(axis.get_xlabel().removeprefix("model_options.").replace(".", ".\n"))
             figure.suptitle(f"{study.study_name}: each hyperparameter against validation accuracy (complete trials)")
             written.append(_save(figure, out / "sensitivity.png"))
         if scores is not None:
