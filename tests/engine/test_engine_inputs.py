@@ -95,3 +95,13 @@ def test_weights_from_another_model_are_refused(tmp_path: Path) -> None:
     save_atomically(record, tmp_path / "model.pt")
     with pytest.raises(FerlabError, match="weights do not fit model 'vgg_like'"):
         load_model(tmp_path / "model.pt")
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml")),
+                         ids=lambda path: path.name)
+def test_committed_training_configs_load_and_build_their_model(path: Path) -> None:
+    from ferlab.models import create_model
+
+    config = load_config(path)
+    model = create_model(config.model, **config.model_options)
+    assert sum(p.numel() for p in model.parameters()) > 0
