@@ -1,8 +1,9 @@
 """Ship a trained run as a named model inside the package (src/ferlab/weights/NAME.pt + NAME.onnx).
 
-Evaluates the run's best.pt on the test split (without and with flip TTA, temperature
-fitted on the validation split), stores the weights with the fitted temperature and the
-test metrics, exports them to ONNX beside (the ONNX Runtime backend's bundled graph), and copies the evaluation reports to results/shipped/NAME/. The model card
+Evaluates the run's best.pt on the test split (without TTA, with flip and with ten-crop
+TTA; temperature fitted on the validation split), stores the weights with the fitted
+temperature and the test metrics, exports them to ONNX beside (the ONNX Runtime backend's
+bundled graph), and copies the evaluation reports to results/shipped/NAME/. The model card
 (src/ferlab/weights/NAME.md) is written by hand from those reports.
 
 Usage:
@@ -35,7 +36,7 @@ def main() -> None:
     options = {"mode": args.mode} if args.data == "ferplus" else {}
     reports = REPO / "results" / "shipped" / args.name
     scores = {}
-    for tta in ("none", "flip"):
+    for tta in ("none", "flip", "tencrop"):
         command = (f"python tools/ship_model.py {args.run} --name {args.name} --data {args.data} "
                    f"--data-root {args.data_root} --mode {args.mode}")
         request = EvalRequest(weights=args.run, data=args.data, data_root=args.data_root, split="test",
@@ -47,6 +48,7 @@ def main() -> None:
     model, source = load_model(args.run)
     shipped = model_record(model, source["model"], source.get("model_options", {}), tuple(source["classes"]), {
         "test_accuracy": scores["none"]["accuracy"], "test_accuracy_flip_tta": scores["flip"]["accuracy"],
+        "test_accuracy_tencrop_tta": scores["tencrop"]["accuracy"],
         "test_macro_f1": scores["none"]["macro_f1"], "data": args.data, "data_options": options,
     })
     shipped["temperature"] = float(scores["none"]["temperature"])

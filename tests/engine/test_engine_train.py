@@ -38,6 +38,19 @@ def test_training_learns_and_writes_the_run_folder(tiny_fer2013: Path, tmp_path:
     assert not any(p.name.endswith(".tmp") for p in run.iterdir())
 
 
+def test_run_started_from_a_model_file_loads_without_it(tiny_fer2013: Path, tmp_path: Path) -> None:
+    first = train(load_config(data_root=str(tiny_fer2013), out=str(tmp_path / "first"), **FAST))
+    start = tmp_path / "start.pt"
+    (first.run_dir / "best.pt").rename(start)
+    options = {"model_options": {"pretrained": str(start)}, "epochs": 1}
+    second = train(load_config(data_root=str(tiny_fer2013), out=str(tmp_path / "second"), **{**FAST, **options}))
+    assert second.history[0]["val_acc"] > 0.6, "one epoch from a trained model keeps what it learnt"
+    start.unlink()
+    model, record = load_model(second.run_dir)
+    assert "pretrained" not in record["model_options"]
+    assert model.classifier.weight.shape[0] == 7
+
+
 def test_on_epoch_returning_true_stops_the_run_after_that_epoch(tiny_fer2013: Path, tmp_path: Path) -> None:
     seen: list[int] = []
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torchvision
 
+from ferlab.engine.checkpoint import model_record
 from ferlab.errors import ModelError
 from ferlab.models import create_model, load_pretrained
 
@@ -71,6 +72,16 @@ def test_ferlab_checkpoint_round_trip_with_new_head(tmp_path: Path) -> None:
     assert report.adapted == ["stages.0.0.conv.0.weight"]
     assert sorted(report.skipped) == ["classifier.bias", "classifier.weight"]
     torch.testing.assert_close(target.hidden[1].weight, source.hidden[1].weight)
+
+
+def test_ferlab_model_file_seven_to_eight_classes(tmp_path: Path) -> None:
+    """A ferlab model file (a run's best.pt, a shipped model) starts a new run: FER2013 → FERPlus."""
+    source = create_model("vgg_like", num_classes=7, widths=(8, 16, 16, 16), hidden=32)
+    path = tmp_path / "best.pt"
+    torch.save(model_record(source, "vgg_like", {"widths": (8, 16, 16, 16), "hidden": 32}, tuple("abcdefg")), path)
+    target = create_model("vgg_like", num_classes=8, widths=(8, 16, 16, 16), hidden=32, pretrained=path)
+    assert sorted(target.pretrained_report.skipped) == ["classifier.bias", "classifier.weight"]
+    torch.testing.assert_close(target.stages[3][1].conv[0].weight, source.stages[3][1].conv[0].weight)
 
 
 @pytest.mark.parametrize("pretrained", [True, "imagenet", "IMAGENET1K_V1"])

@@ -61,13 +61,24 @@ def read_checkpoint(path: Path, expected_format: str | None = None) -> dict[str,
 
 def model_record(model: FerModel, name: str, options: dict[str, Any], classes: tuple[str, ...],
                  metrics: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The model-file dict for ``model`` (weights copied to CPU, unwrapped from DDP/compile)."""
+    """The model-file dict for ``model`` (weights copied to CPU, unwrapped from DDP/compile).
+
+    A ``pretrained`` path among the options (or the backbone's) is left out: the weights it
+    started from are in the file, and the file must load where that path does not exist.
+    """
     return {
-        "format": MODEL_FORMAT, "model": name, "model_options": dict(options),
+        "format": MODEL_FORMAT, "model": name, "model_options": _without_pretrained(options),
         "num_classes": model.num_classes, "in_chans": model.in_chans, "input_size": list(model.input_size),
         "classes": list(classes), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metrics": dict(metrics or {}),
     }
+
+
+def _without_pretrained(options: dict[str, Any]) -> dict[str, Any]:
+    kept = {key: value for key, value in options.items() if key != "pretrained"}
+    if isinstance(kept.get("backbone_kwargs"), dict):
+        kept["backbone_kwargs"] = _without_pretrained(kept["backbone_kwargs"])
+    return kept
 
 
 def build_from_record(record: dict[str, Any], source: Path | str = "checkpoint") -> FerModel:

@@ -1,10 +1,12 @@
 """Load a local state dict into a ferlab model, adapting what a new task changed.
 
 Nothing is downloaded: the file must be on disk. It is read with
-``torch.load(..., weights_only=True)``. Every tensor of the model must have a
-same-named tensor in the file and the other way round, except in the layers the model
-lists in ``head_layers`` (their size follows ``num_classes``); a tensor whose shape
-differs is
+``torch.load(..., weights_only=True)`` and holds a state dict, or is a ferlab model file
+(a run's ``best.pt``, a shipped model) whose ``state_dict`` is used: training on from a
+ferlab model, e.g. a new cosine cycle from a shipped model or FER2013 weights for FERPlus.
+Every tensor of the model must have a same-named tensor in the file and the other way
+round, except in the layers the model lists in ``head_layers`` (their size follows
+``num_classes``); a tensor whose shape differs is
 
 * adapted, in the layers listed in ``in_chans_layers``, when only the input-channel
   dimension differs between RGB and grayscale: RGB filters are summed to one channel (a
@@ -104,6 +106,8 @@ def _read_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
         lines = str(error).strip().splitlines()
         reason = lines[0] if lines else type(error).__name__
         raise ModelError(f"cannot read weights from {path}: {reason}") from None
+    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
+        state = state["state_dict"]  # a ferlab model file
     if not isinstance(state, Mapping) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
