@@ -142,6 +142,9 @@ def train_command(
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
     limit: Optional[int] = typer.Option(None, help="Train on a random subset of this many images."),
     compile_model: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the model."),
+    teacher: Optional[str] = typer.Option(
+        None, help="Distil from this trained model (shipped name, run folder or .pt; kd_weight, kd_temperature)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
 ) -> None:
     """Train a model; checkpoints every epoch, `--resume` continues after a crash."""
@@ -151,6 +154,7 @@ def train_command(
         config, model=model, data=data, data_root=data_root, out=out, epochs=epochs, batch_size=batch_size,
         lr=lr, optimizer=optimizer, schedule=schedule, weight_decay=weight_decay,
         label_smoothing=label_smoothing, aug=aug, seed=seed, device=device, limit=limit, compile=compile_model,
+        teacher=teacher,
     )
     train(settings, resume=resume, console=console)
 

@@ -17,25 +17,14 @@ import torch
 
 from ferlab.data.labels import concept
 from ferlab.engine.checkpoint import load_model
-from ferlab.errors import ModelError
 from ferlab.evaluate.options import check_choice
 from ferlab.evaluate.predict import default_device, predict_logits
 from ferlab.models.base import FerModel
-from ferlab.weights import DEFAULT_MODEL, WEIGHTS_DIR, shipped_onnx, shipped_path
+from ferlab.weights import DEFAULT_MODEL, WEIGHTS_DIR, resolve_model, shipped_onnx
 
 BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx")
 """Inference backends: PyTorch, ONNX Runtime on the CPU (see `ferlab.app.onnx_backend`), or
 ``auto``: the faster one that can run here (see `resolve_backend`)."""
-
-
-def resolve_model(model: str | Path) -> Path:
-    """A shipped model name (``ferlab-ferplus``) or a run folder / model file → its path."""
-    path = Path(model)
-    if path.suffix == ".onnx":
-        raise ModelError(f"{model}: an ONNX file runs on the onnx backend (--backend onnx)")
-    if path.exists() or path.suffix == ".pt" or len(path.parts) > 1:
-        return path
-    return shipped_path(str(model))
 
 
 class CropClassifier(ABC):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
@@ -34,6 +35,12 @@ class TrainConfig:
         class_weights: weight classes by inverse training frequency.
         aug: augmentation preset (none, basic, strong; see `ferlab.data.transforms`).
         rb_weight, rb_delta: RAN's region-biased loss weight and margin (used for ``ran``).
+        teacher: knowledge distillation (Hinton et al. 2015) from this trained model (shipped
+            name, run folder or model file; same classes and input as the student): the
+            loss becomes ``(1 - kd_weight) * label loss + kd_weight * T^2 * KL(teacher_T ||
+            student_T)`` with both softmaxes at temperature ``T = kd_temperature``, the
+            teacher seeing the same augmented batch. None: no teacher.
+        kd_weight, kd_temperature: the distillation weight in [0, 1] and temperature (> 0).
         seed: one seed for model init, shuffling and augmentation.
         device: ``auto`` (cuda when present), ``cpu`` or ``cuda``.
         channels_last, compile, amp: speed options (AMP only takes effect on CUDA). channels_last
@@ -62,6 +69,9 @@ class TrainConfig:
     aug: str = "basic"
     rb_weight: float = 1.0
     rb_delta: float = 0.1
+    teacher: Optional[str] = None
+    kd_weight: float = 0.5
+    kd_temperature: float = 4.0
     seed: int = 0
     device: str = "auto"
     channels_last: bool = True
@@ -79,6 +89,9 @@ class TrainConfig:
             raise FerlabError(f"unknown schedule {self.schedule!r}: expected one of {', '.join(SCHEDULES)}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise FerlabError("epochs and batch_size must be at least 1 and lr positive")
+        if not 0.0 <= self.kd_weight <= 1.0 or self.kd_temperature <= 0:
+            raise FerlabError(f"kd_weight must be in [0, 1] and kd_temperature positive, "
+                              f"got {self.kd_weight} and {self.kd_temperature}")
         if not self.out:
             self.out = str(Path("runs") / self.model)
 
@@ -114,19 +127,22 @@ def load_config(path: Optional[Path] = None, **overrides: Any) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def _value_type(hint: Any) -> type:
+    """``int`` for ``Optional[int]``, ``dict`` for ``dict[str, Any]``, the type itself otherwise."""
+    args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    if typing.get_origin(hint) is typing.Union:
+        return _value_type(args[0])
+    return typing.get_origin(hint) or hint
+
+
 def _check_types(values: dict[str, Any], path: Optional[Path]) -> None:
-    defaults = TrainConfig.__dataclass_fields__
+    hints = typing.get_type_hints(TrainConfig)
     where = f"{path}: " if path else ""
     for key, value in values.items():
-        default = defaults[key].default
-        if default is dataclasses.MISSING:
-            expected: type = dict
-        elif default is None:
-            expected = int
-        else:
-            expected = type(default)
-        if value is None and default is None:
+        optional = type(None) in typing.get_args(hints[key])
+        if value is None and optional:
             continue
+        expected = _value_type(hints[key])
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             values[key] = float(value)
         elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):

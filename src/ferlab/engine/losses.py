@@ -51,6 +51,18 @@ class TrainingLoss(nn.Module):
         return loss
 
 
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton et al. (2015)'s soft-target loss: ``T^2 * KL(softmax(teacher / T) || softmax(student / T))``.
+
+    The mean over the batch; the ``T^2`` keeps its gradients on the scale of the label loss.
+    """
+    return nn.functional.kl_div(
+        nn.functional.log_softmax(student_logits / temperature, dim=1),
+        nn.functional.log_softmax(teacher_logits.detach() / temperature, dim=1),
+        reduction="batchmean", log_target=True,
+    ) * temperature**2
+
+
 def inverse_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Class weights ``N / (C * count_c)`` (mean 1 over samples); absent classes get weight 0."""
     counts = torch.bincount(labels[labels >= 0], minlength=num_classes).float()

@@ -32,14 +32,15 @@ from torchmetrics.functional.classification import multiclass_f1_score
 from ferlab.data import FaceDataset, load_dataset
 from ferlab.data.transforms import augmentation, fit_to_model, normalize, to_tensor_batch
 from ferlab.engine.checkpoint import (
-    BEST_NAME, LAST_NAME, TRAIN_FORMAT, model_record, read_checkpoint, save_atomically,
+    BEST_NAME, LAST_NAME, TRAIN_FORMAT, load_model, model_record, read_checkpoint, save_atomically,
 )
 from ferlab.engine.config import TrainConfig
 from ferlab.engine.distributed import DistInfo, all_reduce_sum, average_buffers, init_distributed, shutdown
-from ferlab.engine.losses import TrainingLoss, inverse_frequency_weights
+from ferlab.engine.losses import TrainingLoss, distillation_loss, inverse_frequency_weights
 from ferlab.errors import FerlabError
 from ferlab.models import create_model
 from ferlab.models.base import FerModel
+from ferlab.weights import resolve_model
 
 METRIC_COLUMNS = (
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1", "lr", "epoch_seconds", "images_per_s",
@@ -149,6 +150,7 @@ class _Run:
             self.train_set.target_mode, config.label_smoothing, weights, config.rb_weight, config.rb_delta
         ).to(device)
         self.augment = augmentation(config.aug).to(device)
+        self.teacher = self._teacher() if config.teacher else None
         wrapper = _Explained if config.model == "ran" else _Logits
         net: nn.Module = wrapper(self.model)
         if info.enabled:
@@ -156,6 +158,24 @@ class _Run:
         self.net = torch.compile(net) if config.compile else net
         self.history: list[dict[str, float]] = []
         self.best_val_acc, self.best_epoch, self.start_epoch = -1.0, 0, 0
+
+    def _teacher(self) -> FerModel:
+        """The distillation teacher, frozen in eval mode; it must share the student's classes and input."""
+        path = resolve_model(self.config.teacher)
+        teacher, record = load_model(path)
+        if tuple(record["classes"]) != tuple(self.train_set.classes):
+            raise FerlabError(
+                f"teacher {path} predicts {', '.join(record['classes'])}; "
+                f"the training data has {', '.join(self.train_set.classes)}"
+            )
+        if tuple(teacher.input_size) != tuple(self.model.input_size):
+            raise FerlabError(
+                f"teacher {path} takes {'x'.join(map(str, teacher.input_size))} input, the student "
+                f"{'x'.join(map(str, self.model.input_size))}: distillation here needs the same input"
+            )
+        teacher.requires_grad_(False)
+        teacher.to(self.device)
+        return teacher.to(memory_format=torch.channels_last) if self.config.channels_last else teacher
 
     def _load_data(self) -> tuple[FaceDataset, FaceDataset]:
         config = self.config
@@ -260,6 +280,11 @@ class _Run:
         with self._autocast():
             outputs = self.net(x)
             loss = self.loss(outputs, labels, targets)
+            if self.teacher is not None:
+                with torch.no_grad():
+                    teacher_logits = self.teacher(x)
+                kd = distillation_loss(outputs["logits"].float(), teacher_logits.float(), self.config.kd_temperature)
+                loss = (1.0 - self.config.kd_weight) * loss + self.config.kd_weight * kd
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -31,6 +31,16 @@ def shipped_path(name: str) -> Path:
     return path
 
 
+def resolve_model(model: str | Path) -> Path:
+    """A shipped model name (``ferlab-ferplus``) or a run folder / model file → its path."""
+    path = Path(model)
+    if path.suffix == ".onnx":
+        raise ModelError(f"{model}: an ONNX file runs on the onnx backend (--backend onnx)")
+    if path.exists() or path.suffix == ".pt" or len(path.parts) > 1:
+        return path
+    return shipped_path(str(model))
+
+
 def shipped_onnx(name: str) -> Path | None:
     """The bundled ONNX export of the shipped model ``name``, or None when it has none."""
     path = WEIGHTS_DIR / f"{name}.onnx"
