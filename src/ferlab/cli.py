@@ -138,6 +138,7 @@ def train_command(
     weight_decay: Optional[float] = typer.Option(None),
     label_smoothing: Optional[float] = typer.Option(None),
     aug: Optional[str] = typer.Option(None, help="Augmentation preset: none, basic, strong."),
+    mix: Optional[str] = typer.Option(None, help="Batch mixing: none, mixup, cutmix, both (mix_alpha in a config)."),
     seed: Optional[int] = typer.Option(None),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
     limit: Optional[int] = typer.Option(None, help="Train on a random subset of this many images."),
@@ -153,7 +154,7 @@ def train_command(
     settings = load_config(
         config, model=model, data=data, data_root=data_root, out=out, epochs=epochs, batch_size=batch_size,
         lr=lr, optimizer=optimizer, schedule=schedule, weight_decay=weight_decay,
-        label_smoothing=label_smoothing, aug=aug, seed=seed, device=device, limit=limit, compile=compile_model,
+        label_smoothing=label_smoothing, aug=aug, mix=mix, seed=seed, device=device, limit=limit, compile=compile_model,
         teacher=teacher,
     )
     train(settings, resume=resume, console=console)

@@ -8,9 +8,12 @@ batched, 8.8x more (``python bench/augment_speed.py``, 1 thread, 2026-11-23). De
 
 from __future__ import annotations
 
+from typing import Optional
+
 import kornia.augmentation as K
 import torch
 from torch import nn
+from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from ferlab.errors import FerlabError
@@ -20,6 +23,7 @@ MEAN, STD = 0.5077, 0.2552
 
 AUG_PRESETS: tuple[str, ...] = ("none", "basic", "strong")
 TTA_MODES: tuple[str, ...] = ("none", "flip", "tencrop")
+MIX_MODES: tuple[str, ...] = ("none", "mixup", "cutmix", "both")
 
 
 def to_tensor_batch(images: torch.Tensor) -> torch.Tensor:
@@ -66,6 +70,26 @@ def augmentation(preset: str) -> nn.Module:
             K.RandomErasing(scale=(0.02, 0.2), p=0.5),
         )
     raise FerlabError(f"unknown augmentation preset {preset!r}: expected one of {', '.join(AUG_PRESETS)}")
+
+
+def batch_mixing(mode: str, alpha: float, num_classes: int) -> Optional[nn.Module]:
+    """Mixing of images and their targets across a batch (torchvision v2), None for ``none``.
+
+    * ``mixup`` (Zhang et al. 2018): ``lam * x + (1 - lam) * x_other``, ``lam ~ Beta(alpha, alpha)``;
+    * ``cutmix`` (Yun et al. 2019): a box of ``1 - lam`` of the area pasted from another image;
+    * ``both``: one of the two, chosen per batch with equal chance.
+
+    The module takes ``(images, target)``, target class indices ``(B,)`` or distributions
+    ``(B, C)``, and returns the mixed images and mixed target distributions ``(B, C)``.
+    """
+    if mode == "none":
+        return None
+    mixes = {"mixup": [v2.MixUp(alpha=alpha, num_classes=num_classes)],
+             "cutmix": [v2.CutMix(alpha=alpha, num_classes=num_classes)]}
+    mixes["both"] = mixes["mixup"] + mixes["cutmix"]
+    if mode not in mixes:
+        raise FerlabError(f"unknown mixing {mode!r}: expected one of {', '.join(MIX_MODES)}")
+    return mixes[mode][0] if len(mixes[mode]) == 1 else v2.RandomChoice(mixes[mode])
 
 
 def tta_views(x: torch.Tensor, mode: str) -> list[torch.Tensor]:

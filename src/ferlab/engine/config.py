@@ -34,6 +34,9 @@ class TrainConfig:
         label_smoothing: cross-entropy label smoothing.
         class_weights: weight classes by inverse training frequency.
         aug: augmentation preset (none, basic, strong; see `ferlab.data.transforms`).
+        mix: batch mixing after augmentation: ``none``, ``mixup``, ``cutmix`` or ``both`` (one
+            of the two per batch); the loss then takes the mixed target distributions.
+        mix_alpha: the Beta(alpha, alpha) parameter of the mixing weight (> 0).
         rb_weight, rb_delta: RAN's region-biased loss weight and margin (used for ``ran``).
         teacher: knowledge distillation (Hinton et al. 2015) from this trained model (shipped
             name, run folder or model file; same classes and input as the student): the
@@ -67,6 +70,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     class_weights: bool = False
     aug: str = "basic"
+    mix: str = "none"
+    mix_alpha: float = 1.0
     rb_weight: float = 1.0
     rb_delta: float = 0.1
     teacher: Optional[str] = None
@@ -92,6 +97,8 @@ class TrainConfig:
         if not 0.0 <= self.kd_weight <= 1.0 or self.kd_temperature <= 0:
             raise FerlabError(f"kd_weight must be in [0, 1] and kd_temperature positive, "
                               f"got {self.kd_weight} and {self.kd_temperature}")
+        if self.mix_alpha <= 0:
+            raise FerlabError(f"mix_alpha must be positive, got {self.mix_alpha}")
         if not self.out:
             self.out = str(Path("runs") / self.model)
 

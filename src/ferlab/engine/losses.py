@@ -35,17 +35,19 @@ class TrainingLoss(nn.Module):
         self.region_biased = RegionBiasedLoss(rb_delta)
         self.rb_weight = rb_weight
 
-    def forward(
-        self, outputs: dict[str, torch.Tensor], labels: torch.Tensor, targets: Optional[torch.Tensor] = None
-    ) -> torch.Tensor:
-        """The loss of a batch; ``outputs`` as from `forward_explain` (``"logits"`` at least)."""
-        logits = outputs["logits"]
+    def target(self, labels: torch.Tensor, targets: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """What the cross-entropy compares with under the target mode: class indices ``(B,)``
+        or one distribution per image ``(B, C)`` (FERPlus ``crossentropy``)."""
         if targets is not None and self.target_mode == "crossentropy":
-            loss = self.cross_entropy(logits, targets)
-        elif targets is not None and self.target_mode == "probability":
-            loss = self.cross_entropy(logits, torch.multinomial(targets, 1).squeeze(1))
-        else:
-            loss = self.cross_entropy(logits, labels)
+            return targets
+        if targets is not None and self.target_mode == "probability":
+            return torch.multinomial(targets, 1).squeeze(1)
+        return labels
+
+    def forward(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        """The loss of a batch; ``outputs`` as from `forward_explain` (``"logits"`` at least),
+        ``target`` from `target` (or mixed by `ferlab.data.transforms.batch_mixing`)."""
+        loss = self.cross_entropy(outputs["logits"], target)
         if "region_weights" in outputs and self.rb_weight > 0:
             loss = loss + self.rb_weight * self.region_biased(outputs["region_weights"])
         return loss

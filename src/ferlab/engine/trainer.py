@@ -30,7 +30,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torchmetrics.functional.classification import multiclass_f1_score
 
 from ferlab.data import FaceDataset, load_dataset
-from ferlab.data.transforms import augmentation, fit_to_model, normalize, to_tensor_batch
+from ferlab.data.transforms import augmentation, batch_mixing, fit_to_model, normalize, to_tensor_batch
 from ferlab.engine.checkpoint import (
     BEST_NAME, LAST_NAME, TRAIN_FORMAT, load_model, model_record, read_checkpoint, save_atomically,
 )
@@ -150,6 +150,7 @@ class _Run:
             self.train_set.target_mode, config.label_smoothing, weights, config.rb_weight, config.rb_delta
         ).to(device)
         self.augment = augmentation(config.aug).to(device)
+        self.mixing = batch_mixing(config.mix, config.mix_alpha, len(self.train_set.classes))
         self.teacher = self._teacher() if config.teacher else None
         wrapper = _Explained if config.model == "ran" else _Logits
         net: nn.Module = wrapper(self.model)
@@ -277,9 +278,12 @@ class _Run:
         x = self._inputs(self.images[index], train=True)
         labels = self.labels[index].to(self.device)
         targets = None if self.targets is None else self.targets[index].to(self.device)
+        target = self.loss.target(labels, targets)
+        if self.mixing is not None:
+            x, target = self.mixing(x, target)
         with self._autocast():
             outputs = self.net(x)
-            loss = self.loss(outputs, labels, targets)
+            loss = self.loss(outputs, target)
             if self.teacher is not None:
                 with torch.no_grad():
                     teacher_logits = self.teacher(x)
