@@ -2,8 +2,8 @@
 
 Evaluates the run's best.pt on the test split (without TTA, with flip and with ten-crop
 TTA; temperature fitted on the validation split), stores the weights with the fitted
-temperature and the test metrics, exports them to ONNX beside (the ONNX Runtime backend's
-bundled graph), and copies the evaluation reports to results/shipped/NAME/. The model card
+temperatures (one per TTA mode, which the application's ``--tta`` uses) and the test
+metrics, exports them to ONNX beside (the ONNX Runtime backend's bundled graph), and copies the evaluation reports to results/shipped/NAME/. The model card
 (src/ferlab/weights/NAME.md) is written by hand from those reports.
 
 Usage:
@@ -52,6 +52,7 @@ def main() -> None:
         "test_macro_f1": scores["none"]["macro_f1"], "data": args.data, "data_options": options,
     })
     shipped["temperature"] = float(scores["none"]["temperature"])
+    shipped["tta_temperatures"] = {tta: float(record["temperature"]) for tta, record in scores.items()}
     target = WEIGHTS_DIR / f"{args.name}.pt"
     save_atomically(shipped, target)
     export_onnx(target, target.with_suffix(".onnx"))

@@ -315,6 +315,11 @@ BackendOption = typer.Option(
     help="What runs the model: torch, onnx (ONNX Runtime; shipped models bundle their export, others are exported "
     "once to the cache) or auto (onnx when it can run here without a GPU, else torch).",
 )
+AppTtaOption = typer.Option(
+    "none", "--tta",
+    help="Test-time augmentation of each face: none, flip (2x the classifier's work) or tencrop (10x); the logits "
+    "of the views are averaged. Model cards give the accuracy of each.",
+)
 
 
 def _print_faces(report: "PredictReport") -> None:
@@ -338,6 +343,7 @@ def predict_command(
     detector: str = DetectorOption,
     model: str = ModelNameOption,
     backend: str = BackendOption,
+    tta: str = AppTtaOption,
     out: Path = typer.Option(Path("predictions"), "--out", "-o", help="Output folder."),
     save_crops: bool = typer.Option(False, "--save-crops", help="Save face crops under OUT/crops/<label>/."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
@@ -350,7 +356,7 @@ def predict_command(
     from ferlab.app.predict import image_files, predict_files
 
     root, files = image_files(source)
-    analyzer = FaceAnalyzer(detector, model, backend=backend)
+    analyzer = FaceAnalyzer(detector, model, backend=backend, tta=tta)
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err_console,
                   disable=as_json or len(files) < 2) as progress:
         task = progress.add_task("images", total=len(files))
@@ -369,12 +375,13 @@ def demo_command(
     detector: str = DetectorOption,
     model: str = ModelNameOption,
     backend: str = BackendOption,
+    tta: str = AppTtaOption,
 ) -> None:
     """Run the whole pipeline on a bundled photo (NASA, public domain): faces, expressions, annotated image."""
     from ferlab.app import FaceAnalyzer
     from ferlab.app.demo import run_demo
 
-    report = run_demo(FaceAnalyzer(detector, model, backend=backend), out)
+    report = run_demo(FaceAnalyzer(detector, model, backend=backend, tta=tta), out)
     _print_faces(report)
     console.print(f"annotated image: {out / 'annotated' / 'astronaut.png'}")
 
@@ -391,6 +398,7 @@ def video_command(
     detector: str = DetectorOption,
     model: str = ModelNameOption,
     backend: str = BackendOption,
+    tta: str = AppTtaOption,
     detect_size: Optional[int] = typer.Option(
         None, "--detect-size", help="Search for faces in a copy shrunk to N pixels (480: 1.4x faster on 640x480)."
     ),
@@ -418,7 +426,7 @@ def video_command(
     check_sampling(every, max_frames)  # bad options, files and cameras fail here, before the model loads
     open_video(source).release()
     analyzer = FaceAnalyzer(RoiDetector(get_detector(detector, max_side=detect_size), search_every), model,
-                            backend=backend)
+                            backend=backend, tta=tta)
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err_console) as progress:
         task = progress.add_task("frames", total=None)
         start = time.perf_counter()
@@ -502,6 +510,7 @@ def serve_command(
     model: str = ModelNameOption,
     detector: str = DetectorOption,
     backend: str = BackendOption,
+    tta: str = AppTtaOption,
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest request body, in MiB."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Largest image, width x height."),
     timeout_s: float = typer.Option(30.0, "--timeout-s", help="Longest time a request may take, in seconds."),
@@ -513,7 +522,7 @@ def serve_command(
     from ferlab.serve.server import run_server
     from ferlab.serve.settings import ServeSettings
 
-    run_server(ServeSettings(host=host, port=port, model=model, detector=detector, backend=backend,
+    run_server(ServeSettings(host=host, port=port, model=model, detector=detector, backend=backend, tta=tta,
                              max_upload_mb=max_upload_mb,
                              max_pixels=max_pixels, timeout_s=timeout_s))
 

@@ -77,6 +77,7 @@ def test_models_lists_the_loaded_and_shipped_models(live_server: str) -> None:
     assert "happy" in info["classes"] and len(info["classes"]) == 8
     assert info["detector"] == "opencv" and info["version"] == ferlab.__version__
     assert info["backend"] == ("torch" if torch.cuda.is_available() else "onnx")  # --backend auto
+    assert info["tta"] == "none"
 
 
 def test_health_page_and_docs(live_server: str) -> None:
@@ -108,4 +109,21 @@ def test_onnx_backend_serves_the_same_answer(astronaut_png: bytes, live_server: 
     [face] = response.json()["faces"]
     assert face["label"] == torch_face["label"] == "happy"
     for name, p in torch_face["probabilities"].items():
+        assert face["probabilities"][name] == pytest.approx(p, abs=1e-4)
+
+
+def test_tta_setting_is_served_and_reported(astronaut_png: bytes) -> None:
+    from fastapi.testclient import TestClient
+
+    from ferlab.app.demo import ASTRONAUT
+    from ferlab.serve.app import create_app
+    from ferlab.serve.settings import ServeSettings
+
+    with TestClient(create_app(ServeSettings(tta="flip"))) as client:
+        assert client.get("/v1/models").json()["tta"] == "flip"
+        response = client.post("/v1/analyze", files={"file": ("astronaut.png", astronaut_png)})
+    assert response.status_code == 200, response.text
+    [face] = response.json()["faces"]
+    [expected] = ferlab.analyze(ASTRONAUT, tta="flip")
+    for name, p in expected["probabilities"].items():
         assert face["probabilities"][name] == pytest.approx(p, abs=1e-4)

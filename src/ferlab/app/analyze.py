@@ -64,13 +64,15 @@ class FaceAnalyzer:
     model: a shipped model name, a run folder, a model file, or a built `CropClassifier`.
     backend: what runs a model given by name or path: ``torch``, ``onnx`` (ONNX Runtime) or
         ``auto`` (see `ferlab.app.classifier.resolve_backend`).
+    tta: test-time augmentation of a model given by name or path: ``none``, ``flip`` or
+        ``tencrop`` (see `ferlab.app.classifier.CropClassifier`).
     margin: crop margin around each face box (see `ferlab.faces.align_face`).
     """
 
     def __init__(self, detector: str | Detector = "opencv", model: str | Path | CropClassifier = DEFAULT_MODEL,
-                 margin: float = CROP_MARGIN, backend: str = "auto") -> None:
+                 margin: float = CROP_MARGIN, backend: str = "auto", tta: str = "none") -> None:
         self.detector = get_detector(detector) if isinstance(detector, str) else detector
-        self.classifier = model if isinstance(model, CropClassifier) else load_classifier(model, backend)
+        self.classifier = model if isinstance(model, CropClassifier) else load_classifier(model, backend, tta)
         self.margin = margin
 
     def crops(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
@@ -107,17 +109,18 @@ def load_rgb(path: str | Path) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_analyzer(detector: str, model: str, backend: str) -> FaceAnalyzer:
-    return FaceAnalyzer(detector, model, backend=backend)
+def _cached_analyzer(detector: str, model: str, backend: str, tta: str) -> FaceAnalyzer:
+    return FaceAnalyzer(detector, model, backend=backend, tta=tta)
 
 
 def analyze(image: np.ndarray | str | Path, detector: str = "opencv", model: str = DEFAULT_MODEL,
-            backend: str = "auto") -> list[dict[str, Any]]:
+            backend: str = "auto", tta: str = "none") -> list[dict[str, Any]]:
     """Faces and expressions in one image (array or file path), as plain dicts.
 
     Each dict holds ``box`` (x1, y1, x2, y2), ``score``, ``landmarks``, ``label`` (the top
     expression) and ``probabilities`` (class → probability). The detector and model (run by
-    ``backend``, see `FaceAnalyzer`) are loaded on the first call and reused.
+    ``backend`` with test-time augmentation ``tta``, see `FaceAnalyzer`) are loaded on the
+    first call and reused.
     """
     rgb = load_rgb(image) if isinstance(image, (str, Path)) else image
-    return [face.to_dict() for face in _cached_analyzer(detector, str(model), backend).analyze(rgb)]
+    return [face.to_dict() for face in _cached_analyzer(detector, str(model), backend, tta).analyze(rgb)]

@@ -7,7 +7,8 @@ torch's dynamo exporter (``torch.onnx.export(..., dynamo=True)``; needs ``onnxsc
 returns ``logits`` ``(N, classes)``. Its ``metadata_props`` hold what a runtime needs:
 ``ferlab.model`` (registry name), ``ferlab.classes`` (JSON list, output order),
 ``ferlab.input_size`` (JSON ``[C, H, W]``), ``ferlab.temperature`` (divide the logits by
-it before the softmax) and ``ferlab.version``.
+it before the softmax), ``ferlab.tta_temperatures`` (JSON object: the temperature fitted
+with each TTA mode, where the model stores them) and ``ferlab.version``.
 
 Every registry model exports at its default input size (torch 2.14.1, onnxscript 0.7.2,
 onnxruntime 1.32; ``pytest tests/app/test_app_onnx.py -m slow`` compares ONNX Runtime with
@@ -34,8 +35,14 @@ import numpy as np
 import torch
 
 import ferlab
-from ferlab.app.classifier import CropClassifier, ready_onnx, resolve_model
+from ferlab.app.classifier import (
+    CropClassifier,
+    ready_onnx,
+    resolve_model,
+    tta_temperature,
+)
 from ferlab.data.cache import cache_dir, cache_enabled
+from ferlab.data.transforms import tta_views
 from ferlab.engine.checkpoint import load_model, model_file
 from ferlab.errors import FerlabError, ModelError
 from ferlab.evaluate.predict import sized_inputs
@@ -48,7 +55,7 @@ DEFAULT_OPSET = 20
 OPSETS = range(18, 24)
 """Opsets accepted: 18 (the dynamo exporter's own) to torch 2.14's maximum, 23. Lower ones
 need a down-conversion that fails for some graphs, and the exporter then silently keeps 18."""
-EXPORT_KIND = "ferlab-onnx-v1"
+EXPORT_KIND = "ferlab-onnx-v2"
 """Version of the export recipe; part of the cache key of exported models."""
 INPUT, OUTPUT = "input", "logits"
 
@@ -93,7 +100,9 @@ def export_onnx(model: str | Path, out: Path, opset: Optional[int] = None) -> Pa
     program.model.metadata_props.update({
         "ferlab.model": record["model"], "ferlab.classes": json.dumps(list(record["classes"])),
         "ferlab.input_size": json.dumps(list(network.input_size)),
-        "ferlab.temperature": repr(float(record.get("temperature", 1.0))), "ferlab.version": ferlab.__version__,
+        "ferlab.temperature": repr(float(record.get("temperature", 1.0))),
+        "ferlab.tta_temperatures": json.dumps({k: float(v) for k, v in record.get("tta_temperatures", {}).items()}),
+        "ferlab.version": ferlab.__version__,
     })
     temp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
@@ -128,24 +137,26 @@ class OnnxClassifier(CropClassifier):
     """The ONNX Runtime backend (CPU) of `CropClassifier`, for files written by `export_onnx`.
 
     Crops are preprocessed exactly as for PyTorch (`ferlab.evaluate.predict.sized_inputs`);
-    classes, input size and temperature come from the file's metadata.
+    classes, input size and temperature come from the file's metadata (exports older than
+    ``ferlab.tta_temperatures`` use the plain temperature with every TTA mode).
     """
 
     backend = "onnx"
 
-    def __init__(self, session: "onnxruntime.InferenceSession", name: str) -> None:
+    def __init__(self, session: "onnxruntime.InferenceSession", name: str, tta: str = "none") -> None:
         meta = session.get_modelmeta().custom_metadata_map
         try:
             classes, input_size = json.loads(meta["ferlab.classes"]), json.loads(meta["ferlab.input_size"])
-            temperature = float(meta["ferlab.temperature"])
-        except (KeyError, ValueError):
+            by_tta = json.loads(meta.get("ferlab.tta_temperatures", "{}"))
+            temperature = tta_temperature(float(meta["ferlab.temperature"]), by_tta, tta)
+        except (KeyError, ValueError, AttributeError):
             raise ModelError(f"{name}: not a ferlab ONNX export (no ferlab metadata; write one with "
                              "`ferlab export`)") from None
-        super().__init__(tuple(classes), name, temperature, tuple(input_size))
+        super().__init__(tuple(classes), name, temperature, tuple(input_size), tta)
         self.session = session
 
     @classmethod
-    def load(cls, path: str | Path, name: Optional[str] = None) -> "OnnxClassifier":
+    def load(cls, path: str | Path, name: Optional[str] = None, tta: str = "none") -> "OnnxClassifier":
         """Open an ONNX file written by `export_onnx`; ``name`` defaults to its path."""
         try:
             import onnxruntime
@@ -159,10 +170,10 @@ class OnnxClassifier(CropClassifier):
         except (ort_errors.Fail, ort_errors.InvalidProtobuf, ort_errors.InvalidGraph, ort_errors.InvalidArgument,
                 ort_errors.NotImplemented, ort_errors.RuntimeException) as error:
             raise ModelError(f"{path}: not a readable ONNX model: {_first_line(error)}") from None
-        return cls(session, str(path) if name is None else name)
+        return cls(session, str(path) if name is None else name, tta)
 
     @classmethod
-    def from_model(cls, model: str | Path) -> "OnnxClassifier":
+    def from_model(cls, model: str | Path, tta: str = "none") -> "OnnxClassifier":
         """A ``.onnx`` file as it is; a shipped model from its bundled export (`ferlab.weights.shipped_onnx`);
         any other shipped model name, run folder or model file via `cached_export`.
 
@@ -170,16 +181,24 @@ class OnnxClassifier(CropClassifier):
         """
         ready = ready_onnx(model)
         if ready is not None:
-            return cls.load(ready, None if ready == Path(model) else str(model))
+            return cls.load(ready, None if ready == Path(model) else str(model), tta)
         if cache_enabled():
-            return cls.load(cached_export(model), str(model))
+            return cls.load(cached_export(model), str(model), tta)
         with tempfile.TemporaryDirectory() as folder:
-            return cls.load(export_onnx(model, Path(folder) / "model.onnx"), str(model))
+            return cls.load(export_onnx(model, Path(folder) / "model.onnx"), str(model), tta)
 
     def logits(self, crops: np.ndarray, batch_size: int) -> torch.Tensor:
-        """ONNX Runtime's logits for uint8 crops, ``batch_size`` at a time."""
+        """ONNX Runtime's logits for uint8 crops, ``batch_size`` at a time, averaged over the TTA views."""
         batches = (sized_inputs(crops[i:i + batch_size], self.input_size) for i in range(0, len(crops), batch_size))
-        return torch.from_numpy(np.concatenate([self.session.run([OUTPUT], {INPUT: x.numpy()})[0] for x in batches]))
+        return torch.from_numpy(np.concatenate([self._view_mean(x) for x in batches]))
+
+    def _view_mean(self, x: torch.Tensor) -> np.ndarray:
+        """Mean logits of the TTA views of one batch of model inputs."""
+        if self.tta == "none":  # no torch op: its OpenMP threads would spin beside ONNX Runtime's
+            return self.session.run([OUTPUT], {INPUT: x.numpy()})[0]
+        views = np.concatenate([view.numpy() for view in tta_views(x, self.tta)])  # one run for all views
+        logits = self.session.run([OUTPUT], {INPUT: views})[0]
+        return logits.reshape(-1, len(x), logits.shape[-1]).mean(axis=0)
 
 
 def session_options() -> "onnxruntime.SessionOptions":

@@ -41,8 +41,9 @@ def api_router(analyzer: FaceAnalyzer, settings: ServeSettings, worker: Inferenc
 
     @router.get("/v1/models", response_model=ModelsInfo, tags=["models"])
     async def models() -> ModelsInfo:
-        """The loaded model, its classes and detector, and every model shipped with ferlab."""
+        """The loaded model, what runs it, its TTA, classes and detector, and every model shipped with ferlab."""
         return ModelsInfo(loaded=analyzer.classifier.name, backend=analyzer.classifier.backend,
+                          tta=analyzer.classifier.tta,
                           classes=list(analyzer.classifier.classes),
                           detector=analyzer.detector.name, shipped=list_shipped(), version=ferlab.__version__)
 

@@ -22,11 +22,11 @@ def create_app(settings: Optional[ServeSettings] = None, analyzer: Optional[Face
     """The service: JSON API under ``/v1``, ``/healthz``, the web page at ``/``, docs at ``/docs``.
 
     settings: limits and what to load (defaults: `ServeSettings()`).
-    analyzer: the analyzer to serve; built from ``settings.detector``, ``settings.model`` and ``settings.backend``
-        when None (a bad name raises `ferlab.FerlabError` here, before anything listens).
+    analyzer: the analyzer to serve; built from ``settings.detector``, ``settings.model``, ``settings.backend``
+        and ``settings.tta`` when None (a bad name raises `ferlab.FerlabError` here, before anything listens).
     """
     settings = settings or ServeSettings()
-    analyzer = analyzer or FaceAnalyzer(settings.detector, settings.model, backend=settings.backend)
+    analyzer = analyzer or FaceAnalyzer(settings.detector, settings.model, backend=settings.backend, tta=settings.tta)
     worker = InferenceWorker()
 
     @asynccontextmanager

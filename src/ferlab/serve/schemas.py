@@ -50,10 +50,12 @@ class BatchResult(BaseModel):
 
 
 class ModelsInfo(BaseModel):
-    """The loaded model, what runs it (``torch`` or ``onnx``), the detector, and the models this installation ships."""
+    """The loaded model, what runs it (``torch`` or ``onnx``), its test-time augmentation (``none``, ``flip``,
+    ``tencrop``), the detector, and the models this installation ships."""
 
     loaded: str
     backend: str
+    tta: str
     classes: list[str]
     detector: str
     shipped: list[str]

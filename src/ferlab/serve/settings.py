@@ -13,7 +13,8 @@ class ServeSettings:
     """Options of `ferlab serve`.
 
     host, port: where to listen (``127.0.0.1``: this machine only).
-    model, detector, backend: what `ferlab.app.FaceAnalyzer` loads (backend ``torch`` or ``onnx``).
+    model, detector, backend, tta: what `ferlab.app.FaceAnalyzer` loads (backend ``torch`` or
+        ``onnx``; test-time augmentation ``none``, ``flip`` or ``tencrop``).
     max_upload_mb: largest request body (all files of a batch together), in MiB.
     max_pixels: largest image, width x height, checked from the header before decoding.
     timeout_s: longest time a request may take, upload and analysis included.
@@ -25,6 +26,7 @@ class ServeSettings:
     model: str = DEFAULT_MODEL
     detector: str = "opencv"
     backend: str = "auto"
+    tta: str = "none"
     max_upload_mb: float = 10.0
     max_pixels: int = 40_000_000
     timeout_s: float = 30.0
