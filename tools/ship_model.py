@@ -3,7 +3,8 @@
 Evaluates the run's best.pt on the test split (without TTA, with flip and with ten-crop
 TTA; temperature fitted on the validation split), stores the weights with the fitted
 temperatures (one per TTA mode, which the application's ``--tta`` uses) and the test
-metrics, exports them to ONNX beside (the ONNX Runtime backend's bundled graph), and copies the evaluation reports to results/shipped/NAME/. The model card
+metrics, exports them to ONNX beside (the ONNX Runtime backend's bundled graph), and
+copies the evaluation reports to results/shipped/NAME/. The model card
 (src/ferlab/weights/NAME.md) is written by hand from those reports.
 
 Usage:

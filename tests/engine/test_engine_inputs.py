@@ -90,8 +90,8 @@ def test_resuming_with_another_model_is_refused(tiny_fer2013: Path, tmp_path: Pa
 
 
 def test_weights_from_another_model_are_refused(tmp_path: Path) -> None:
-    from ferlab.models import create_model
     from ferlab.engine.checkpoint import model_record
+    from ferlab.models import create_model
 
     record = model_record(create_model("lenet_like"), "lenet_like", {}, tuple("abcdefg"))
     record["model"] = "vgg_like"  # weights of one architecture labelled as another

@@ -32,7 +32,13 @@ from torchmetrics.functional.classification import multiclass_f1_score
 from ferlab.data import FaceDataset, load_dataset
 from ferlab.data.transforms import augmentation, batch_mixing, fit_to_model, normalize, to_tensor_batch
 from ferlab.engine.checkpoint import (
-    BEST_NAME, LAST_NAME, TRAIN_FORMAT, load_model, model_record, read_checkpoint, save_atomically,
+    BEST_NAME,
+    LAST_NAME,
+    TRAIN_FORMAT,
+    load_model,
+    model_record,
+    read_checkpoint,
+    save_atomically,
 )
 from ferlab.engine.config import TrainConfig
 from ferlab.engine.distributed import DistInfo, all_reduce_sum, average_buffers, init_distributed, shutdown
@@ -405,4 +411,5 @@ class _Run:
             "history": self.history,
         }
         (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=2))
-        self.console.print(f"best val acc {result.best_val_acc:.4f} at epoch {result.best_epoch}; run in {self.run_dir}")
+        self.console.print(f"best val acc {result.best_val_acc:.4f} at epoch {result.best_epoch}; "
+                           f"run in {self.run_dir}")
