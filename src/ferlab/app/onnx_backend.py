@@ -35,12 +35,7 @@ import numpy as np
 import torch
 
 import ferlab
-from ferlab.app.classifier import (
-    CropClassifier,
-    ready_onnx,
-    resolve_model,
-    tta_temperature,
-)
+from ferlab.app.classifier import CropClassifier, ready_onnx, resolve_model, tta_temperature
 from ferlab.data.cache import cache_dir, cache_enabled
 from ferlab.data.transforms import tta_views
 from ferlab.engine.checkpoint import load_model, model_file
