@@ -36,6 +36,8 @@ def test_training_learns_and_writes_the_run_folder(tiny_fer2013: Path, tmp_path:
     model, record = load_model(run)
     assert record["classes"][3] == "happy" and record["metrics"]["epoch"] == result.best_epoch
     assert not any(p.name.endswith(".tmp") for p in run.iterdir())
+    plain_file_mode = os.stat(run / "config.yaml").st_mode & 0o777  # written with open(), under the umask
+    assert os.stat(run / "best.pt").st_mode & 0o777 == plain_file_mode, "model files are not private temp files"
 
 
 def test_run_started_from_a_model_file_loads_without_it(tiny_fer2013: Path, tmp_path: Path) -> None:

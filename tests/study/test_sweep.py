@@ -177,6 +177,7 @@ def test_two_workers_on_one_sqlite_study_finish_n_trials_once_each(tiny_csv: Pat
     for worker in workers:
         _, err = worker.communicate(timeout=300)
         assert worker.returncode == 0, err
+        assert "A new study created" not in err, "optuna's INFO lines are not ours to print"
 
     trials = optuna.load_study(study_name="two", storage=storage).get_trials(states=FINISHED)
     numbers = [t.number for t in trials]

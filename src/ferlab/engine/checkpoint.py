@@ -28,10 +28,16 @@ from ferlab.models.base import FerModel
 MODEL_FORMAT = "ferlab-model-v1"
 TRAIN_FORMAT = "ferlab-train-v1"
 BEST_NAME, LAST_NAME = "best.pt", "last.pt"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once at import: os.umask can only be read by setting it
 
 
 def save_atomically(obj: dict[str, Any], path: Path) -> None:
-    """`torch.save` to a temp file in the same folder, then rename over ``path``."""
+    """`torch.save` to a temp file in the same folder, then rename over ``path``.
+
+    The file gets the permissions ``open()`` would give it (the temp file's private 0600
+    is widened by the umask), so saved models are as readable as any other file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
@@ -39,6 +45,7 @@ def save_atomically(obj: dict[str, Any], path: Path) -> None:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o666 & ~_UMASK)
         os.replace(handle.name, path)
     finally:
         Path(handle.name).unlink(missing_ok=True)

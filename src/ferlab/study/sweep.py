@@ -27,6 +27,8 @@ import json
 import socket
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -96,13 +98,25 @@ def open_study(storage: str, name: str, seed: Optional[int] = None, epochs: int 
     pruner = optuna.pruners.MedianPruner(n_warmup_steps=epochs // 4)
     try:
         if create:
-            return optuna.create_study(storage=rdb, study_name=name, direction="maximize", pruner=pruner,
-                                       sampler=_sampler(seed))
+            with _optuna_quiet():
+                return optuna.create_study(storage=rdb, study_name=name, direction="maximize", pruner=pruner,
+                                           sampler=_sampler(seed))
         return optuna.load_study(study_name=name, storage=rdb, pruner=pruner)
     except optuna.exceptions.DuplicatedStudyError:  # another worker created it: join with a seed of our own
         return optuna.load_study(study_name=name, storage=rdb, pruner=pruner, sampler=_sampler(None))
     except KeyError:
         raise FerlabError(f"no study {name!r} in {shown_url(storage)}; check --study-name and --storage") from None
+
+
+@contextmanager
+def _optuna_quiet() -> Iterator[None]:
+    """Silence optuna's INFO lines (progress is ours to print); its errors are still raised."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
 def _sampler(seed: Optional[int]) -> optuna.samplers.TPESampler:
@@ -180,9 +194,7 @@ def run_sweep(study: optuna.Study, base: TrainConfig, space: SearchSpace, trials
             console.print(f"trial {trial.number}: best val acc {trial.value:.4f}; best so far "
                           f"{study.best_value:.4f} (trial {study.best_trial.number})")
 
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # progress is ours to print; errors are re-raised
-    try:
+    with _optuna_quiet():
         while True:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ExperimentalWarning)
@@ -193,8 +205,6 @@ def run_sweep(study: optuna.Study, base: TrainConfig, space: SearchSpace, trials
                 study.optimize(objective, n_trials=1, catch=(), callbacks=[announce])
             except _StudyFull:
                 return
-    finally:
-        optuna.logging.set_verbosity(verbosity)
 
 
 class _StudyFull(Exception):
