@@ -213,7 +213,10 @@ def models() -> None:
 @app.command("compare")
 def compare_command(
     ctx: typer.Context,
-    models: str = typer.Option(..., "--models", help="Comma-separated model names (see `ferlab models`)."),
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model names (see `ferlab models`)."),
+    entries: Optional[Path] = typer.Option(
+        None, "--entries", help="YAML list of rows instead of --models: model, label, model_options, options."
+    ),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML of training options shared by all."),
     data: Optional[str] = typer.Option(None, help="Dataset reader: fer2013, ferplus, folder, affectnet, rafdb."),
     data_root: Optional[str] = typer.Option(None, help="The dataset's file or folder."),
@@ -237,13 +240,18 @@ def compare_command(
     """Train (or reuse) several models under one protocol; table, CSV and figures of accuracy against cost."""
     from ferlab.engine import load_config
     from ferlab.evaluate.run import command_line
-    from ferlab.study.compare import CompareRequest, run_compare
+    from ferlab.study.compare import CompareEntry, CompareRequest, load_entries, run_compare
 
+    if (models is None) == (entries is None):
+        raise FerlabError("pass either --models NAME,NAME,... or --entries FILE.yaml")
+    rows = load_entries(entries) if entries else tuple(
+        CompareEntry(m.strip()) for m in (models or "").split(",") if m.strip()
+    )
     protocol = load_config(config, data=data, data_root=data_root, epochs=epochs, batch_size=batch_size, lr=lr,
                            optimizer=optimizer, aug=aug, limit=limit, seed=seed, device=device, threads=threads)
     name = name or protocol.data
     request = CompareRequest(
-        models=tuple(m.strip() for m in models.split(",") if m.strip()), protocol=protocol, name=name,
+        entries=rows, protocol=protocol, name=name,
         runs_dir=runs_dir or Path("runs") / f"compare_{name}", out=out, budget_minutes=budget_minutes,
         timing_seconds=timing_seconds, command=command_line(ctx),
     )

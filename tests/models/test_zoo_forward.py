@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ferlab.models import FerModel, create_model, get_model_info, list_models
+from ferlab.models import FerModel, count_parameters, create_model, get_model_info, list_models
 
 EXPECTED = {
     "attention_net", "deep_emotion", "inception_resnet_v1", "lenet_like", "ran", "resnet18",
@@ -83,3 +83,19 @@ def test_attention_net_map_and_inception_prelu() -> None:
     prelu = create_model("inception_resnet_v1", prelu=True, repeats=(1, 1, 1))
     kinds = {type(m) for m in prelu.modules()}
     assert torch.nn.PReLU in kinds and torch.nn.ReLU not in kinds
+
+
+def test_width_options_scale_the_study_models() -> None:
+    """The options that scale architectures to a compute budget (issue #18) build working, smaller models."""
+    x = torch.randn(2, 1, 48, 48)
+    narrow = create_model("resnet18", small_input=True, width=10)
+    assert narrow.layer4[-1].conv2.out_channels == 80 and narrow.fc.in_features == 80
+    assert narrow(x).shape == (2, 7)
+    wide = create_model("inception_resnet_v1", width=0.25, repeats=(1, 1, 1))
+    assert wide.num_features == 1792 // 4 and wide(x).shape == (2, 7)
+    paper, no_stn = create_model("deep_emotion"), create_model("deep_emotion", stn=False, width=12)
+    assert not hasattr(no_stn, "localization") and no_stn.conv1.out_channels == 12
+    assert no_stn(x).shape == (2, 7) and paper(x).shape == (2, 7)
+    warped, theta = no_stn.transform(x)
+    assert torch.equal(warped, x) and torch.equal(theta[0], torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]))
+    assert count_parameters(no_stn) < count_parameters(create_model("deep_emotion", width=12))

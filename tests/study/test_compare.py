@@ -17,7 +17,7 @@ from ferlab.models.profile import measure_inference_speed
 from ferlab.study.compare import COLUMNS, NO_GPU
 
 PNG = b"\x89PNG\r\n\x1a\n"
-TEXT_COLUMNS = ("model", "run")
+TEXT_COLUMNS = ("model", "arch", "run")
 CUDA_COLUMNS = ("cuda_latency_ms", "cuda_images_per_s")
 
 
@@ -59,8 +59,9 @@ def test_two_models_fill_every_column_then_finished_runs_are_reused(small_fer201
     assert table["run"].tolist() == ["trained", "trained"]
     assert (table != "").all().all(), "every cell is filled"
     cuda = torch.cuda.is_available()
-    for column in table.columns.drop([*TEXT_COLUMNS, *([] if cuda else CUDA_COLUMNS)]):
+    for column in table.columns.drop([*TEXT_COLUMNS, "mcnemar_p", *([] if cuda else CUDA_COLUMNS)]):
         assert (table[column].astype(float) > 0).all(), column
+    assert ((table["mcnemar_p"].astype(float) >= 0) & (table["mcnemar_p"].astype(float) <= 1)).all()
     if not cuda:
         assert (table[list(CUDA_COLUMNS)] == NO_GPU).all().all()
     numbers = table.set_index("model")
@@ -76,13 +77,15 @@ def test_two_models_fill_every_column_then_finished_runs_are_reused(small_fer201
 
     report = (out / "compare_tiny.md").read_text()
     assert "`ferlab compare --models lenet_like,deep_emotion " in report and "--budget-minutes 0.0" in report
-    assert "| model | run | epochs | params | GFLOPs |" in report and "| lenet_like | trained | 1 |" in report
+    assert "| model | registry name | run | epochs | params | GFLOPs |" in report
+    assert "| lenet_like | lenet_like | trained | 1 |" in report
     assert "epochs: 3" in report and "lr: 0.02" in report and f"torch {torch.__version__}" in report
-    for figure in ("compare_tiny_acc_vs_gflops.png", "compare_tiny_val_acc.png"):
+    figures = ["compare_tiny_acc_vs_gflops.png", "compare_tiny_acc_vs_latency.png", "compare_tiny_val_acc.png"]
+    for figure in figures:
         assert (out / figure).read_bytes()[:8] == PNG
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["compare_tiny.md", "compare_tiny.csv", "compare_tiny_acc_vs_gflops.png", "compare_tiny_val_acc.png"]
-    ), "no temporary files left"
+    assert sorted(p.name for p in out.iterdir()) == sorted(["compare_tiny.md", "compare_tiny.csv", *figures]), (
+        "no temporary files left"
+    )
 
     checkpoints = {model: (runs / model / "last.pt").stat().st_mtime_ns for model in ("lenet_like", "deep_emotion")}
     compare(*args)
@@ -128,3 +131,41 @@ def test_inference_speed_is_timed_for_about_the_given_time() -> None:
     assert speed.device == "cpu" and speed.batch_size == 8
     assert 0 < speed.latency_ms < 1000 and speed.images_per_s > 0
     assert not model.training
+
+
+def test_entries_give_each_row_its_own_options_label_and_paired_statistics(small_fer2013: Path,
+                                                                           tmp_path: Path) -> None:
+    entries = tmp_path / "entries.yaml"
+    entries.write_text(yaml.safe_dump([
+        {"label": "de_paper", "model": "deep_emotion"},
+        {"label": "de_wide_no_stn", "model": "deep_emotion", "model_options": {"width": 16, "stn": False},
+         "options": {"label_smoothing": 0.2}},
+    ]))
+    runs, out = tmp_path / "runs", tmp_path / "results"
+    compare("--entries", entries, "--data-root", small_fer2013, "--epochs", "1", "--name", "entries",
+            "--runs-dir", runs, "--out", out)
+
+    table = pd.read_csv(out / "compare_entries.csv").set_index("model")
+    assert table.index.tolist() == ["de_paper", "de_wide_no_stn"]
+    assert table["arch"].tolist() == ["deep_emotion", "deep_emotion"]
+    assert table.loc["de_wide_no_stn", "params"] != table.loc["de_paper", "params"], "model_options reach the model"
+    saved = yaml.safe_load((runs / "de_wide_no_stn" / "config.yaml").read_text())
+    assert saved["model_options"] == {"width": 16, "stn": False} and saved["label_smoothing"] == 0.2
+    assert yaml.safe_load((runs / "de_paper" / "config.yaml").read_text())["label_smoothing"] == 0.0
+    assert ((table["test_acc_low"] <= table["test_acc"]) & (table["test_acc"] <= table["test_acc_high"])).all()
+    best = table["test_acc"].idxmax()
+    assert table.loc[best, "mcnemar_p"] == 1.0
+    report = (out / "compare_entries.md").read_text()
+    assert "label: de_wide_no_stn" in report and "McNemar" in report
+
+
+def test_bad_entries_are_one_line_errors(small_fer2013: Path, tmp_path: Path, capsys) -> None:
+    entries = tmp_path / "entries.yaml"
+    base = ["--entries", str(entries), "--data-root", str(small_fer2013), "--runs-dir", str(tmp_path / "runs")]
+    entries.write_text(yaml.safe_dump([{"model": "deep_emotion"}, {"model": "deep_emotion"}]))
+    assert "model 'deep_emotion' is listed twice" in compare_error(base, capsys)
+    entries.write_text(yaml.safe_dump([{"model": "deep_emotion", "options": {"lr_typo": 1}}]))
+    assert "options may not set lr_typo" in compare_error(base, capsys)
+    entries.write_text(yaml.safe_dump([{"model": "deep_emotion", "widths": [8]}]))
+    assert "may only have model, label, model_options, options" in compare_error(base, capsys)
+    assert "pass either --models" in compare_error([*base, "--models", "lenet_like"], capsys)

@@ -11,6 +11,7 @@ from ferlab.models.base import FerModel, check_rate, make_classifier
 from ferlab.models.registry import register_model
 
 _INPUT = (48, 48)
+_IDENTITY = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
 class DeepEmotion(FerModel):
@@ -34,28 +35,44 @@ class DeepEmotion(FerModel):
       relied on the default), which makes the initial warp an exact identity;
     * ``in_chans=3`` widens conv1 and the first localization conv; the paper is grayscale.
 
+    Options for studies (the defaults are the paper's network):
+
+    * ``width`` (default 10): filters of conv1..conv4 (fc1 takes ``width * 81`` inputs and
+      ``hidden`` outputs, default 50), to scale the network to a compute budget;
+    * ``stn=False`` drops the spatial transformer (the ablation of the paper's Table 3):
+      the conv stack sees the input unwarped, and no localization net is built.
+
     The fully connected sizes fix the input at 48x48; other sizes raise `ModelError`.
     """
 
     in_chans_layers = ("conv1", "localization.0")
     head_layers = ("fc2",)
 
-    def __init__(self, num_classes: int = 7, in_chans: int = 1, drop_rate: float = 0.5) -> None:
+    def __init__(
+        self, num_classes: int = 7, in_chans: int = 1, drop_rate: float = 0.5, width: int = 10, hidden: int = 50,
+        stn: bool = True,
+    ) -> None:
         super().__init__()
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in (width, hidden)):
+            raise ModelError(f"width and hidden must be integers >= 1, got {width!r} and {hidden!r}")
         self.num_classes = num_classes
         self.in_chans = in_chans
-        self.num_features = 10
-        self.head_hidden_size = 50
-        self.conv1 = nn.Conv2d(in_chans, 10, 3)
-        self.conv2 = nn.Conv2d(10, 10, 3)
+        self.num_features = width
+        self.head_hidden_size = hidden
+        self.conv1 = nn.Conv2d(in_chans, width, 3)
+        self.conv2 = nn.Conv2d(width, width, 3)
         self.pool2 = nn.MaxPool2d(2, 2)
-        self.conv3 = nn.Conv2d(10, 10, 3)
-        self.conv4 = nn.Conv2d(10, 10, 3)
+        self.conv3 = nn.Conv2d(width, width, 3)
+        self.conv4 = nn.Conv2d(width, width, 3)
         self.pool4 = nn.MaxPool2d(2, 2)
-        self.norm = nn.BatchNorm2d(10)
+        self.norm = nn.BatchNorm2d(width)
         self.dropout = nn.Dropout(check_rate("drop_rate", drop_rate))
-        self.fc1 = nn.Linear(810, 50)
-        self.fc2 = make_classifier(50, num_classes)
+        self.fc1 = nn.Linear(width * 81, hidden)
+        self.fc2 = make_classifier(hidden, num_classes)
+        self.stn = bool(stn)
+        if not self.stn:
+            self.in_chans_layers = ("conv1",)
+            return
         self.localization = nn.Sequential(
             nn.Conv2d(in_chans, 8, kernel_size=7),
             nn.MaxPool2d(2, stride=2),
@@ -70,12 +87,15 @@ class DeepEmotion(FerModel):
             self.fc_loc[2].bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
 
     def transform(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spatial transformer: return the warped input and the ``B x 2 x 3`` affine theta."""
+        """Spatial transformer: return the warped input and the ``B x 2 x 3`` affine theta
+        (without the transformer, ``stn=False``: the input itself and the identity)."""
         if tuple(x.shape[-2:]) != _INPUT:
             raise ModelError(
                 f"deep_emotion takes {_INPUT[0]}x{_INPUT[1]} images (its fully connected layers "
                 f"are sized for them), got {x.shape[-2]}x{x.shape[-1]}; resize the input"
             )
+        if not self.stn:
+            return x, _IDENTITY.to(x).expand(len(x), 2, 3)
         theta = self.fc_loc(self.localization(x).flatten(1)).view(-1, 2, 3)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, align_corners=False), theta
@@ -110,6 +130,9 @@ class DeepEmotion(FerModel):
     description="Deep-Emotion: spatial transformer + 4-conv CNN (67k parameters)",
     source="Minaee & Abdolrashidi, Deep-Emotion, arXiv:1902.01019 (2019), and the authors' code",
 )
-def deep_emotion(num_classes: int = 7, in_chans: int = 1, drop_rate: float = 0.5) -> DeepEmotion:
-    """Deep-Emotion attentional CNN, 48x48 input only."""
-    return DeepEmotion(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
+def deep_emotion(
+    num_classes: int = 7, in_chans: int = 1, drop_rate: float = 0.5, width: int = 10, hidden: int = 50,
+    stn: bool = True,
+) -> DeepEmotion:
+    """Deep-Emotion attentional CNN, 48x48 input only; ``width``/``hidden``/``stn`` for studies."""
+    return DeepEmotion(num_classes, in_chans, drop_rate, width, hidden, stn)

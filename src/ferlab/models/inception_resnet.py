@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -50,65 +50,76 @@ class Concat(nn.Module):
         return torch.cat([branch(x) for branch in self.branches], dim=1)
 
 
-def _chain(act: ActLayer, *specs: tuple[int, int, int | tuple[int, int], int]) -> nn.Sequential:
-    """Conv-BN-act units from ``(in, out, kernel, stride)`` specs."""
-    return nn.Sequential(*(ConvBnAct(i, o, k, s, act) for i, o, k, s in specs))
+Widen = Callable[[int], int]
+"""Maps one of the paper's channel counts to the model's."""
 
 
-def _block_a(scale: float, act: ActLayer) -> ResidualInception:
+def _widener(width: float) -> Widen:
+    """``chs * unit / 32`` with ``unit = round(32 * width)`` (at least 1): every count of the paper but
+    the stem's 80 is a multiple of 32, so the widened branches still add up to the widened blocks."""
+    unit = max(1, round(32 * width))
+    return lambda chs: max(1, round(chs * unit / 32))
+
+
+def _chain(act: ActLayer, w: Widen, *specs: tuple[int, int, int | tuple[int, int], int]) -> nn.Sequential:
+    """Conv-BN-act units from ``(in, out, kernel, stride)`` specs in the paper's channels, widened by ``w``."""
+    return nn.Sequential(*(ConvBnAct(w(i), w(o), k, s, act) for i, o, k, s in specs))
+
+
+def _block_a(scale: float, act: ActLayer, w: Widen) -> ResidualInception:
     """Inception-ResNet-A on 256 channels (Szegedy et al. Fig. 10)."""
     return ResidualInception(
         [
-            _chain(act, (256, 32, 1, 1)),
-            _chain(act, (256, 32, 1, 1), (32, 32, 3, 1)),
-            _chain(act, (256, 32, 1, 1), (32, 32, 3, 1), (32, 32, 3, 1)),
+            _chain(act, w, (256, 32, 1, 1)),
+            _chain(act, w, (256, 32, 1, 1), (32, 32, 3, 1)),
+            _chain(act, w, (256, 32, 1, 1), (32, 32, 3, 1), (32, 32, 3, 1)),
         ],
-        96, 256, scale, act,
+        w(96), w(256), scale, act,
     )
 
 
-def _reduction_a(act: ActLayer) -> Concat:
+def _reduction_a(act: ActLayer, w: Widen) -> Concat:
     """Reduction-A, k=192 l=192 m=256 n=384: 256 -> 896 channels, half the size (Fig. 7)."""
     return Concat(
         [
             nn.MaxPool2d(3, stride=2, padding=1),
-            _chain(act, (256, 384, 3, 2)),
-            _chain(act, (256, 192, 1, 1), (192, 192, 3, 1), (192, 256, 3, 2)),
+            _chain(act, w, (256, 384, 3, 2)),
+            _chain(act, w, (256, 192, 1, 1), (192, 192, 3, 1), (192, 256, 3, 2)),
         ]
     )
 
 
-def _block_b(scale: float, act: ActLayer) -> ResidualInception:
+def _block_b(scale: float, act: ActLayer, w: Widen) -> ResidualInception:
     """Inception-ResNet-B on 896 channels, 1x7 / 7x1 factorised branch (Fig. 11)."""
     return ResidualInception(
         [
-            _chain(act, (896, 128, 1, 1)),
-            _chain(act, (896, 128, 1, 1), (128, 128, (1, 7), 1), (128, 128, (7, 1), 1)),
+            _chain(act, w, (896, 128, 1, 1)),
+            _chain(act, w, (896, 128, 1, 1), (128, 128, (1, 7), 1), (128, 128, (7, 1), 1)),
         ],
-        256, 896, scale, act,
+        w(256), w(896), scale, act,
     )
 
 
-def _reduction_b(act: ActLayer) -> Concat:
+def _reduction_b(act: ActLayer, w: Widen) -> Concat:
     """Reduction-B: 896 -> 1792 channels, half the size (Fig. 12)."""
     return Concat(
         [
             nn.MaxPool2d(3, stride=2, padding=1),
-            _chain(act, (896, 256, 1, 1), (256, 384, 3, 2)),
-            _chain(act, (896, 256, 1, 1), (256, 256, 3, 2)),
-            _chain(act, (896, 256, 1, 1), (256, 256, 3, 1), (256, 256, 3, 2)),
+            _chain(act, w, (896, 256, 1, 1), (256, 384, 3, 2)),
+            _chain(act, w, (896, 256, 1, 1), (256, 256, 3, 2)),
+            _chain(act, w, (896, 256, 1, 1), (256, 256, 3, 1), (256, 256, 3, 2)),
         ]
     )
 
 
-def _block_c(scale: float, act: ActLayer) -> ResidualInception:
+def _block_c(scale: float, act: ActLayer, w: Widen) -> ResidualInception:
     """Inception-ResNet-C on 1792 channels, 1x3 / 3x1 factorised branch (Fig. 13)."""
     return ResidualInception(
         [
-            _chain(act, (1792, 192, 1, 1)),
-            _chain(act, (1792, 192, 1, 1), (192, 192, (1, 3), 1), (192, 192, (3, 1), 1)),
+            _chain(act, w, (1792, 192, 1, 1)),
+            _chain(act, w, (1792, 192, 1, 1), (192, 192, (1, 3), 1), (192, 192, (3, 1), 1)),
         ],
-        384, 1792, scale, act,
+        w(384), w(1792), scale, act,
     )
 
 
@@ -134,7 +145,8 @@ class InceptionResNetV1(FerModel):
     * reduction blocks use padding 1 (12 -> 6 -> 3) instead of 'valid' convolutions;
     * batch norm after every conv of the branches (the paper's BN placement is not
       fully specified), none on the linear 1x1 up-projections, which keep their bias;
-    * ``repeats`` (default 5, 10, 5) is an option so small variants can be built.
+    * ``repeats`` (default 5, 10, 5) and ``width`` (default 1.0, a multiplier of every
+      channel count, rounded) are options so small variants can be built.
     """
 
     in_chans_layers = ("stem.0.conv",)
@@ -148,38 +160,39 @@ class InceptionResNetV1(FerModel):
         repeats: tuple[int, int, int] = (5, 10, 5),
         scales: tuple[float, float, float] = (0.17, 0.10, 0.20),
         drop_rate: float = 0.2,
+        width: float = 1.0,
     ) -> None:
         super().__init__()
         if not _triple(repeats) or not all(isinstance(r, int) and r >= 0 for r in repeats):
             raise ModelError(f"repeats must be three integers >= 0 (A, B, C blocks), got {repeats!r}")
         if not _triple(scales) or not all(isinstance(s, (int, float)) and 0 < s <= 1 for s in scales):
             raise ModelError(f"scales must be three residual scales in (0, 1], got {scales!r}")
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 4:
+            raise ModelError(f"width must be a channel multiplier in (0, 4], got {width!r}")
         act = make_prelu if prelu else make_relu
+        w = _widener(width)
         self.num_classes = num_classes
         self.in_chans = in_chans
-        self.num_features = self.head_hidden_size = 1792
+        self.num_features = self.head_hidden_size = w(1792)
         self.stem = nn.Sequential(
-            ConvBnAct(in_chans, 32, 3, 1, act),
-            ConvBnAct(32, 32, 3, 1, act),
-            ConvBnAct(32, 64, 3, 1, act),
+            ConvBnAct(in_chans, w(32), 3, 1, act),
+            *_chain(act, w, (32, 32, 3, 1), (32, 64, 3, 1)),
             nn.MaxPool2d(3, stride=2, padding=1),
-            ConvBnAct(64, 80, 1, 1, act),
-            ConvBnAct(80, 192, 3, 1, act),
-            ConvBnAct(192, 256, 3, 2, act),
+            *_chain(act, w, (64, 80, 1, 1), (80, 192, 3, 1), (192, 256, 3, 2)),
         )
         n_a, n_b, n_c = repeats
         s_a, s_b, s_c = scales
-        self.blocks_a = nn.Sequential(*(_block_a(s_a, act) for _ in range(n_a)))
-        self.reduction_a = _reduction_a(act)
-        self.blocks_b = nn.Sequential(*(_block_b(s_b, act) for _ in range(n_b)))
-        self.reduction_b = _reduction_b(act)
-        self.blocks_c = nn.Sequential(*(_block_c(s_c, act) for _ in range(n_c)))
+        self.blocks_a = nn.Sequential(*(_block_a(s_a, act, w) for _ in range(n_a)))
+        self.reduction_a = _reduction_a(act, w)
+        self.blocks_b = nn.Sequential(*(_block_b(s_b, act, w) for _ in range(n_b)))
+        self.reduction_b = _reduction_b(act, w)
+        self.blocks_c = nn.Sequential(*(_block_c(s_c, act, w) for _ in range(n_c)))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(check_rate("drop_rate", drop_rate))
-        self.fc = make_classifier(1792, num_classes)
+        self.fc = make_classifier(self.num_features, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Stem and the A/B/C stages; ``B x 1792 x 3 x 3`` at 48x48."""
+        """Stem and the A/B/C stages; ``B x 1792 width x 3 x 3`` at 48x48."""
         x = self.reduction_a(self.blocks_a(self.stem(x)))
         return self.blocks_c(self.reduction_b(self.blocks_b(x)))
 
@@ -201,6 +214,7 @@ def inception_resnet_v1(
     repeats: tuple[int, int, int] = (5, 10, 5),
     scales: tuple[float, float, float] = (0.17, 0.10, 0.20),
     drop_rate: float = 0.2,
+    width: float = 1.0,
 ) -> InceptionResNetV1:
-    """Inception-ResNet-v1 sized for 48x48 input; ``prelu=True`` for the PReLU variant."""
-    return InceptionResNetV1(num_classes, in_chans, bool(prelu), repeats, scales, drop_rate)
+    """Inception-ResNet-v1 sized for 48x48 input; ``prelu=True`` for the PReLU variant, ``width`` scales channels."""
+    return InceptionResNetV1(num_classes, in_chans, bool(prelu), repeats, scales, drop_rate, width)

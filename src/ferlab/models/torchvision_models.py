@@ -19,6 +19,7 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.models.vgg import cfgs as vgg_cfgs
 from torchvision.models.vgg import make_layers as make_vgg_layers
 
+from ferlab.errors import ModelError
 from ferlab.models.base import FerModel, check_rate, make_classifier
 from ferlab.models.registry import register_model
 
@@ -50,6 +51,9 @@ class ResNet(FerModel, torchvision.models.ResNet):
       and the stem max-pool is removed, so a 48x48 input ends in a 6x6 map instead of 2x2
       (like the paper's CIFAR-10 networks, Sec. 4.2, which start with a 3x3 conv and no
       pooling). Its conv1 cannot take ImageNet weights and is skipped when loading them.
+    * ``width`` (default 64, the paper's) sets the first stage's channels; the stages are
+      ``width, 2 width, 4 width, 8 width``, to scale the network to a compute budget
+      (ImageNet weights only fit the default).
     """
 
     in_chans_layers = ("conv1",)
@@ -62,18 +66,36 @@ class ResNet(FerModel, torchvision.models.ResNet):
         num_classes: int,
         in_chans: int,
         small_input: bool,
+        width: int = 64,
     ) -> None:
         torchvision.models.ResNet.__init__(self, block, layers)
+        if width != 64:
+            self._rebuild_stages(block, layers, width)
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.num_features = self.head_hidden_size = self.fc.in_features
         if small_input:
             self.input_size = (in_chans, 48, 48)
-            self.conv1 = _fresh_conv(in_chans, 64, 3, 1, bias=False)
+            self.conv1 = _fresh_conv(in_chans, width, 3, 1, bias=False)
             self.maxpool = nn.Identity()
-        elif in_chans != 3:
-            self.conv1 = _fresh_conv(in_chans, 64, 7, 2, bias=False)
+        elif in_chans != 3 or width != 64:
+            self.conv1 = _fresh_conv(in_chans, width, 7, 2, bias=False)
         self.fc = make_classifier(self.num_features, num_classes)
+
+    def _rebuild_stages(self, block: type[Union[BasicBlock, Bottleneck]], layers: list[int], width: int) -> None:
+        """Rebuild the stem norm and the four stages at ``width`` with torchvision's own ``_make_layer``."""
+        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+            raise ModelError(f"width must be an integer >= 1, got {width!r}")
+        self.inplanes = width
+        self.bn1 = nn.BatchNorm2d(width)
+        self.layer1 = self._make_layer(block, width, layers[0])
+        self.layer2 = self._make_layer(block, 2 * width, layers[1], stride=2)
+        self.layer3 = self._make_layer(block, 4 * width, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 8 * width, layers[3], stride=2)
+        self.fc = nn.Linear(8 * width * block.expansion, self.fc.out_features)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Stem and the four stages; ``B x C x 7 x 7`` at 224, ``x 6 x 6`` small at 48."""
@@ -136,9 +158,9 @@ _RESNETS = {
 _IMAGENET_SIZE = (1, 224, 224)
 
 
-def _resnet(name: str, num_classes: int, in_chans: int, small_input: bool) -> ResNet:
+def _resnet(name: str, num_classes: int, in_chans: int, small_input: bool, width: int = 64) -> ResNet:
     block, layers = _RESNETS[name]
-    return ResNet(block, layers, num_classes, in_chans, bool(small_input))
+    return ResNet(block, layers, num_classes, in_chans, bool(small_input), width)
 
 
 @register_model(
@@ -146,9 +168,9 @@ def _resnet(name: str, num_classes: int, in_chans: int, small_input: bool) -> Re
     description="torchvision ResNet-18 (small_input=True: 3x3 stem, no max-pool, 48x48)",
     source=_RESNET_SOURCE.format("resnet18"),
 )
-def resnet18(num_classes: int = 7, in_chans: int = 1, small_input: bool = False) -> ResNet:
-    """ResNet-18; 224x224 input, or 48x48 with ``small_input=True``."""
-    return _resnet("resnet18", num_classes, in_chans, small_input)
+def resnet18(num_classes: int = 7, in_chans: int = 1, small_input: bool = False, width: int = 64) -> ResNet:
+    """ResNet-18; 224x224 input, or 48x48 with ``small_input=True``; ``width`` scales the stages."""
+    return _resnet("resnet18", num_classes, in_chans, small_input, width)
 
 
 @register_model(

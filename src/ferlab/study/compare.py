@@ -1,7 +1,8 @@
 """`ferlab compare`: several models trained under one protocol, then scored and timed side by side.
 
-Each model trains with `ferlab.engine.train` into ``<runs_dir>/<model>`` from one base
-`TrainConfig` of which only ``model`` (and ``out``) change. A run folder already there is
+Each entry (a registry name, its ``model_options``, a label, and rarely other training options
+such as RAN's ``rb_weight`` for an ablation) trains with `ferlab.engine.train` into
+``<runs_dir>/<label>`` from one base `TrainConfig` of which only those fields (and ``out``) change. A run folder already there is
 reused when finished (``metrics.json`` written, by the last epoch or by the time budget),
 resumed when it holds only ``last.pt``, and refused when its ``config.yaml`` was written
 under another protocol. Every model is then scored on the test split from its ``best.pt``
@@ -18,9 +19,11 @@ import os
 import re
 import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
+
+import numpy as np
 
 import pandas as pd
 import torch
@@ -31,13 +34,14 @@ from rich.console import Console
 
 from ferlab.data import FaceDataset, load_dataset
 from ferlab.engine.checkpoint import LAST_NAME, load_model
-from ferlab.engine.config import TrainConfig, load_config
+from ferlab.engine.config import TrainConfig, config_keys, load_config
 from ferlab.engine.trainer import EpochCallback, resolve_device, train
 from ferlab.errors import FerlabError
 from ferlab.evaluate import evaluate_model
 from ferlab.models import count_parameters, get_model_info, measure_flops
 from ferlab.models.profile import measure_inference_speed
 from ferlab.study.machine import machine_info
+from ferlab.study.paired import mcnemar_exact, wilson_interval
 
 TEST_SPLIT = "test"
 SPEED_BATCH = 64
@@ -46,6 +50,7 @@ SUMMARY_NAME, CONFIG_NAME = "metrics.json", "config.yaml"
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("model", "model", "{}"),
+    ("arch", "registry name", "{}"),
     ("run", "run", "{}"),
     ("epochs", "epochs", "{:d}"),
     ("params", "params", "{:,}"),
@@ -58,9 +63,61 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("cuda_images_per_s", f"GPU img/s (batch {SPEED_BATCH})", "{:,.0f}"),
     ("best_val_acc", "best val acc", "{:.4f}"),
     ("test_acc", "test acc", "{:.4f}"),
+    ("test_acc_low", "95% CI low", "{:.4f}"),
+    ("test_acc_high", "95% CI high", "{:.4f}"),
     ("test_macro_f1", "test macro-F1", "{:.4f}"),
+    ("mcnemar_p", "McNemar p vs best", "{:.3g}"),
 )
 """CSV name, table header and number format of every column of the comparison, in order."""
+
+
+ENTRY_KEYS = ("model", "label", "model_options", "options")
+
+
+@dataclass(frozen=True)
+class CompareEntry:
+    """One row of a comparison.
+
+    Attributes:
+        model: registry name (``ferlab models`` lists them).
+        label: the row's name and run folder (default: ``model``); letters, digits, ``.``, ``_``, ``-``.
+        model_options: the model's keyword options (widths, depth, backbone, ...).
+        options: other training options that differ from the shared protocol for this row
+            only, such as ``rb_weight: 0`` for an ablation of RAN's region-biased loss.
+    """
+
+    model: str
+    label: str = ""
+    model_options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        get_model_info(self.model)
+        object.__setattr__(self, "label", self.label or self.model)
+        if not re.fullmatch(r"[\w.-]+", self.label):
+            raise FerlabError(f"entry label {self.label!r} must be letters, digits, '.', '_' or '-'")
+        if not isinstance(self.model_options, dict) or not isinstance(self.options, dict):
+            raise FerlabError(f"entry {self.label!r}: model_options and options must be mappings")
+        fixed = sorted(set(self.options) & {"model", "model_options", "out"})
+        unknown = sorted(set(self.options) - set(config_keys()))
+        if fixed or unknown:
+            raise FerlabError(f"entry {self.label!r}: options may not set {', '.join(fixed + unknown)} "
+                              f"(use model/model_options; known training options: {', '.join(config_keys())})")
+
+
+def load_entries(path: Path) -> tuple[CompareEntry, ...]:
+    """The entries of a YAML file holding a list of ``{model, label, model_options, options}`` mappings."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise FerlabError(f"{path}: cannot read the entries ({str(error).splitlines()[0]})") from None
+    if not isinstance(loaded, list) or not all(isinstance(item, dict) for item in loaded):
+        raise FerlabError(f"{path}: expected a list of entries, each a mapping with keys {', '.join(ENTRY_KEYS)}")
+    for item in loaded:
+        unknown = sorted(set(item) - set(ENTRY_KEYS))
+        if unknown or "model" not in item:
+            raise FerlabError(f"{path}: entry {item!r} needs 'model' and may only have {', '.join(ENTRY_KEYS)}")
+    return tuple(CompareEntry(**item) for item in loaded)
 
 
 @dataclass(frozen=True)
@@ -68,11 +125,11 @@ class CompareRequest:
     """What `run_compare` does; checked on creation.
 
     Attributes:
-        models: registry names, in table order.
-        protocol: the training options every model shares; its ``model`` and ``out`` are
-            replaced per model.
+        entries: the rows, in table order (registry name, options, label).
+        protocol: the training options every model shares; its ``model``, ``model_options``
+            and ``out`` (and an entry's own ``options``) are replaced per entry.
         name: the outputs are ``compare_<name>.*`` (letters, digits, ``.``, ``_``, ``-``).
-        runs_dir: each model's run folder is ``runs_dir/<model>``.
+        runs_dir: each entry's run folder is ``runs_dir/<label>``.
         out: folder of the table, CSV and figures.
         budget_minutes: stop each model's training after the epoch that ends past this
             wall time (None: train every epoch of the protocol).
@@ -80,7 +137,7 @@ class CompareRequest:
         command: the command line, written into the table file.
     """
 
-    models: tuple[str, ...]
+    entries: tuple[CompareEntry, ...]
     protocol: TrainConfig
     name: str
     runs_dir: Path
@@ -90,12 +147,12 @@ class CompareRequest:
     command: Optional[str] = None
 
     def __post_init__(self) -> None:
-        if not self.models:
-            raise FerlabError("no model to compare: pass --models NAME,NAME,...")
-        for model in self.models:
-            get_model_info(model)
-            if self.models.count(model) > 1:
-                raise FerlabError(f"model {model!r} is listed twice in --models")
+        if not self.entries:
+            raise FerlabError("no model to compare: pass --models NAME,NAME,... or --entries FILE.yaml")
+        labels = [entry.label for entry in self.entries]
+        for label in labels:
+            if labels.count(label) > 1:
+                raise FerlabError(f"model {label!r} is listed twice; give the entries distinct labels")
         if not re.fullmatch(r"[\w.-]+", self.name):
             raise FerlabError(f"comparison name {self.name!r} must be letters, digits, '.', '_' or '-'")
         if self.budget_minutes is not None and self.budget_minutes < 0:
@@ -114,9 +171,11 @@ class CompareResult:
     files: list[Path]
 
 
-def model_config(protocol: TrainConfig, model: str, runs_dir: Path) -> TrainConfig:
-    """The protocol with only the model and its run folder changed."""
-    return replace(protocol, model=model, out=str(runs_dir / model))
+def model_config(protocol: TrainConfig, entry: CompareEntry, runs_dir: Path) -> TrainConfig:
+    """The protocol with only the entry's model, options and run folder changed."""
+    values = {**protocol.to_dict(), **entry.options, "model": entry.model, "model_options": entry.model_options,
+              "out": str(runs_dir / entry.label)}
+    return load_config(**values)
 
 
 def run_state(config: TrainConfig) -> str:
@@ -149,9 +208,10 @@ def budget_stop(minutes: Optional[float]) -> Optional[EpochCallback]:
     return lambda row: time.monotonic() >= deadline
 
 
-def measure_run(config: TrainConfig, state: str, test_set: FaceDataset, device: torch.device,
-                timing_seconds: float) -> tuple[dict[str, Any], list[dict[str, float]]]:
-    """The `COLUMNS` row of a finished run, and its per-epoch history.
+def measure_run(label: str, config: TrainConfig, state: str, test_set: FaceDataset, device: torch.device,
+                timing_seconds: float) -> tuple[dict[str, Any], list[dict[str, float]], np.ndarray]:
+    """The `COLUMNS` row of a finished run (all but McNemar's p), its per-epoch history, and
+    which test images ``best.pt`` classifies correctly (in the test split's order).
 
     Test scores come from ``best.pt``; training speed is the mean over the run's epochs;
     latency and throughput are measured here, on the CPU and on CUDA when present.
@@ -162,7 +222,8 @@ def measure_run(config: TrainConfig, state: str, test_set: FaceDataset, device: 
     model, record = load_model(run)
     input_size = tuple(model.input_size)
     row: dict[str, Any] = {
-        "model": config.model, "run": state, "epochs": len(history), "params": count_parameters(model),
+        "model": label, "arch": config.model, "run": state, "epochs": len(history),
+        "params": count_parameters(model),
         "gflops": measure_flops(model, input_size) / 1e9,
         "train_s_per_epoch": statistics.mean(r["epoch_seconds"] for r in history),
         "train_images_per_s": statistics.mean(r["images_per_s"] for r in history),
@@ -173,9 +234,19 @@ def measure_run(config: TrainConfig, state: str, test_set: FaceDataset, device: 
             continue
         speed = measure_inference_speed(model, input_size, torch.device(kind), timing_seconds, SPEED_BATCH)
         row.update({f"{kind}_latency_ms": speed.latency_ms, f"{kind}_images_per_s": speed.images_per_s})
-    scores = evaluate_model(model, test_set, record["classes"], device=device).metrics
-    row.update(best_val_acc=summary["best_val_acc"], test_acc=scores["accuracy"], test_macro_f1=scores["macro_f1"])
-    return row, history
+    scored = evaluate_model(model, test_set, record["classes"], device=device)
+    correct = (scored.logits.argmax(1) == scored.labels).numpy()
+    low, high = wilson_interval(int(correct.sum()), len(correct))
+    row.update(best_val_acc=summary["best_val_acc"], test_acc=scored.metrics["accuracy"], test_acc_low=low,
+               test_acc_high=high, test_macro_f1=scored.metrics["macro_f1"])
+    return row, history, correct
+
+
+def add_mcnemar(rows: list[dict[str, Any]], correct: list[np.ndarray]) -> None:
+    """Set each row's ``mcnemar_p``: McNemar's exact test against the most accurate row (1 for itself)."""
+    best = max(range(len(rows)), key=lambda i: rows[i]["test_acc"])
+    for row, outcomes in zip(rows, correct):
+        row["mcnemar_p"] = mcnemar_exact(outcomes, correct[best]).p_value
 
 
 def load_summary(run: Path) -> dict[str, Any]:
@@ -194,21 +265,24 @@ def run_compare(request: CompareRequest, console: Optional[Console] = None) -> C
     """
     console = console or Console()
     protocol = request.protocol
-    configs = [model_config(protocol, model, request.runs_dir) for model in request.models]
+    configs = [model_config(protocol, entry, request.runs_dir) for entry in request.entries]
     states = [run_state(config) for config in configs]
     test_set = load_dataset(protocol.data, protocol.data_root, TEST_SPLIT, **protocol.data_options)
     if protocol.threads:
         torch.set_num_threads(protocol.threads)
     device = resolve_device(protocol.device)
-    rows, histories = [], {}
-    for config, state in zip(configs, states):
+    rows, histories, correct = [], {}, []
+    for entry, config, state in zip(request.entries, configs, states):
         if state != "reused":
             train(config, resume=state == "resumed", console=console, on_epoch=budget_stop(request.budget_minutes))
-        row, histories[config.model] = measure_run(config, state, test_set, device, request.timing_seconds)
+        row, histories[entry.label], outcomes = measure_run(entry.label, config, state, test_set, device,
+                                                            request.timing_seconds)
         rows.append(row)
-        console.print(f"{config.model}: {state} {config.out} ({row['epochs']} epochs): test accuracy "
+        correct.append(outcomes)
+        console.print(f"{entry.label}: {state} {config.out} ({row['epochs']} epochs): test accuracy "
                       f"{row['test_acc']:.4f}, macro-F1 {row['test_macro_f1']:.4f}; {row['gflops']:.3f} GFLOPs, "
                       f"{row['cpu_latency_ms']:.2f} ms per image on the CPU", highlight=False)
+    add_mcnemar(rows, correct)
     files = write_outputs(request, rows, histories)
     return CompareResult(rows, histories, files)
 
@@ -231,7 +305,10 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def markdown_report(request: CompareRequest, rows: list[dict[str, Any]], stem: str) -> str:
     """The table file: table, how each column was measured, command, protocol, machine, figures."""
-    protocol = {k: v for k, v in request.protocol.to_dict().items() if k not in ("model", "out")}
+    protocol = {k: v for k, v in request.protocol.to_dict().items() if k not in ("model", "model_options", "out")}
+    entries = yaml.safe_dump([{"label": e.label, "model": e.model, "model_options": e.model_options,
+                               **({"options": e.options} if e.options else {})} for e in request.entries],
+                             sort_keys=False, default_flow_style=None).strip()
     protocol.update(test_split=TEST_SPLIT, budget_minutes=request.budget_minutes,
                     timing_seconds=request.timing_seconds)
     made_by = f"`{request.command}`" if request.command else "`ferlab.study.compare.run_compare` (Python)"
@@ -252,6 +329,15 @@ Made by {made_by}.
   {request.timing_seconds:g} s of passes each, measured in this command for every model.
 - best val acc: best accuracy on split `{request.protocol.val_split}` during training (it selects
   `best.pt`); test acc, macro-F1: `best.pt` on split `{TEST_SPLIT}`.
+- 95% CI: Wilson score interval of the test accuracy. McNemar p vs best: exact two-sided McNemar
+  test of the row against the row of highest test accuracy on the same test images (1 for that
+  row); p above 0.05 means the two are not distinguishable at this test-set size.
+
+## Entries
+
+```yaml
+{entries}
+```
 
 ## Protocol (the same for every model)
 
@@ -265,20 +351,31 @@ Made by {made_by}.
 
 ![test accuracy against GFLOPs]({stem}_acc_vs_gflops.png)
 
+![test accuracy against CPU latency]({stem}_acc_vs_latency.png)
+
 ![validation accuracy per epoch]({stem}_val_acc.png)
 """
 
 
-def accuracy_figure(rows: list[dict[str, Any]], name: str) -> Figure:
-    """Test accuracy against forward GFLOPs (log scale), one labelled point per model."""
-    figure = Figure(figsize=(6.5, 4.5))
+COST_AXES = {
+    "gflops": "forward GFLOPs per image (log scale)",
+    "cpu_latency_ms": "CPU latency at batch 1, ms (log scale)",
+}
+"""Cost columns with an accuracy figure, and their axis labels."""
+
+
+def accuracy_figure(rows: list[dict[str, Any]], name: str, cost: str = "gflops") -> Figure:
+    """Test accuracy (with its 95% interval) against a cost column (log scale), one labelled point per model."""
+    figure = Figure(figsize=(7.5, 5.0))
     axes = figure.add_subplot()
     for row in rows:
-        axes.scatter(row["gflops"], row["test_acc"])
-        axes.annotate(row["model"], (row["gflops"], row["test_acc"]), xytext=(5, 5), textcoords="offset points")
+        error = [[row["test_acc"] - row["test_acc_low"]], [row["test_acc_high"] - row["test_acc"]]]
+        axes.errorbar(row[cost], row["test_acc"], yerr=error, fmt="o", capsize=3)
+        axes.annotate(row["model"], (row[cost], row["test_acc"]), xytext=(5, 5), textcoords="offset points",
+                      fontsize=8)
     axes.set_xscale("log")
-    axes.set_xlabel("forward GFLOPs per image (log scale)")
-    axes.set_ylabel(f"{TEST_SPLIT} accuracy")
+    axes.set_xlabel(COST_AXES[cost])
+    axes.set_ylabel(f"{TEST_SPLIT} accuracy (95% CI)")
     axes.set_title(f"{name}: accuracy against cost")
     axes.grid(alpha=0.3, which="both")
     figure.tight_layout()
@@ -323,7 +420,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def write_outputs(request: CompareRequest, rows: list[dict[str, Any]],
                   histories: dict[str, list[dict[str, float]]]) -> list[Path]:
-    """Write ``compare_<name>.md``, ``.csv``, ``_acc_vs_gflops.png`` and ``_val_acc.png`` into ``request.out``.
+    """Write ``compare_<name>.md``, ``.csv``, ``_acc_vs_gflops.png``, ``_acc_vs_latency.png`` and
+    ``_val_acc.png`` into ``request.out``.
 
     Every file is rendered in memory first, then each is replaced atomically.
     """
@@ -331,7 +429,8 @@ def write_outputs(request: CompareRequest, rows: list[dict[str, Any]],
     contents = {
         f"{stem}.md": markdown_report(request, rows, stem).encode(),
         f"{stem}.csv": pd.DataFrame(rows, columns=[c for c, _, _ in COLUMNS]).to_csv(index=False).encode(),
-        f"{stem}_acc_vs_gflops.png": _png(accuracy_figure(rows, request.name)),
+        f"{stem}_acc_vs_gflops.png": _png(accuracy_figure(rows, request.name, "gflops")),
+        f"{stem}_acc_vs_latency.png": _png(accuracy_figure(rows, request.name, "cpu_latency_ms")),
         f"{stem}_val_acc.png": _png(val_acc_figure(histories, request.name)),
     }
     for name, data in contents.items():
