@@ -14,10 +14,10 @@ import argparse
 
 import torch
 
-from ferlab.app.classifier import resolve_model
-from ferlab.engine.checkpoint import load_model
+from ferlab.models.files import load_model
 from ferlab.study.explain import model_inputs, split_inputs
 from ferlab.study.internals import grad_cam
+from ferlab.weights import resolve_model
 
 
 def main() -> None:

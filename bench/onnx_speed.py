@@ -5,12 +5,14 @@
 Both backends classify the same random 48x48 crops at batch 1 and batch 64 through
 ``predict_proba`` (preprocessing and softmax included), best of 5 runs of at least one
 second each (`pipeline_speed.classifier_rate`); the ONNX file is exported to the user
-cache dir on first use. Both use torch's thread count (``--threads`` sets it).
+cache dir on first use. ``--threads`` sets both backends' threads (torch's, and ONNX Runtime's
+through ``FERLAB_THREADS``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 
 import onnxruntime
@@ -27,6 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+        os.environ["FERLAB_THREADS"] = str(args.threads)  # ONNX Runtime's intra-op threads
     backends = {backend: load_classifier(args.model, backend) for backend in ("torch", "onnx")}
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
           f"model {args.model}, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}")

@@ -18,9 +18,10 @@ import argparse
 import shutil
 from pathlib import Path
 
-from ferlab.app.onnx_backend import export_onnx
-from ferlab.engine.checkpoint import load_model, model_record, save_atomically
+from ferlab.engine.checkpoint import model_record, save_atomically
 from ferlab.evaluate.run import EvalRequest, run_evaluation
+from ferlab.models.files import load_model
+from ferlab.models.onnx_export import export_onnx
 from ferlab.weights import WEIGHTS_DIR
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,6 +6,7 @@ no traceback reaches the user for input they can fix.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from functools import partial
@@ -17,15 +18,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
+from rich.text import Text
 
 import ferlab
-from ferlab.data import FaceDataset, detect_dataset, load_dataset
-from ferlab.data.dataset import SplitUnavailable
-from ferlab.data.export import export_images
 from ferlab.errors import FerlabError
 
 if TYPE_CHECKING:
     from ferlab.app.predict import PredictReport
+    from ferlab.data import FaceDataset
+
+TRAIN_PACKAGES = ("torch", "torchvision", "kornia", "torchmetrics")
+"""What the research commands (train, eval, export, compare, sweep, explain) import."""
 
 app = typer.Typer(
     name="ferlab",
@@ -64,8 +67,19 @@ def _reader_options(reader: str, mode: str) -> dict[str, str]:
     return {"mode": mode} if reader == "ferplus" else {}
 
 
-def _available_splits(reader: str, path: Path, options: dict) -> list[FaceDataset]:
+def require_training_extra(command: str) -> None:
+    """Stop a research command in one line when the training stack is not installed."""
+    missing = [name for name in TRAIN_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise FerlabError(f'ferlab {command} needs the training extra ({", ".join(missing)} missing): '
+                          f'pip install "ferlab[train]"')
+
+
+def _available_splits(reader: str, path: Path, options: dict) -> list["FaceDataset"]:
     """Every split of the dataset at ``path`` that exists (``all`` when it has none)."""
+    from ferlab.data import load_dataset
+    from ferlab.data.dataset import SplitUnavailable
+
     found = []
     for split in ("train", "val", "test"):
         try:
@@ -82,10 +96,13 @@ def data_info(
     mode: str = ModeOption,
 ) -> None:
     """Print splits, class counts and image size of a dataset."""
+    from ferlab.data import detect_dataset
+
     reader = detect_dataset(path) if data == "auto" else data
     splits = _available_splits(reader, path, _reader_options(reader, mode))
     first = splits[0]
-    title = f"{reader} at {path}: {sum(map(len, splits)):,} images, {first.image_size[0]}x{first.image_size[1]}"
+    title = f"{reader} at {escape(str(path))}: {sum(map(len, splits)):,} images, " \
+            f"{first.image_size[0]}x{first.image_size[1]}"
     table = Table(title=title + (" RGB" if first.channels == 3 else " grayscale"))
     table.add_column("class")
     for dataset in splits:
@@ -96,7 +113,7 @@ def data_info(
     console.print(table)
     problems = [p for d in splits for p in d.problems]
     for problem in problems[:10]:
-        console.print(f"[yellow]skipped[/] {problem}", highlight=False)
+        console.print(f"[yellow]skipped[/] {escape(str(problem))}", highlight=False)
     if len(problems) > 10:
         console.print(f"[yellow]... and {len(problems) - 10} more skipped files[/]")
     if reader == "fer2013" and (path if path.is_dir() else path.parent).joinpath("fer2013new.csv").is_file():
@@ -112,6 +129,9 @@ def data_export_images(
     force: bool = typer.Option(False, "--force", help="Write into a folder that is not empty."),
 ) -> None:
     """Write a dataset as an image-folder layout that `--data folder` reads back."""
+    from ferlab.data import detect_dataset
+    from ferlab.data.export import export_images
+
     if out.exists() and any(out.iterdir()) and not force:
         raise FerlabError(f"{out}: folder is not empty; pass --force to write into it")
     reader = detect_dataset(path) if data == "auto" else data
@@ -120,7 +140,8 @@ def data_export_images(
         for dataset in splits:
             task = progress.add_task(f"{dataset.split}", total=len(dataset))
             written = export_images(dataset, out, on_image=partial(progress.advance, task))
-            progress.console.print(f"{dataset.split}: {written:,} images written to {out / dataset.split}")
+            progress.console.print(f"{dataset.split}: {written:,} images written to {out / dataset.split}",
+                                   markup=False, highlight=False)
 
 
 @app.command("train")
@@ -149,6 +170,7 @@ def train_command(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
 ) -> None:
     """Train a model; checkpoints every epoch, `--resume` continues after a crash."""
+    require_training_extra("train")
     from ferlab.engine import load_config, train
 
     settings = load_config(
@@ -163,7 +185,7 @@ def train_command(
 @app.command("eval")
 def eval_command(
     ctx: typer.Context,
-    run_or_weights: Path = typer.Argument(..., help="Run folder (its best.pt) or model file."),
+    run_or_weights: str = typer.Argument(..., metavar="MODEL", help="Shipped model name, run folder or model file."),
     data: str = DataOption,
     data_root: Path = typer.Option(..., "--data-root", help="The dataset's file or folder."),
     split: str = typer.Option("test", "--split", help="Split to score: train, val, test or all."),
@@ -179,12 +201,15 @@ def eval_command(
     mode: str = ModeOption,
 ) -> None:
     """Score a model on a split: accuracy, F1, confusion matrix, calibration (ECE, temperature)."""
+    require_training_extra("eval")
+    from ferlab.data import detect_dataset
     from ferlab.evaluate.report import print_summary
     from ferlab.evaluate.run import EvalRequest, command_line, run_evaluation
+    from ferlab.weights import resolve_model
 
     reader = detect_dataset(data_root) if data == "auto" else data
     request = EvalRequest(
-        weights=run_or_weights, data=reader, data_root=data_root, split=split,
+        weights=resolve_model(run_or_weights), data=reader, data_root=data_root, split=split,
         data_options=_reader_options(reader, mode), tta=tta, subset=subset, occlusion=occlude, out=out,
         batch_size=batch_size, command=command_line(ctx),
     )
@@ -238,6 +263,7 @@ def compare_command(
     timing_seconds: float = typer.Option(1.0, help="Seconds of timed passes per latency or throughput figure."),
 ) -> None:
     """Train (or reuse) several models under one protocol; table, CSV and figures of accuracy against cost."""
+    require_training_extra("compare")
     from ferlab.engine import load_config
     from ferlab.evaluate.run import command_line
     from ferlab.study.compare import CompareEntry, CompareRequest, load_entries, run_compare
@@ -256,7 +282,7 @@ def compare_command(
         timing_seconds=timing_seconds, command=command_line(ctx),
     )
     result = run_compare(request, console)
-    console.print(f"table, CSV and figures written: {', '.join(map(str, result.files))}", highlight=False)
+    console.print(Text(f"table, CSV and figures written: {', '.join(map(str, result.files))}"), highlight=False)
 
 
 @app.command("sweep")
@@ -288,6 +314,7 @@ def sweep_command(
 
     Several processes or machines work on one study when they share --storage and --study-name.
     """
+    require_training_extra("sweep")
     from ferlab.engine import load_config
     from ferlab.evaluate.run import command_line
 
@@ -311,13 +338,17 @@ def sweep_command(
     if search is not None:
         run_sweep(study, base, search, trials, out, command_line(ctx).replace(url, shown_url(url)), console)
     files = write_report(study, out)
-    console.print(f"study {name!r} in {shown_url(url)}; report: {', '.join(map(str, files))}", highlight=False)
+    console.print(Text(f"study {name!r} in {shown_url(url)}; report: {', '.join(map(str, files))}"), highlight=False)
 
 
 ModelNameOption = typer.Option(
     "ferlab-ferplus", "--model", "-m", help="Shipped model name, run folder or model file."
 )
-DetectorOption = typer.Option("opencv", "--detector", help="Face detector: opencv, dlib, mtcnn.")
+DetectorOption = typer.Option(
+    "opencv", "--detector",
+    help="Face detector: opencv, dlib, mtcnn, or none (each image is one face crop). With a detector, an image "
+    "with no face found that is at most 400 px and about square is classified whole (detector: none).",
+)
 BackendOption = typer.Option(
     "auto", "--backend",
     help="What runs the model: torch, onnx (ONNX Runtime; shipped models bundle their export, others are exported "
@@ -331,18 +362,26 @@ AppTtaOption = typer.Option(
 
 
 def _print_faces(report: "PredictReport") -> None:
-    """One table row per face found; one line per file that could not be read."""
-    table = Table("file", "face", "box (x1, y1, x2, y2)", "expression", "probability")
+    """One table row per face found; then every image with no face and every file skipped, with why.
+
+    File names are printed literally (as `rich.text.Text`, never parsed for markup)."""
+    table = Table("file", "face", "box (x1, y1, x2, y2)", "detector", "expression", "probability")
     for image in report.images:
         for i, face in enumerate(image["faces"]):
             box = ", ".join(f"{v:.0f}" for v in face["box"])
             confidence = face["probabilities"][face["label"]]
-            table.add_row(image["file"], str(i), box, face["label"], f"{confidence:.2f}")
+            table.add_row(Text(image["file"]), str(i), box, face["detector"], face["label"], f"{confidence:.2f}")
     console.print(table)
+    for name in report.no_face:
+        err_console.print(Text.assemble(("no face: ", "yellow"), name), highlight=False, soft_wrap=True)
     for problem in report.problems:
-        err_console.print(f"[yellow]skipped:[/] {problem}", highlight=False, soft_wrap=True)
-    found = f"{report.faces} face(s) in {len(report.images)} image(s)"
-    console.print(f"{found}; written to {report.out}" if report.out else found)
+        err_console.print(Text.assemble(("skipped: ", "yellow"), str(problem)), highlight=False, soft_wrap=True)
+    done = len(report.images) + len(report.problems)
+    summary = (f"{report.faces} face(s) in {len(report.images)} image(s); {len(report.no_face)} with no face, "
+               f"{len(report.problems)} file(s) skipped")
+    if report.interrupted:
+        summary = f"interrupted after {done} of {report.files} file(s): {summary}"
+    console.print(Text(f"{summary}; written to {report.out}" if report.out else summary), highlight=False)
 
 
 @app.command("predict")
@@ -358,7 +397,9 @@ def predict_command(
 ) -> None:
     """Find faces and their expressions in photos: annotated images, faces.csv/json, crops.
 
-    Exit code 0 when every file was read, 1 when some were skipped (the rest is written).
+    Every file of a folder is tried (Pillow reads by content); files with no face and files
+    skipped are listed with the reason. Exit code 0 when every file was read, 1 when some
+    were skipped (the rest is written), 130 after Ctrl+C (the tables of the files done are written).
     """
     from ferlab.app import FaceAnalyzer
     from ferlab.app.predict import image_files, predict_files
@@ -368,11 +409,16 @@ def predict_command(
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err_console,
                   disable=as_json or len(files) < 2) as progress:
         task = progress.add_task("images", total=len(files))
-        report = predict_files(root, files, analyzer, out, save_crops, on_file=lambda _: progress.advance(task))
+        try:
+            report = predict_files(root, files, analyzer, out, save_crops, on_file=lambda _: progress.advance(task))
+        except KeyboardInterrupt as interrupt:
+            report = interrupt.report
     if as_json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
         _print_faces(report)
+    if report.interrupted:
+        raise typer.Exit(130)
     if report.problems:
         raise typer.Exit(1)
 
@@ -391,7 +437,7 @@ def demo_command(
 
     report = run_demo(FaceAnalyzer(detector, model, backend=backend, tta=tta), out)
     _print_faces(report)
-    console.print(f"annotated image: {out / 'annotated' / 'astronaut.png'}")
+    console.print(Text(f"annotated image: {out / report.images[0]['annotated']}"))
 
 
 @app.command("video")
@@ -453,7 +499,7 @@ def video_command(
     console.print(table)
     console.print(f"{'interrupted after ' if report.interrupted else ''}{report.frames_processed} frames analysed "
                   f"({summary['frames_with_faces']} with a face) at {report.processing_fps:.1f} frames/s; "
-                  f"outputs written to {out}", highlight=False)
+                  f"outputs written to {escape(str(out))}", highlight=False)
 
 
 @app.command("export")
@@ -462,11 +508,13 @@ def export_command(
     onnx: Path = typer.Option(..., "--onnx", help="ONNX file to write (missing folders are created)."),
     opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset, 18 to 23 (default 20)."),
 ) -> None:
-    """Export a model to ONNX: float32 normalised input (dynamic batch), logits out, classes in the metadata."""
-    from ferlab.app.onnx_backend import export_onnx
+    """Export a model to ONNX: float32 normalised input (dynamic batch), logits out; classes, preprocessing
+    and temperatures in the metadata."""
+    require_training_extra("export")
+    from ferlab.models.onnx_export import export_onnx
 
     path = export_onnx(model, onnx, opset)
-    console.print(f"{model} exported to {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
+    console.print(Text(f"{model} exported to {path} ({path.stat().st_size / 1e6:.1f} MB)"), highlight=False)
 
 
 @app.command("explain")
@@ -492,9 +540,11 @@ def explain_command(
 ) -> None:
     """What a model looks at, as PNG grids: learning curves, activation maps, Grad-CAM, and the
     spatial transformer's warp (deep_emotion), attention map (attention_net) or region weights (ran)."""
-    from ferlab.app.classifier import resolve_model
-    from ferlab.engine.checkpoint import load_model
+    require_training_extra("explain")
+    from ferlab.data import detect_dataset
+    from ferlab.models.files import load_model
     from ferlab.study.explain import default_out, explain, photo_inputs, run_history, split_inputs
+    from ferlab.weights import resolve_model
 
     if bool(images) == (data_root is not None):
         raise FerlabError("give IMAGE files or --data-root PATH (with --split, --n), exactly one of them")
@@ -505,10 +555,10 @@ def explain_command(
         reader = detect_dataset(data_root) if data == "auto" else data
         inputs = split_inputs(reader, data_root, split, n, seed, _reader_options(reader, mode))
     for note in inputs.notes:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     report = explain(model, record, inputs, out or default_out(run), run_history(run), cam_layer)
-    console.print(f"{len(report.predictions)} face(s) explained; written to {report.out}: "
-                  f"{', '.join(path.name for path in report.files)}, explain.json", highlight=False)
+    console.print(Text(f"{len(report.predictions)} face(s) explained; written to {report.out}: "
+                       f"{', '.join(path.name for path in report.files)}, explain.json"), highlight=False)
 
 
 @app.command("serve")
@@ -542,6 +592,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     except FerlabError as error:
         err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted", highlight=False)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -14,3 +14,9 @@ class DataError(FerlabError):
 
 class ModelError(FerlabError):
     """An unknown model name, bad model options, or weights that do not fit."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none), for one-line errors."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -19,15 +19,17 @@ import torch
 from onnx import TensorProto, helper
 
 import ferlab
-from ferlab.app.classifier import ExpressionClassifier, load_classifier, resolve_backend
+from ferlab.app.classifier import load_classifier, resolve_backend
 from ferlab.app.demo import ASTRONAUT
-from ferlab.app.onnx_backend import OnnxClassifier, cached_export, export_onnx
+from ferlab.app.onnx_runtime import OnnxClassifier
+from ferlab.app.torch_backend import ExpressionClassifier
 from ferlab.cli import main
 from ferlab.data.cache import cache_dir
 from ferlab.data.labels import FER2013_CLASSES
 from ferlab.engine.checkpoint import model_record, save_atomically
-from ferlab.evaluate.predict import sized_inputs
 from ferlab.models import create_model, list_models
+from ferlab.models.onnx_export import cached_export, export_onnx
+from ferlab.preprocess import model_inputs
 from ferlab.weights import list_shipped, shipped_onnx
 
 TOLERANCE = 1e-4
@@ -93,7 +95,7 @@ def test_batch_axis_is_dynamic(exported: dict[str, Path]) -> None:
     classifier = OnnxClassifier.load(exported["ferlab-ferplus"])
     assert isinstance(classifier.session.get_inputs()[0].shape[0], str)
     crops = np.random.default_rng(2).integers(0, 256, (37, 48, 48), np.uint8)
-    inputs = sized_inputs(crops, classifier.input_size).numpy()
+    inputs = model_inputs(crops, classifier.preprocessing)
     for batch in (1, 37):
         (logits,) = classifier.session.run(["logits"], {"input": inputs[:batch]})
         assert logits.shape == (batch, len(classifier.classes))
@@ -125,13 +127,13 @@ def test_backend_exports_once_to_the_cache(lenet_file: Path, monkeypatch: pytest
     assert isinstance(first, OnnxClassifier) and first.name == str(lenet_file)
     cached = cached_export(lenet_file)
     assert cached.parent == cache_dir() / "onnx" and cached.name.startswith("lenet-")
-    monkeypatch.setattr("ferlab.app.onnx_backend.export_onnx", lambda *args: pytest.fail("exported twice"))
+    monkeypatch.setattr("ferlab.models.onnx_export.export_onnx", lambda *args: pytest.fail("exported twice"))
     assert load_classifier(lenet_file, backend="onnx").classes == first.classes
 
 
 @pytest.mark.parametrize("name", list_shipped())
 def test_shipped_models_bundle_their_onnx_export(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ferlab.app.onnx_backend.export_onnx", lambda *args: pytest.fail("bundled, not exported"))
+    monkeypatch.setattr("ferlab.models.onnx_export.export_onnx", lambda *args: pytest.fail("bundled, not exported"))
     bundled = load_classifier(name, backend="onnx")
     assert isinstance(bundled, OnnxClassifier) and Path(bundled.session._model_path) == shipped_onnx(name)
     reference = ExpressionClassifier.load(name)
@@ -150,9 +152,11 @@ def test_auto_backend_prefers_onnx_runtime_where_it_can_run(lenet_file: Path, mo
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else real_find_spec(name, *a))
     missing.add("onnxscript")  # no exporter: only bundled graphs run on ONNX Runtime
     assert (resolve_backend("ferlab-ferplus"), resolve_backend(lenet_file)) == ("onnx", "torch")
-    missing.add("onnxruntime")
-    assert resolve_backend("ferlab-ferplus") == "torch"
-    assert isinstance(load_classifier("ferlab-ferplus"), ExpressionClassifier)
+    missing.add("torch")  # the light install: shipped models and .onnx files run, model files need the extra
+    assert (resolve_backend("ferlab-ferplus"), resolve_backend(lenet_file)) == ("onnx", "onnx")
+    assert isinstance(load_classifier("ferlab-ferplus"), OnnxClassifier)
+    with pytest.raises(ferlab.FerlabError, match=r'runs with PyTorch .*pip install "ferlab\[train\]"'):
+        load_classifier(lenet_file)
 
 
 def test_without_cache_the_export_is_temporary(exported: dict[str, Path], lenet_file: Path,
@@ -164,7 +168,7 @@ def test_without_cache_the_export_is_temporary(exported: dict[str, Path], lenet_
         return out
 
     monkeypatch.setenv("FERLAB_NO_CACHE", "1")
-    monkeypatch.setattr("ferlab.app.onnx_backend.export_onnx", copy_export)
+    monkeypatch.setattr("ferlab.models.onnx_export.export_onnx", copy_export)
     classifier = load_classifier(lenet_file, backend="onnx")
     assert classifier.name == str(lenet_file) and classifier.temperature == 1.7
     assert len(written) == 1 and not written[0].exists()

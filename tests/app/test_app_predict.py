@@ -14,10 +14,11 @@ from skimage import data
 from typer.testing import CliRunner
 
 import ferlab
-from ferlab.app import ExpressionClassifier, FaceAnalyzer
+from ferlab.app import FaceAnalyzer
 from ferlab.app.analyze import load_rgb
 from ferlab.app.demo import ASTRONAUT
 from ferlab.app.predict import predict_images
+from ferlab.app.torch_backend import ExpressionClassifier
 from ferlab.cli import app
 from ferlab.errors import FerlabError, ModelError
 from ferlab.weights import list_shipped
@@ -76,7 +77,8 @@ def test_analyze_function_takes_arrays_and_paths(tmp_path: Path) -> None:
     from_path, from_array = ferlab.analyze(path), ferlab.analyze(data.astronaut())
     assert from_path == from_array
     assert from_path[0]["label"] == "happy"
-    assert set(from_path[0]) == {"box", "score", "landmarks", "label", "probabilities"}
+    assert set(from_path[0]) == {"box", "score", "detector", "landmarks", "label", "probabilities"}
+    assert from_path[0]["detector"] == "opencv"
     json.dumps(from_path)  # plain JSON types only
 
 
@@ -110,17 +112,18 @@ def test_predict_folder_writes_everything_and_skips_the_broken_file(photo_folder
     out = tmp_path / "out"
     seen: list[Path] = []
     report = predict_images(photo_folder, analyzer, out, save_crops=True, on_file=seen.append)
-    assert len(seen) == 4  # the text file is not an image
+    assert len(seen) == 5  # every file is tried, the text file too
     assert sorted(image["file"] for image in report.images) == ["astronaut.jpg", "coffee.png", "sub/astronaut_small.png"]
-    assert [Path(p.path).name for p in report.problems] == ["broken.jpg"]
-    assert report.faces == 2
+    assert [Path(p.path).name for p in report.problems] == ["broken.jpg", "notes.txt"]
+    assert all(p.reason for p in report.problems)
+    assert report.faces == 2 and report.no_face == ["coffee.png"]
     for name in ("astronaut.png", "coffee.png", "sub/astronaut_small.png"):
         assert (out / "annotated" / name).stat().st_size > 0
     table = pd.read_csv(out / "faces.csv")
     assert len(table) == 2 and set(table["label"]) == {"happy"}
     assert {"x1", "y1", "x2", "y2", "confidence", "p_happy", "p_neutral"} <= set(table.columns)
     saved = json.loads((out / "faces.json").read_text())
-    assert saved["errors"][0]["file"].endswith("broken.jpg")
+    assert saved["errors"][0]["file"].endswith("broken.jpg") and saved["no_face"] == ["coffee.png"]
     crops = sorted((out / "crops" / "happy").iterdir())
     assert [c.name for c in crops] == ["astronaut_face0.png", "sub__astronaut_small_face0.png"]
     assert cv2.imread(str(crops[0])).shape[2] == 3
@@ -150,7 +153,7 @@ def test_cli_predict_bad_input_is_one_line(tmp_path: Path, capsys: pytest.Captur
 
     (tmp_path / "empty").mkdir()
     for source, message in ((tmp_path / "missing.jpg", "missing.jpg: no such file or folder"),
-                            (tmp_path / "empty", "empty: no image files in this folder")):
+                            (tmp_path / "empty", "empty: the folder is empty")):
         with pytest.raises(SystemExit) as exit_info:
             main(["predict", str(source), "--out", str(tmp_path / "out")])
         assert exit_info.value.code == 2

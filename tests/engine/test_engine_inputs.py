@@ -77,7 +77,7 @@ def test_bad_training_input_is_a_one_line_error(tiny_fer2013: Path, tmp_path: Pa
     out.mkdir()
     (out / "last.pt").write_bytes(b"\x00garbage")
     assert_one_line_error(run_ferlab("train", "--model", "lenet_like", "--data-root", str(tiny_fer2013),
-                                     "--out", str(out), "--resume"), "not a readable ferlab checkpoint")
+                                     "--out", str(out), "--resume"), "not a ferlab model file")
 
 
 def test_resuming_with_another_model_is_refused(tiny_fer2013: Path, tmp_path: Path) -> None:

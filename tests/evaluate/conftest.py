@@ -17,10 +17,10 @@ from torch import nn
 
 from ferlab.data import FaceDataset
 from ferlab.data.labels import FER2013_CLASSES, concept
-from ferlab.data.transforms import MEAN, STD
 from ferlab.engine.checkpoint import model_record, save_atomically
 from ferlab.evaluate.predict import model_inputs
 from ferlab.models import create_model
+from ferlab.preprocess import MEAN, STD
 
 BRIGHTNESS = {
     "angry": 20, "disgust": 50, "fear": 80, "happy": 110, "sad": 140, "surprise": 170, "neutral": 200,

@@ -111,8 +111,8 @@ def test_unlabeled_split_is_a_one_line_error(run_dir: Path, tmp_path: Path, caps
 
 
 BAD_INPUTS = {
-    "missing": "no such checkpoint file",
-    "corrupt": "not a readable ferlab checkpoint",
+    "missing": "no such model file",
+    "corrupt": "not a ferlab model file",
     "bad-tta": "unknown TTA mode 'twice'",
 }
 

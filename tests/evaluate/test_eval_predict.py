@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from ferlab.data.labels import FER2013_CLASSES
 from ferlab.errors import FerlabError
-from ferlab.data.transforms import fit_to_model, normalize, to_tensor_batch
 from ferlab.evaluate import predict_logits
-from ferlab.evaluate.predict import sized_inputs
 
 CPU = torch.device("cpu")
 
@@ -71,16 +68,3 @@ def test_rgb_images_are_fit_to_a_grayscale_model(make_faces, brightness_model) -
 def test_bad_options_are_ferlab_errors(faces, brightness_model, options: dict, message: str) -> None:
     with pytest.raises(FerlabError, match=message):
         predict_logits(brightness_model(FER2013_CLASSES), faces.images, device=CPU, **options)
-
-
-@pytest.mark.parametrize(("shape", "input_size"), [
-    ((5, 48, 48), (1, 48, 48)),  # the numpy path: already the model's size and channels
-    ((5, 48, 48, 3), (3, 48, 48)),
-    ((5, 40, 40), (1, 48, 48)),  # the torch path: resized, or converted to gray
-    ((5, 48, 48, 3), (1, 48, 48)),
-])
-def test_sized_inputs_equal_the_transforms_applied_in_turn(shape: tuple[int, ...],
-                                                           input_size: tuple[int, int, int]) -> None:
-    images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
-    expected = normalize(fit_to_model(to_tensor_batch(torch.from_numpy(images)), input_size[0], input_size[1:]))
-    assert torch.equal(sized_inputs(images, input_size), expected)

@@ -22,12 +22,12 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 def test_lists_the_backends() -> None:
-    assert list_detectors() == ["dlib", "mtcnn", "opencv"]
+    assert list_detectors() == ["dlib", "mtcnn", "none", "opencv"]
 
 
 def test_unknown_name_lists_the_available_ones() -> None:
     with pytest.raises(
-        FerlabError, match=r"unknown face detector 'yolo'; available: dlib, mtcnn, opencv"
+        FerlabError, match=r"unknown face detector 'yolo'; available: dlib, mtcnn, none, opencv"
     ):
         get_detector("yolo")
 

@@ -12,7 +12,6 @@ import pytest
 import torch
 from PIL import Image
 
-from ferlab.app.analyze import CROP_MARGIN
 from ferlab.cli import main
 from ferlab.data import load_dataset
 from ferlab.data.labels import FER2013_CLASSES
@@ -20,6 +19,7 @@ from ferlab.engine.checkpoint import model_record, save_atomically
 from ferlab.faces import align_face, get_detector
 from ferlab.models import create_model, get_model_info, list_models
 from ferlab.models.base import FerModel
+from ferlab.preprocess import CROP_MARGIN
 from ferlab.study.explain import photo_inputs
 from ferlab.study.grid import PANEL_PX, TITLE_PX
 from ferlab.study.internals import activation_maps, grad_cam
@@ -230,7 +230,7 @@ def model_path(tmp_path: Path) -> Path:
 
 
 BAD_INPUTS = {
-    "missing run": (lambda tmp, model, csv: [tmp / "no_run" / "best.pt", ASTRONAUT], "no such checkpoint file"),
+    "missing run": (lambda tmp, model, csv: [tmp / "no_run" / "best.pt", ASTRONAUT], "no such model file"),
     "unknown name": (lambda tmp, model, csv: ["no-such-model", ASTRONAUT], "no shipped model named"),
     "unreadable image": (lambda tmp, model, csv: [model, csv], "fer2013.csv: not a readable image"),
     "missing image": (lambda tmp, model, csv: [model, tmp / "gone.png"], "gone.png: file not found"),

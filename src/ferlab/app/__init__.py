@@ -11,6 +11,7 @@ Example::
 """
 
 from ferlab.app.analyze import FaceAnalyzer, FaceResult
-from ferlab.app.classifier import CropClassifier, ExpressionClassifier, load_classifier
+from ferlab.app.classifier import load_classifier
+from ferlab.app.crop_classifier import CropClassifier
 
-__all__ = ["CropClassifier", "ExpressionClassifier", "FaceAnalyzer", "FaceResult", "load_classifier"]
+__all__ = ["CropClassifier", "FaceAnalyzer", "FaceResult", "load_classifier"]

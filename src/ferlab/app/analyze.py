@@ -9,15 +9,28 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ferlab.app.classifier import CropClassifier, load_classifier
+from ferlab.app.classifier import load_classifier
+from ferlab.app.crop_classifier import CropClassifier
 from ferlab.data.images import ImageReadError, read_image
 from ferlab.errors import FerlabError
 from ferlab.faces import Face, align_face, get_detector
-from ferlab.faces.detectors import Box, Detector
+from ferlab.faces.base import BoxXYXY, Detector
 from ferlab.weights import DEFAULT_MODEL
 
-CROP_MARGIN = 0.2
-"""Margin around the detector's box, as a fraction of its size, when cropping for the model."""
+WHOLE_IMAGE = "none"
+"""The detector name of a face that is the whole image (``--detector none``, or the crop rule)."""
+CROP_MAX_SIDE = 400
+CROP_ASPECT = (0.6, 1.7)
+"""The crop rule: an image in which the detector finds no face is taken as one face crop,
+classified whole and marked ``detector: none``, when its longer side is at most
+`CROP_MAX_SIDE` pixels and its width / height lies within `CROP_ASPECT`, as with the
+crops that datasets and other face pipelines write (FER2013 48x48, SFEW 143x181, ...).
+Larger or elongated images with no face found stay without faces."""
+
+
+def looks_like_crop(height: int, width: int) -> bool:
+    """Whether an image of this size is taken for a face crop by the crop rule (see `CROP_MAX_SIDE`)."""
+    return max(height, width) <= CROP_MAX_SIDE and CROP_ASPECT[0] <= width / height <= CROP_ASPECT[1]
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,13 +42,16 @@ class FaceResult:
     landmarks: ``(K, 2)`` points from the detector, or None.
     label: the most probable expression.
     probabilities: every class name → its probability (summing to 1).
+    detector: the detector that found the face; ``none`` when the face is the whole image
+        (``--detector none`` or the crop rule, see `CROP_MAX_SIDE`).
     """
 
-    box: Box
+    box: BoxXYXY
     score: float
     landmarks: Optional[np.ndarray]
     label: str
     probabilities: dict[str, float]
+    detector: str = "opencv"
 
     @property
     def confidence(self) -> float:
@@ -47,10 +63,11 @@ class FaceResult:
         return Face(self.box, self.score, self.landmarks)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: box (rounded to 0.1 px), score, landmarks, label, probabilities."""
+        """A JSON-ready dict: box (rounded to 0.1 px), score, detector, landmarks, label, probabilities."""
         return {
             "box": [round(v, 1) for v in self.box],
             "score": round(self.score, 4),
+            "detector": self.detector,
             "landmarks": None if self.landmarks is None else np.round(self.landmarks, 1).tolist(),
             "label": self.label,
             "probabilities": {name: round(p, 5) for name, p in self.probabilities.items()},
@@ -60,20 +77,26 @@ class FaceResult:
 class FaceAnalyzer:
     """Detector + alignment + expression classifier, configured once, applied to many images.
 
-    detector: a detector name (``opencv``, ``dlib``, ``mtcnn``) or a built `Detector`.
+    detector: a detector name (``opencv``, ``dlib``, ``mtcnn``, or ``none``: the whole image is
+        the face) or a built `Detector`.
     model: a shipped model name, a run folder, a model file, or a built `CropClassifier`.
     backend: what runs a model given by name or path: ``torch``, ``onnx`` (ONNX Runtime) or
         ``auto`` (see `ferlab.app.classifier.resolve_backend`).
     tta: test-time augmentation of a model given by name or path: ``none``, ``flip`` or
         ``tencrop`` (see `ferlab.app.classifier.CropClassifier`).
-    margin: crop margin around each face box (see `ferlab.faces.align_face`).
+    margin: crop margin around each face box (see `ferlab.faces.align_face`); default: the
+        model's own (its stored `ferlab.preprocess.Preprocessing`).
+    crop_rule: classify an image in which no face is found as one face crop when its size
+        says it is one (see `CROP_MAX_SIDE`).
     """
 
     def __init__(self, detector: str | Detector = "opencv", model: str | Path | CropClassifier = DEFAULT_MODEL,
-                 margin: float = CROP_MARGIN, backend: str = "auto", tta: str = "none") -> None:
+                 margin: Optional[float] = None, backend: str = "auto", tta: str = "none",
+                 crop_rule: bool = True) -> None:
         self.detector = get_detector(detector) if isinstance(detector, str) else detector
         self.classifier = model if isinstance(model, CropClassifier) else load_classifier(model, backend, tta)
-        self.margin = margin
+        self.margin = self.classifier.preprocessing.crop_margin if margin is None else margin
+        self.crop_rule = crop_rule
 
     def crops(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         """The model-ready crops (uint8, the model's size and channels) of ``faces``."""
@@ -84,20 +107,26 @@ class FaceAnalyzer:
             return np.empty(shape, dtype=np.uint8)
         return np.stack([align_face(rgb, face, (height, width), gray, self.margin) for face in faces])
 
-    def classify(self, rgb: np.ndarray, faces: list[Face]) -> list[FaceResult]:
-        """Expressions of already-detected ``faces`` in ``rgb``."""
+    def classify(self, rgb: np.ndarray, faces: list[Face], detector: Optional[str] = None) -> list[FaceResult]:
+        """Expressions of already-detected ``faces`` in ``rgb`` (found by ``detector``, default this one's)."""
         probabilities = self.classifier.predict_proba(self.crops(rgb, faces))
-        classes = self.classifier.classes
+        classes, found_by = self.classifier.classes, detector or getattr(self.detector, "name", "custom")
         results = []
         for face, row in zip(faces, probabilities):
             label = classes[int(np.argmax(row))]
             results.append(FaceResult(face.box, face.score, face.landmarks, label,
-                                      {name: float(p) for name, p in zip(classes, row)}))
+                                      {name: float(p) for name, p in zip(classes, row)}, found_by))
         return results
 
     def analyze(self, rgb: np.ndarray) -> list[FaceResult]:
-        """Every face in an RGB (or grayscale) uint8 image with its expression, surest face first."""
-        return self.classify(rgb, self.detector.detect(rgb))
+        """Every face in an RGB (or grayscale) uint8 image with its expression, surest face first.
+
+        With no face found, the crop rule may take the whole image as the face (see `crop_rule`)."""
+        faces = self.detector.detect(rgb)
+        whole_image = getattr(self.detector, "name", "") == WHOLE_IMAGE
+        if faces or not self.crop_rule or whole_image or not looks_like_crop(*rgb.shape[:2]):
+            return self.classify(rgb, faces)
+        return self.classify(rgb, get_detector(WHOLE_IMAGE).detect(rgb), WHOLE_IMAGE)
 
 
 def load_rgb(path: str | Path) -> np.ndarray:
@@ -117,10 +146,12 @@ def analyze(image: np.ndarray | str | Path, detector: str = "opencv", model: str
             backend: str = "auto", tta: str = "none") -> list[dict[str, Any]]:
     """Faces and expressions in one image (array or file path), as plain dicts.
 
-    Each dict holds ``box`` (x1, y1, x2, y2), ``score``, ``landmarks``, ``label`` (the top
-    expression) and ``probabilities`` (class → probability). The detector and model (run by
-    ``backend`` with test-time augmentation ``tta``, see `FaceAnalyzer`) are loaded on the
-    first call and reused.
+    Each dict holds ``box`` (x1, y1, x2, y2), ``score``, ``detector``, ``landmarks``,
+    ``label`` (the top expression) and ``probabilities`` (class → probability).
+    ``detector="none"`` takes the whole image as the face; with another detector, an image
+    with no face found whose size says it is a face crop is classified whole (the crop
+    rule, see `CROP_MAX_SIDE`). The detector and model (run by ``backend`` with test-time
+    augmentation ``tta``, see `FaceAnalyzer`) are loaded on the first call and reused.
     """
     rgb = load_rgb(image) if isinstance(image, (str, Path)) else image
     return [face.to_dict() for face in _cached_analyzer(detector, str(model), backend, tta).analyze(rgb)]

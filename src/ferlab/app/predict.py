@@ -1,28 +1,37 @@
 """The `ferlab predict` job: every face in a photo or a folder of photos, written to disk.
 
-Outputs under ``out``: ``annotated/<relative path>`` (boxes and labels drawn),
-``faces.csv`` and ``faces.json`` (one record per face: file, box, landmarks, label, every
-probability), and with ``save_crops`` ``crops/<label>/<file>_face<i>.png`` (colour crops
-for people to review later). An unreadable file is reported in ``faces.json`` under
-``errors`` and skipped; the other files are still processed.
+Outputs under ``out``: ``annotated/<relative path>.png`` (boxes and labels drawn; a name
+another file of the run already took gets ``~2``, ``~3``... so outputs never collide, and
+each image's record names its file), ``faces.csv`` and ``faces.json`` (one record per face:
+file, box, landmarks, label, every probability, the detector that found it), and with
+``save_crops`` ``crops/<label>/<name>_face<i>.png`` (colour crops for people to review).
+
+Every file under a folder is tried, whatever its extension: Pillow decides by content
+what it can read. A file that cannot be read (not an image, a broken symbolic link, a
+corrupt file) is listed under ``errors`` in ``faces.json`` with its reason, images with no
+face under ``no_face``, and the other files are still processed. When the job is
+interrupted (Ctrl+C), the tables are written for the images done before it stops.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
-import pandas as pd
 
-from ferlab.app.analyze import CROP_MARGIN, FaceAnalyzer, FaceResult, load_rgb
+from ferlab.app.analyze import FaceAnalyzer, FaceResult, load_rgb
 from ferlab.app.draw import annotate, save_rgb
+from ferlab.atomic import write_atomically
 from ferlab.data.dataset import Problem
-from ferlab.data.images import IMAGE_SUFFIXES
 from ferlab.errors import FerlabError
 from ferlab.faces import align_face
+from ferlab.preprocess import CROP_MARGIN
 
 REVIEW_CROP_MAX = 256
 """Largest side of a saved review crop, in pixels."""
@@ -35,26 +44,39 @@ class PredictReport:
     images: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     out: Optional[Path] = None
+    files: int = 0
+    """Files the job was given."""
+    interrupted: bool = False
+    """Whether the job stopped early (Ctrl+C): the tables cover the images done before."""
 
     @property
     def faces(self) -> int:
         """Faces found in all images."""
         return sum(len(image["faces"]) for image in self.images)
 
+    @property
+    def no_face(self) -> list[str]:
+        """The images in which no face was found."""
+        return [image["file"] for image in self.images if not image["faces"]]
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``images`` (file, size, faces) and ``errors`` (file, error)."""
-        return {"images": self.images, "errors": [{"file": p.path, "error": p.reason} for p in self.problems]}
+        """JSON-ready: ``images`` (file, size, faces, annotated output), ``no_face`` (files),
+        ``errors`` (file, error: the files that could not be read), ``files`` and ``interrupted``."""
+        return {"images": self.images, "no_face": self.no_face,
+                "errors": [{"file": p.path, "error": p.reason} for p in self.problems],
+                "files": self.files, "interrupted": self.interrupted}
 
 
 def image_files(source: Path) -> tuple[Path, list[Path]]:
-    """``(root, files)``: the image itself, or every image file under a folder (sorted, recursive)."""
-    if source.is_file():
-        return source.parent, [source]
+    """``(root, files)``: the file itself, or every file under a folder (sorted, recursive, hidden files and
+    broken symbolic links included: each is tried, and reported when it is not an image)."""
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in source.rglob("*") if p.is_symlink() or not p.is_dir())
         if not files:
-            raise FerlabError(f"{source}: no image files in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise FerlabError(f"{source}: the folder is empty")
         return source, files
+    if source.is_file() or source.is_symlink():
+        return source.parent, [source]
     raise FerlabError(f"{source}: no such file or folder")
 
 
@@ -88,51 +110,98 @@ def predict_files(
     save_crops: bool = False,
     on_file: Optional[Callable[[Path], None]] = None,
 ) -> PredictReport:
-    """`predict_images` on files already listed by `image_files` (paths relative to ``root`` name the outputs)."""
-    report = PredictReport(out=out)
-    for path in files:
-        relative = path.relative_to(root)
-        try:
-            rgb = load_rgb(path)
-        except FerlabError as error:
-            report.problems.append(Problem(str(path), str(error).removeprefix(f"{path}: ")))
-        else:
-            faces = analyzer.analyze(rgb)
-            report.images.append({"file": relative.as_posix(), "width": rgb.shape[1], "height": rgb.shape[0],
-                                  "faces": [face.to_dict() for face in faces]})
-            if out is not None:
-                _write_image_outputs(out, relative, rgb, faces, save_crops)
-        if on_file is not None:
-            on_file(path)
-    if out is not None:
-        write_tables(report, out)
+    """`predict_images` on files already listed by `image_files` (paths relative to ``root`` name the outputs).
+
+    On KeyboardInterrupt the tables of the images done are written, then it is raised again
+    with the report as its ``report`` attribute.
+    """
+    report = PredictReport(out=out, files=len(files))
+    names = OutputNames()
+    try:
+        for path in files:
+            _predict_file(root, path, analyzer, out, save_crops, report, names)
+            if on_file is not None:
+                on_file(path)
+    except KeyboardInterrupt as interrupt:
+        report.interrupted = True
+        interrupt.report = report
+        raise
+    finally:
+        if out is not None:
+            write_tables(report, out)
     return report
 
 
-def _write_image_outputs(out: Path, relative: Path, rgb: np.ndarray, faces: list[FaceResult], save_crops: bool) -> None:
-    save_rgb(out / "annotated" / relative.with_suffix(".png"), annotate(rgb, faces))
-    if save_crops:
-        stem = "__".join(relative.with_suffix("").parts)
-        for i, face in enumerate(faces):
-            save_rgb(out / "crops" / face.label / f"{stem}_face{i}.png", review_crop(rgb, face))
+def _predict_file(root: Path, path: Path, analyzer: FaceAnalyzer, out: Optional[Path], save_crops: bool,
+                  report: PredictReport, names: "OutputNames") -> None:
+    relative = path.relative_to(root)
+    if path.is_symlink() and not path.exists():
+        report.problems.append(Problem(str(path), f"broken symbolic link (to {os.readlink(path)})"))
+        return
+    try:
+        rgb = load_rgb(path)
+    except FerlabError as error:
+        report.problems.append(Problem(str(path), str(error).removeprefix(f"{path}: ")))
+        return
+    faces = analyzer.analyze(rgb)
+    record: dict[str, Any] = {"file": relative.as_posix(), "width": rgb.shape[1], "height": rgb.shape[0],
+                              "faces": [face.to_dict() for face in faces]}
+    if out is not None:
+        name = names.claim(relative)
+        record["annotated"] = f"annotated/{name}.png"
+        save_rgb(out / record["annotated"], annotate(rgb, faces))
+        if save_crops:
+            stem = name.replace("/", "__")
+            for i, face in enumerate(faces):
+                save_rgb(out / "crops" / face.label / f"{stem}_face{i}.png", review_crop(rgb, face))
+    report.images.append(record)
 
 
-def face_rows(report: PredictReport) -> pd.DataFrame:
-    """One row per face: file, face index, box, score, label, confidence, ``p_<class>`` columns, landmarks."""
+class OutputNames:
+    """Output names of a run's images that never collide: ``a.jpg`` → ``a``, then ``a.png`` → ``a~2``.
+
+    Names are compared case-insensitively, so they do not collide on case-insensitive disks either.
+    """
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+
+    def claim(self, relative: Path) -> str:
+        """A free name (POSIX path without extension) for the image at ``relative``."""
+        base = relative.with_suffix("").as_posix()
+        name, n = base, 1
+        while name.lower() in self._taken:
+            n += 1
+            name = f"{base}~{n}"
+        self._taken.add(name.lower())
+        return name
+
+
+CSV_COLUMNS = ["file", "face", "x1", "y1", "x2", "y2", "score", "detector", "label", "confidence"]
+
+
+def face_rows(report: PredictReport) -> list[dict[str, Any]]:
+    """One row per face: file, face index, box, score, detector, label, confidence, ``p_<class>``, landmarks."""
     rows = []
     for image in report.images:
         for i, face in enumerate(image["faces"]):
             x1, y1, x2, y2 = face["box"]
             row = {"file": image["file"], "face": i, "x1": x1, "y1": y1, "x2": x2, "y2": y2, "score": face["score"],
-                   "label": face["label"], "confidence": face["probabilities"][face["label"]]}
+                   "detector": face["detector"], "label": face["label"],
+                   "confidence": face["probabilities"][face["label"]]}
             row.update({f"p_{name}": p for name, p in face["probabilities"].items()})
             row["landmarks"] = json.dumps(face["landmarks"]) if face["landmarks"] is not None else ""
             rows.append(row)
-    return pd.DataFrame(rows, columns=None if rows else ["file", "face", "x1", "y1", "x2", "y2", "score", "label"])
+    return rows
 
 
 def write_tables(report: PredictReport, out: Path) -> None:
-    """Write ``faces.csv`` and ``faces.json`` under ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    face_rows(report).to_csv(out / "faces.csv", index=False)
-    (out / "faces.json").write_text(json.dumps(report.to_dict(), indent=1))
+    """Write ``faces.csv`` and ``faces.json`` under ``out`` (each replaced atomically)."""
+    rows = face_rows(report)
+    columns = list(rows[0]) if rows else CSV_COLUMNS
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(out / "faces.csv", table.getvalue())
+    write_atomically(out / "faces.json", json.dumps(report.to_dict(), indent=1))

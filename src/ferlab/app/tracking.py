@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import numpy as np
-import torch
-from torchvision.ops import box_iou
 
-from ferlab.faces.detectors import Box
+from ferlab.faces.base import BoxXYXY
+from ferlab.faces.boxes import box_iou
 
 
 class IoUTracker:
@@ -24,14 +23,14 @@ class IoUTracker:
     def __init__(self, iou_threshold: float = 0.3, max_missed: int = 5) -> None:
         self.iou_threshold = iou_threshold
         self.max_missed = max_missed
-        self._boxes: dict[int, Box] = {}
+        self._boxes: dict[int, BoxXYXY] = {}
         self._missed: dict[int, int] = {}
         self._next_id = 0
 
-    def update(self, boxes: Sequence[Box]) -> list[int]:
+    def update(self, boxes: Sequence[BoxXYXY]) -> list[int]:
         """The track id of each of ``boxes`` (``(x1, y1, x2, y2)``), in their order."""
         track_ids = list(self._boxes)
-        iou = box_iou(_as_tensor(boxes), _as_tensor([self._boxes[t] for t in track_ids])).numpy()
+        iou = box_iou(np.asarray(boxes), np.asarray([self._boxes[t] for t in track_ids]))
         ids: list[Optional[int]] = [None] * len(boxes)
         for b, t in zip(*np.unravel_index(np.argsort(-iou, axis=None, kind="stable"), iou.shape)):
             if iou[b, t] < self.iou_threshold:
@@ -48,6 +47,3 @@ class IoUTracker:
             self._boxes[ids[b]], self._missed[ids[b]] = tuple(box), 0
         return ids
 
-
-def _as_tensor(boxes: Sequence[Box]) -> torch.Tensor:
-    return torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)

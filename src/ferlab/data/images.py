@@ -14,8 +14,10 @@ from ferlab.data.dataset import Problem
 from ferlab.errors import DataError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
+"""Extensions the dataset readers take for images (class folders); the application reads any
+file Pillow can open, whatever its name (see `ferlab.app.predict.image_files`)."""
 COLORS = ("gray", "rgb")
-Box = tuple[float, float, float, float]
+BoxXYWH = tuple[float, float, float, float]
 """A face box ``(x, y, width, height)`` in pixels of the source image."""
 
 
@@ -28,7 +30,7 @@ class ImageTooLarge(ImageReadError):
 
 
 def read_image(
-    path: Path | BinaryIO, size: Optional[tuple[int, int]] = None, color: str = "gray", box: Optional[Box] = None,
+    path: Path | BinaryIO, size: Optional[tuple[int, int]] = None, color: str = "gray", box: Optional[BoxXYWH] = None,
     max_pixels: Optional[int] = None, formats: Optional[Sequence[str]] = None,
 ) -> np.ndarray:
     """Read one image (a file, or a binary file object) as uint8 ``(H, W)`` (gray) or ``(H, W, 3)`` (rgb),
@@ -66,10 +68,17 @@ def read_image(
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if array.max() > 255 else 255.0
-        return Image.fromarray(np.clip(array * (255.0 / peak), 0, 255).astype(np.uint8))
+    """8-bit image modes as they are; 16- and 32-bit integer images scaled from 65535 (or
+    their 8-bit range); float images scaled from 0..1 when that is their range, else from
+    0..255, or from their maximum past that (so float data is never clipped to black)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        top = float(array.max()) if array.size else 0.0
+        if image.mode == "F":
+            peak = 1.0 if top <= 1.0 else 255.0 if top <= 255.0 else top
+        else:
+            peak = 65535.0 if top > 255 else 255.0
+        return Image.fromarray(np.clip(np.round(array * (255.0 / peak)), 0, 255).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -77,7 +86,7 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     return image
 
 
-def _clamped_box(box: Box, image_size: tuple[int, int]) -> tuple[int, int, int, int]:
+def _clamped_box(box: BoxXYWH, image_size: tuple[int, int]) -> tuple[int, int, int, int]:
     x, y, width, height = box
     left, top = max(0, int(round(x))), max(0, int(round(y)))
     right, bottom = min(image_size[0], int(round(x + width))), min(image_size[1], int(round(y + height)))
@@ -87,7 +96,7 @@ def _clamped_box(box: Box, image_size: tuple[int, int]) -> tuple[int, int, int, 
 
 
 def read_images(
-    items: Sequence[tuple[Path, Optional[Box]]],
+    items: Sequence[tuple[Path, Optional[BoxXYWH]]],
     size: tuple[int, int],
     color: str = "gray",
     strict: bool = False,
@@ -102,7 +111,7 @@ def read_images(
     if color not in COLORS:
         raise DataError(f"unknown color mode {color!r}: expected one of {', '.join(COLORS)}")
 
-    def attempt(item: tuple[Path, Optional[Box]]) -> np.ndarray | str:
+    def attempt(item: tuple[Path, Optional[BoxXYWH]]) -> np.ndarray | str:
         try:
             return read_image(item[0], size, color, item[1])
         except ImageReadError as error:

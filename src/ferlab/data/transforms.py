@@ -17,12 +17,9 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from ferlab.errors import FerlabError
-
-MEAN, STD = 0.5077, 0.2552
-"""FER2013 Training pixel mean and standard deviation (in [0, 1]), used for every channel."""
+from ferlab.preprocess import MEAN, STD
 
 AUG_PRESETS: tuple[str, ...] = ("none", "basic", "strong")
-TTA_MODES: tuple[str, ...] = ("none", "flip", "tencrop")
 MIX_MODES: tuple[str, ...] = ("none", "mixup", "cutmix", "both")
 
 
@@ -90,20 +87,3 @@ def batch_mixing(mode: str, alpha: float, num_classes: int) -> Optional[nn.Modul
     if mode not in mixes:
         raise FerlabError(f"unknown mixing {mode!r}: expected one of {', '.join(MIX_MODES)}")
     return mixes[mode][0] if len(mixes[mode]) == 1 else v2.RandomChoice(mixes[mode])
-
-
-def tta_views(x: torch.Tensor, mode: str) -> list[torch.Tensor]:
-    """Test-time views of a batch whose predictions are averaged.
-
-    ``flip``: the image and its mirror. ``tencrop``: pad 4 pixels (reflect), take the four
-    corner crops and the centre crop at the original size, each with its mirror (10 views).
-    """
-    if mode == "none":
-        return [x]
-    if mode == "flip":
-        return [x, TF.horizontal_flip(x)]
-    if mode == "tencrop":
-        height, width = x.shape[-2:]
-        padded = nn.functional.pad(x, (4, 4, 4, 4), mode="reflect")
-        return list(TF.ten_crop(padded, [height, width]))
-    raise FerlabError(f"unknown TTA mode {mode!r}: expected one of {', '.join(TTA_MODES)}")

@@ -7,8 +7,8 @@
 import importlib
 from typing import Any
 
-from ferlab.engine.checkpoint import load_model
 from ferlab.engine.config import TrainConfig, load_config
+from ferlab.models.files import load_model
 
 __all__ = ["TrainConfig", "TrainResult", "load_config", "load_model", "train"]
 

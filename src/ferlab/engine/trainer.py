@@ -31,21 +31,14 @@ from torchmetrics.functional.classification import multiclass_f1_score
 
 from ferlab.data import FaceDataset, load_dataset
 from ferlab.data.transforms import augmentation, batch_mixing, fit_to_model, normalize, to_tensor_batch
-from ferlab.engine.checkpoint import (
-    BEST_NAME,
-    LAST_NAME,
-    TRAIN_FORMAT,
-    load_model,
-    model_record,
-    read_checkpoint,
-    save_atomically,
-)
+from ferlab.engine.checkpoint import model_record, save_atomically
 from ferlab.engine.config import TrainConfig
 from ferlab.engine.distributed import DistInfo, all_reduce_sum, average_buffers, init_distributed, shutdown
 from ferlab.engine.losses import TrainingLoss, distillation_loss, inverse_frequency_weights
 from ferlab.errors import FerlabError
 from ferlab.models import create_model
 from ferlab.models.base import FerModel
+from ferlab.models.files import BEST_NAME, LAST_NAME, TRAIN_FORMAT, load_model, read_checkpoint
 from ferlab.weights import resolve_model
 
 METRIC_COLUMNS = (
@@ -381,7 +374,7 @@ class _Run:
         self.start_epoch, self.history = int(state["epoch"]), list(state["history"])
         self.best_val_acc, self.best_epoch = float(state["best_val_acc"]), int(state["best_epoch"])
         if self.info.is_main:
-            self.console.print(f"resuming {self.run_dir} after epoch {self.start_epoch}")
+            self.console.print(f"resuming {self.run_dir} after epoch {self.start_epoch}", markup=False)
 
     def _log(self, row: dict[str, float], writer: Optional[SummaryWriter]) -> None:
         with (self.run_dir / "metrics.csv").open("w", newline="") as handle:
@@ -412,4 +405,4 @@ class _Run:
         }
         (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=2))
         self.console.print(f"best val acc {result.best_val_acc:.4f} at epoch {result.best_epoch}; "
-                           f"run in {self.run_dir}")
+                           f"run in {self.run_dir}", markup=False)

@@ -1,6 +1,6 @@
 """Evaluation: scores, calibration, TTA, robustness to occlusion, cross-dataset transfer.
 
->>> from ferlab.engine.checkpoint import load_model
+>>> from ferlab.models.files import load_model
 >>> from ferlab.data import load_dataset
 >>> from ferlab.evaluate import evaluate_model
 >>> model, record = load_model("runs/exp1")                                  # doctest: +SKIP

@@ -8,8 +8,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ferlab.data.transforms import MEAN, STD, TTA_MODES, fit_to_model, normalize, to_tensor_batch, tta_views
-from ferlab.evaluate.options import check_batch_size, check_choice
+from ferlab.checks import check_batch_size
+from ferlab.preprocess import Preprocessing, tta_views
+from ferlab.preprocess import model_inputs as preprocessed
 
 
 def default_device() -> torch.device:
@@ -18,27 +19,15 @@ def default_device() -> torch.device:
 
 
 def model_inputs(images: np.ndarray, model: nn.Module) -> torch.Tensor:
-    """uint8 ``(B, H, W)`` or ``(B, H, W, 3)`` images → normalised ``(B, C, H, W)`` fit to the model's input."""
-    return sized_inputs(images, (model.in_chans, *model.input_size[1:]))
+    """uint8 ``(B, H, W)`` or ``(B, H, W, 3)`` images → normalised ``(B, C, H, W)`` fit to the model's input
+    (`ferlab.preprocess.model_inputs` with the model's stored or default preprocessing)."""
+    return torch.from_numpy(preprocessed(images, model_preprocessing(model)))
 
 
-def sized_inputs(images: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
-    """uint8 ``(B, H, W)`` or ``(B, H, W, 3)`` images → normalised ``(B, C, H, W)`` for ``input_size``.
-
-    Images already at the model's size and channel count (the face pipeline's crops) are
-    scaled in numpy, one thread: torch's parallel kernels would leave their OpenMP threads
-    spinning after the call, and ONNX Runtime, which runs next on the same cores, lost
-    10-15% of its batch-64 throughput to them (1,136 against 1,352 faces/s, 2-core CPU).
-    The result is the same as `to_tensor_batch`, `fit_to_model` and `normalize` in turn.
-    """
-    channels, *size = input_size
-    images = np.asarray(images)
-    if tuple(images.shape[1:3]) == tuple(size) and (images.ndim == 3) == (channels == 1):
-        x = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
-        scaled = x.astype(np.float32) * np.float32(1 / 255)
-        return torch.from_numpy(np.ascontiguousarray((scaled - np.float32(MEAN)) / np.float32(STD)))
-    batch = to_tensor_batch(torch.from_numpy(np.ascontiguousarray(images)))
-    return normalize(fit_to_model(batch, channels, tuple(size)))
+def model_preprocessing(model: nn.Module) -> Preprocessing:
+    """The preprocessing of a built model: its ``preprocessing`` attribute when a model file gave it one."""
+    stored = getattr(model, "preprocessing", None)
+    return stored if stored is not None else Preprocessing((model.in_chans, *model.input_size[1:]))
 
 
 @torch.inference_mode()
@@ -51,21 +40,23 @@ def predict_logits(
 ) -> torch.Tensor:
     """Logits ``(N, num_classes)`` (float32, on the CPU) of ``model`` for uint8 ``images``.
 
-    Each batch goes through `model_inputs`, then `ferlab.data.transforms.tta_views`
-    (``none``: 1 view, ``flip``: 2, ``tencrop``: 10); the **logits** (not the
-    probabilities) of the views are averaged, so a temperature fitted afterwards scales
-    the averaged prediction exactly like a single-view one. The model is put in eval
-    mode and moved to ``device`` (default: `default_device`). Inputs are passed in
-    channels-last layout, which convolutions run faster in on the CPU (see `ferlab.engine`).
+    Each batch goes through `model_inputs`, then `ferlab.preprocess.tta_views` (``none``: 1
+    view, ``flip``: 2, ``tencrop``: 10); the **logits** (not the probabilities) of the views
+    are averaged, so a temperature fitted afterwards scales the averaged prediction exactly
+    like a single-view one. The model is put in eval mode and moved to ``device`` (default:
+    `default_device`). Inputs are passed in channels-last layout, which convolutions run
+    faster in on the CPU (see `ferlab.engine`). The ONNX Runtime backend of the application
+    (`ferlab.app.onnx_runtime`) runs the same views of the same inputs.
     """
-    check_choice(tta, TTA_MODES, "TTA mode")
     check_batch_size(batch_size)
     device = device or default_device()
     model.eval().to(device)
+    preprocessing = model_preprocessing(model)
     outputs = []
     for start in range(0, len(images), batch_size):
-        x = model_inputs(images[start:start + batch_size], model).to(device, memory_format=torch.channels_last)
-        views = [model(view) for view in tta_views(x, tta)]
+        x = preprocessed(images[start:start + batch_size], preprocessing)
+        views = [model(torch.from_numpy(view).to(device, memory_format=torch.channels_last))
+                 for view in tta_views(x, tta)]
         outputs.append(torch.stack(views).mean(dim=0).float().cpu())
     if not outputs:
         return torch.empty(0, model.num_classes)

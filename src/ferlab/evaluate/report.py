@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ferlab.evaluate.evaluation import EvalResult
@@ -106,6 +107,6 @@ def print_summary(console: Console, record: dict[str, Any], out_dir: Path) -> No
     console.print(per_class_table(record))
     console.print(overall_table(record))
     for note in record["notes"]:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     console.print(f"written to {out_dir}: {METRICS_NAME}, {PER_CLASS_NAME}, {CONFUSION_CSV_NAME}, "
-                  f"{CONFUSION_PNG_NAME}", highlight=False)
+                  f"{CONFUSION_PNG_NAME}", highlight=False, markup=False)

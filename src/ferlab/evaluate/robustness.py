@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ferlab.evaluate.options import check_choice
+from ferlab.checks import check_choice
 
 OCCLUSION_MODES: tuple[str, ...] = ("none", "random", "eyes", "mouth")
 GRAY = 128

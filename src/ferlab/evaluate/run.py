@@ -10,15 +10,15 @@ from typing import Any, Optional
 import typer
 
 import ferlab
+from ferlab.checks import check_batch_size, check_choice
 from ferlab.data import FaceDataset, SplitUnavailable, load_dataset
-from ferlab.data.transforms import TTA_MODES
-from ferlab.engine.checkpoint import load_model
 from ferlab.evaluate.evaluation import evaluate_model
-from ferlab.evaluate.options import check_batch_size, check_choice
 from ferlab.evaluate.predict import default_device
 from ferlab.evaluate.report import write_report
 from ferlab.evaluate.robustness import OCCLUSION_MODES
 from ferlab.evaluate.subset import select_subset
+from ferlab.models.files import load_model
+from ferlab.preprocess import TTA_MODES
 
 
 @dataclass(frozen=True)

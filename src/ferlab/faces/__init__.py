@@ -8,10 +8,12 @@ Example::
 """
 
 from ferlab.faces.align import align_face, alignment_matrix, eye_angle, eye_centres
-from ferlab.faces.detectors import Detector, Face, get_detector, list_detectors
+from ferlab.faces.base import BoxXYXY, Detector, Face
+from ferlab.faces.detectors import get_detector, list_detectors
 from ferlab.faces.errors import FaceError
 
 __all__ = [
+    "BoxXYXY",
     "Detector",
     "Face",
     "FaceError",

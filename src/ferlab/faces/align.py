@@ -13,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-from ferlab.faces.detectors import Face, as_rgb
+from ferlab.faces.base import Face, as_rgb
 from ferlab.faces.errors import FaceError
 
 

@@ -29,10 +29,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
-from torchvision.ops import batched_nms
 
-from ferlab.faces.detectors import Detector, Face, missing_extra, nms_keep, package_folder
+from ferlab.faces.base import Detector, Face, missing_extra, package_folder
+from ferlab.faces.boxes import batched_nms_keep, nms_keep
 from ferlab.faces.errors import FaceError
 
 
@@ -113,12 +112,7 @@ class MTCNNDetector(Detector):
             np.concatenate(scores),
             np.concatenate(offsets),
         )
-        keep = batched_nms(
-            torch.from_numpy(boxes).float(),
-            torch.from_numpy(score).float(),
-            torch.from_numpy(np.concatenate(levels)),
-            0.5,
-        ).numpy()
+        keep = batched_nms_keep(boxes, score, np.concatenate(levels), 0.5)
         keep = keep[nms_keep(boxes[keep], score[keep], 0.7)]
         return _square(_calibrate(boxes[keep], offset[keep]))
 

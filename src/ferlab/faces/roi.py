@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ferlab.faces.detectors import Detector, Face, nms_keep
+from ferlab.faces.base import Detector, Face
+from ferlab.faces.boxes import nms_keep
 from ferlab.faces.errors import FaceError
 
 ROI_MARGIN = 0.5

@@ -29,6 +29,7 @@ from ferlab.errors import ModelError
 
 if TYPE_CHECKING:
     from ferlab.models.pretrained import LoadReport
+    from ferlab.preprocess import Preprocessing
 
 ActLayer = Callable[[int], nn.Module]
 """Builds an activation module for a given channel count (PReLU needs it, ReLU ignores it)."""
@@ -60,6 +61,8 @@ class FerModel(nn.Module, ABC):
     head_layers: tuple[str, ...] = ()
     pretrained_report: Optional[LoadReport] = None
     """Set by `create_model` when it loaded a weights file."""
+    preprocessing: Optional["Preprocessing"] = None
+    """Set by `ferlab.models.files.load_model`: the preprocessing the model file stores."""
 
     @abstractmethod
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

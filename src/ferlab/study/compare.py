@@ -2,8 +2,8 @@
 
 Each entry (a registry name, its ``model_options``, a label, and rarely other training options
 such as RAN's ``rb_weight`` for an ablation) trains with `ferlab.engine.train` into
-``<runs_dir>/<label>`` from one base `TrainConfig` of which only those fields (and ``out``) change. A run folder already there is
-reused when finished (``metrics.json`` written, by the last epoch or by the time budget),
+``<runs_dir>/<label>`` from one base `TrainConfig` of which only those fields (and ``out``) change.
+A run folder already there is reused when finished (``metrics.json`` written, by the last epoch or by the time budget),
 resumed when it holds only ``last.pt``, and refused when its ``config.yaml`` was written
 under another protocol. Every model is then scored on the test split from its ``best.pt``
 (the best-on-validation weights), profiled (parameters, forward FLOPs) and timed (batch-1
@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import statistics
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
-
 import pandas as pd
 import torch
 import yaml
@@ -32,13 +30,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from rich.console import Console
 
+from ferlab.atomic import write_atomically
 from ferlab.data import FaceDataset, load_dataset
-from ferlab.engine.checkpoint import LAST_NAME, load_model
 from ferlab.engine.config import TrainConfig, config_keys, load_config
 from ferlab.engine.trainer import EpochCallback, resolve_device, train
 from ferlab.errors import FerlabError
 from ferlab.evaluate import evaluate_model
 from ferlab.models import count_parameters, get_model_info, measure_flops
+from ferlab.models.files import LAST_NAME, load_model
 from ferlab.models.profile import measure_inference_speed
 from ferlab.study.machine import machine_info
 from ferlab.study.paired import mcnemar_exact, wilson_interval
@@ -281,7 +280,7 @@ def run_compare(request: CompareRequest, console: Optional[Console] = None) -> C
         correct.append(outcomes)
         console.print(f"{entry.label}: {state} {config.out} ({row['epochs']} epochs): test accuracy "
                       f"{row['test_acc']:.4f}, macro-F1 {row['test_macro_f1']:.4f}; {row['gflops']:.3f} GFLOPs, "
-                      f"{row['cpu_latency_ms']:.2f} ms per image on the CPU", highlight=False)
+                      f"{row['cpu_latency_ms']:.2f} ms per image on the CPU", highlight=False, markup=False)
     add_mcnemar(rows, correct)
     files = write_outputs(request, rows, histories)
     return CompareResult(rows, histories, files)
@@ -405,19 +404,6 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp.write_bytes(data)
-        os.replace(temp, path)
-    except OSError as error:
-        raise FerlabError(f"{path}: cannot write ({error.strerror or error})") from None
-    finally:
-        temp.unlink(missing_ok=True)
-
-
 def write_outputs(request: CompareRequest, rows: list[dict[str, Any]],
                   histories: dict[str, list[dict[str, float]]]) -> list[Path]:
     """Write ``compare_<name>.md``, ``.csv``, ``_acc_vs_gflops.png``, ``_acc_vs_latency.png`` and
@@ -434,5 +420,5 @@ def write_outputs(request: CompareRequest, rows: list[dict[str, Any]],
         f"{stem}_val_acc.png": _png(val_acc_figure(histories, request.name)),
     }
     for name, data in contents.items():
-        _write_atomically(request.out / name, data)
+        write_atomically(request.out / name, data)
     return [request.out / name for name in contents]

@@ -24,15 +24,15 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from ferlab.app.analyze import CROP_MARGIN, load_rgb
+from ferlab.app.analyze import load_rgb
 from ferlab.data import load_dataset
 from ferlab.data.labels import concept
-from ferlab.data.transforms import MEAN, STD
 from ferlab.engine.plots import plot_learning_curves
 from ferlab.errors import FerlabError
 from ferlab.evaluate.predict import default_device, model_inputs
 from ferlab.faces import Face, align_face, get_detector
 from ferlab.models.base import FerModel
+from ferlab.preprocess import CROP_MARGIN, MEAN, STD
 from ferlab.study.grid import Panel, save_grid
 from ferlab.study.internals import activation_maps, grad_cam
 

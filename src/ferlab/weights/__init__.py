@@ -2,7 +2,7 @@
 
 Each shipped model is a ferlab model file ``<name>.pt`` (see `ferlab.engine.checkpoint`)
 next to its model card ``<name>.md`` and its ONNX export ``<name>.onnx`` (written by
-``tools/ship_model.py`` with `ferlab.app.onnx_backend.export_onnx`, so the ONNX Runtime
+``tools/ship_model.py`` with `ferlab.models.onnx_export.export_onnx`, so the ONNX Runtime
 backend needs no exporter on the user's machine) in this folder.
 """
 

@@ -1,4 +1,4 @@
-"""Validation of the evaluation's options (TTA mode, occlusion mode, batch size)."""
+"""Checks of user-given arguments, with one-line messages that say what was expected."""
 
 from __future__ import annotations
 

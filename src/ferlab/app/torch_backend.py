@@ -1,0 +1,52 @@
+"""`ExpressionClassifier`: the PyTorch backend of `ferlab.app.classifier.CropClassifier`.
+
+Needs the training extra (``pip install "ferlab[train]"``); imported only when the torch
+backend is asked for (``--backend torch``) or a model file has no ONNX export at hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ferlab.app.crop_classifier import CropClassifier, tta_temperature
+from ferlab.models.base import FerModel
+from ferlab.models.files import load_model
+from ferlab.preprocess import Preprocessing, model_inputs, tta_views
+from ferlab.weights import DEFAULT_MODEL, resolve_model
+
+
+class ExpressionClassifier(CropClassifier):
+    """The PyTorch backend: runs the model on ``device`` (default: CUDA when available)."""
+
+    backend = "torch"
+
+    def __init__(self, model: FerModel, classes: tuple[str, ...], name: str, temperature: float = 1.0,
+                 device: Optional[torch.device] = None, tta: str = "none") -> None:
+        preprocessing = model.preprocessing or Preprocessing(tuple(model.input_size))
+        super().__init__(classes, name, temperature, preprocessing, tta)
+        self.model = model.eval().to(memory_format=torch.channels_last)
+        self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
+
+    @classmethod
+    def load(cls, model: str | Path = DEFAULT_MODEL, device: Optional[torch.device] = None,
+             tta: str = "none") -> "ExpressionClassifier":
+        """Load a shipped model by name, or a run folder / model file."""
+        network, record = load_model(resolve_model(model))
+        temperature = tta_temperature(record.get("temperature", 1.0), record.get("tta_temperatures", {}), tta)
+        return cls(network, tuple(record["classes"]), str(model), temperature, device, tta)
+
+    @torch.inference_mode()
+    def logits(self, crops: np.ndarray, batch_size: int) -> np.ndarray:
+        """The model's logits for uint8 crops, averaged over the TTA views (the ONNX backend's inputs)."""
+        outputs = []
+        for start in range(0, len(crops), batch_size):
+            x = model_inputs(crops[start:start + batch_size], self.preprocessing)
+            views = [self.model(torch.from_numpy(v).to(self.device, memory_format=torch.channels_last))
+                     for v in tta_views(x, self.tta)]
+            outputs.append(torch.stack(views).mean(dim=0).float().cpu().numpy())
+        return np.concatenate(outputs)

@@ -1,0 +1,188 @@
+"""Every file accounted for (issue #20): formats by content, broken links, no-face images, literal paths,
+outputs that never collide, float images, Ctrl+C, face crops as input, and files that are not models."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from ferlab.app import FaceAnalyzer
+from ferlab.app.analyze import looks_like_crop
+from ferlab.app.predict import predict_images
+from ferlab.cli import main
+from ferlab.data.images import read_image
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FaceAnalyzer:
+    return FaceAnalyzer("opencv", "ferlab-ferplus")
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    captured = capsys.readouterr()
+    return exited.value.code, captured.out, captured.err
+
+
+def test_formats_are_read_by_content_and_every_file_is_reported(tmp_path: Path, analyzer: FaceAnalyzer) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    face = Image.fromarray(data.astronaut())
+    face.save(photos / "a.jfif", format="JPEG")
+    face.save(photos / "b.AVIF", format="AVIF")
+    face.save(photos / "c.tga", format="TGA")
+    face.resize((256, 256)).save(photos / "d.ico", format="ICO", sizes=[(256, 256)])
+    face.save(photos / "e.PPM", format="PPM")
+    Image.fromarray(data.coffee()).save(photos / "coffee.png")
+    (photos / "dangling.jpg").symlink_to(tmp_path / "gone.jpg")
+    (photos / "notes.txt").write_text("not an image")
+    report = predict_images(photos, analyzer, tmp_path / "out")
+    read = sorted(image["file"] for image in report.images)
+    assert read == ["a.jfif", "b.AVIF", "c.tga", "coffee.png", "d.ico", "e.PPM"]
+    assert all(image["faces"] for image in report.images if image["file"] != "coffee.png")
+    assert report.no_face == ["coffee.png"]
+    reasons = {Path(p.path).name: p.reason for p in report.problems}
+    assert set(reasons) == {"dangling.jpg", "notes.txt"}
+    assert "broken symbolic link" in reasons["dangling.jpg"] and reasons["notes.txt"]
+    assert report.files == len(read) + len(reasons), "no file silently dropped"
+
+
+def test_outputs_of_same_stem_images_never_collide(tmp_path: Path, analyzer: FaceAnalyzer) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(data.astronaut()).save(photos / "a.jpg")
+    Image.fromarray(data.astronaut()[:, ::-1].copy()).save(photos / "a.png")
+    report = predict_images(photos, analyzer, tmp_path / "out", save_crops=True)
+    annotated = [image["annotated"] for image in report.images]
+    assert annotated == ["annotated/a.png", "annotated/a~2.png"]
+    assert all((tmp_path / "out" / name).is_file() for name in annotated)
+    assert len(list((tmp_path / "out" / "crops").rglob("*.png"))) == 2
+
+
+def test_paths_with_markup_print_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "photos [bold]"
+    (folder / "odd [").mkdir(parents=True)  # "odd [" + "/" + "] x.png": the path holds rich's "[/]"
+    Image.fromarray(data.astronaut()).save(folder / "odd [" / "] x.png")
+    (folder / "odd [" / "]bad.jpg").write_bytes(b"not a jpeg")
+    code, out, err = _run(["predict", str(folder), "--out", str(tmp_path / "out [/]")], capsys)
+    assert code == 1 and "Traceback" not in err
+    flat_out, flat_err = " ".join(out.split()), " ".join(err.split())
+    assert "odd [/] x.png" in flat_out and "out [/]" in flat_out
+    assert "odd [/]bad.jpg" in flat_err
+
+
+def test_float_images_are_scaled_not_clipped(tmp_path: Path) -> None:
+    gradient = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+    Image.fromarray(gradient, mode="F").save(tmp_path / "unit.tif")
+    Image.fromarray(gradient * 255, mode="F").save(tmp_path / "byte.tif")
+    unit, byte = read_image(tmp_path / "unit.tif"), read_image(tmp_path / "byte.tif")
+    assert unit.max() == 255 and abs(int(unit.mean()) - 127) <= 1
+    assert np.abs(unit.astype(int) - byte.astype(int)).max() <= 1
+
+
+def test_detector_none_and_the_crop_rule(tmp_path: Path, analyzer: FaceAnalyzer) -> None:
+    crop = np.full((181, 143, 3), 128, np.uint8)  # an SFEW-sized crop in which Haar finds nothing
+    assert analyzer.detector.detect(crop) == [] and looks_like_crop(181, 143)
+    (face,) = analyzer.analyze(crop)
+    assert face.detector == "none" and face.box == (0.0, 0.0, 143.0, 181.0)
+    no_rule = FaceAnalyzer("opencv", analyzer.classifier, crop_rule=False)
+    assert no_rule.analyze(crop) == []
+    assert not looks_like_crop(480, 640) and not looks_like_crop(300, 100)
+    assert FaceAnalyzer(analyzer.detector, analyzer.classifier).analyze(np.full((480, 640, 3), 128, np.uint8)) == []
+    (whole,) = FaceAnalyzer("none", analyzer.classifier).analyze(data.astronaut())
+    assert whole.detector == "none" and whole.box == (0.0, 0.0, 512.0, 512.0)
+
+
+def test_ctrl_c_writes_the_tables_of_the_images_done(tmp_path: Path, analyzer: FaceAnalyzer) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("1.png", "2.png", "3.png"):
+        Image.fromarray(data.astronaut()).save(photos / name)
+
+    def interrupt_after_two(path: Path) -> None:
+        if path.name == "2.png":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        predict_images(photos, analyzer, tmp_path / "out", on_file=interrupt_after_two)
+    assert stopped.value.report.interrupted
+    saved = json.loads((tmp_path / "out" / "faces.json").read_text())
+    assert [image["file"] for image in saved["images"]] == ["1.png", "2.png"] and saved["interrupted"]
+    assert len((tmp_path / "out" / "faces.csv").read_text().splitlines()) == 3  # header + 2 faces
+
+
+@pytest.mark.parametrize("content", [b"just text\n", os.urandom(512), "dict"])
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_a_file_that_is_not_a_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                content: object, command: str) -> None:
+    import torch
+
+    bad = tmp_path / "bad.pt"
+    if content == "dict":
+        torch.save({"format": "ferlab-model-v1", "weights": torch.zeros(2)}, bad)
+    else:
+        bad.write_bytes(content)
+    args = (["predict", str(tmp_path), "--model", str(bad), "--out", str(tmp_path / "o")] if command == "predict"
+            else ["eval", str(bad), "--data", "folder", "--data-root", str(tmp_path)])
+    code, _, err = _run(args, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"not a ferlab model file: {bad}" in err and "weights_only" not in err
+
+
+def test_malicious_pickle_is_refused_without_advice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch pwned",))
+
+    bad = tmp_path / "evil.pt"
+    bad.write_bytes(pickle.dumps(Evil()))
+    code, _, err = _run(["predict", str(tmp_path), "--model", str(bad), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "not a ferlab model file" in err and "weights_only" not in err
+    assert not (Path.cwd() / "pwned").exists()
+
+
+BLOCK_TORCH = """
+import sys
+for name in ("torch", "torchvision", "kornia", "torchmetrics"):
+    sys.modules[name] = None  # import fails, importlib.util.find_spec answers None: as if not installed
+"""
+
+
+def _without_torch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``python args...`` with torch unimportable (a sitecustomize blocks it)."""
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(BLOCK_TORCH)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=300)
+
+
+def test_api_and_cli_run_with_torch_unimportable(tmp_path: Path) -> None:
+    check = _without_torch(tmp_path, "-c", "import torch")
+    assert check.returncode != 0, "the blocker works"
+    api = _without_torch(tmp_path, "-c", "import ferlab, sys, json; from skimage import data; "
+                         "faces = ferlab.analyze(data.astronaut()); "
+                         "assert not [m for m, v in sys.modules.items() if m.startswith('torch') and v]; "
+                         "print(json.dumps(faces))")
+    assert api.returncode == 0, api.stderr
+    assert json.loads(api.stdout)[0]["label"] == "happy"
+    for argv in (["demo", "--out", "demo"], ["predict", "demo/annotated", "--detector", "none", "--out", "p"]):
+        cli = _without_torch(tmp_path, "-m", "ferlab", *argv)
+        assert cli.returncode == 0, cli.stderr
+    assert "happy" in (tmp_path / "p" / "faces.csv").read_text()
+    for command in (["train"], ["eval", "x", "--data-root", "."], ["export", "x", "--onnx", "x.onnx"]):
+        refused = _without_torch(tmp_path, "-m", "ferlab", *command)
+        assert refused.returncode == 2 and 'pip install "ferlab[train]"' in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
