@@ -169,3 +169,18 @@ def test_bad_entries_are_one_line_errors(small_fer2013: Path, tmp_path: Path, ca
     entries.write_text(yaml.safe_dump([{"model": "deep_emotion", "widths": [8]}]))
     assert "may only have model, label, model_options, options" in compare_error(base, capsys)
     assert "pass either --models" in compare_error([*base, "--models", "lenet_like"], capsys)
+
+
+def test_study_entries_build_at_the_matched_compute_budget() -> None:
+    """Every row of study 1 builds, and the rows meant to meet the budget measure 0.06 GFLOP within 20%."""
+    from ferlab.models import create_model, measure_flops
+    from ferlab.study.compare import load_entries
+
+    entries = load_entries(Path(__file__).resolve().parents[2] / "configs" / "studies" / "fer2013_matched_entries.yaml")
+    own_size = {"deep_emotion", "deep_emotion_no_stn", "attention_backbone"}  # the paper's size; a part alone
+    assert len({entry.label for entry in entries}) == len(entries) == 12
+    for entry in entries:
+        model = create_model(entry.model, **entry.model_options)
+        gflops = measure_flops(model, tuple(model.input_size)) / 1e9
+        if entry.label not in own_size:
+            assert 0.048 <= gflops <= 0.072, (entry.label, gflops)
