@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,9 +17,12 @@ from skimage import data
 
 from ferlab.app import FaceAnalyzer
 from ferlab.app.analyze import looks_like_crop
+from ferlab.app.crop_classifier import CropClassifier
 from ferlab.app.predict import predict_images
 from ferlab.cli import main
 from ferlab.data.images import read_image
+from ferlab.faces import align_face
+from ferlab.preprocess import CROP_MARGIN
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +106,33 @@ def test_detector_none_and_the_crop_rule(tmp_path: Path, analyzer: FaceAnalyzer)
     assert whole.detector == "none" and whole.box == (0.0, 0.0, 512.0, 512.0)
 
 
+class RecordingClassifier(CropClassifier):
+    """Wraps a classifier and keeps the crops it was given."""
+
+    backend = "onnx"
+
+    def __init__(self, inner: CropClassifier) -> None:
+        super().__init__(inner.classes, inner.name, inner.temperature, inner.preprocessing)
+        self.inner, self.seen = inner, []
+
+    def logits(self, crops: np.ndarray, batch_size: int) -> np.ndarray:
+        self.seen.append(crops)
+        return self.inner.logits(crops, batch_size)
+
+
+@pytest.mark.parametrize("detector", ["none", "opencv"])  # --detector none, and the crop rule after Haar
+def test_a_whole_image_face_is_the_crop_without_a_black_margin(analyzer: FaceAnalyzer, detector: str) -> None:
+    crop = np.full((181, 143, 3), 200, np.uint8)
+    recording = RecordingClassifier(analyzer.classifier)
+    (face,) = FaceAnalyzer(detector, recording).analyze(crop)
+    assert face.detector == "none" and (recording.seen[0] == 200).all()  # stretched: no black margin or bars
+    photo = data.astronaut()
+    found = FaceAnalyzer("opencv", recording).analyze(photo)
+    assert found[0].detector == "opencv"
+    expected = align_face(photo, found[0].as_face(), (48, 48), True, CROP_MARGIN)  # detector boxes keep theirs
+    assert np.array_equal(recording.seen[-1][0], expected)
+
+
 def test_ctrl_c_writes_the_tables_of_the_images_done(tmp_path: Path, analyzer: FaceAnalyzer) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -152,29 +183,32 @@ def test_malicious_pickle_is_refused_without_advice(tmp_path: Path, capsys: pyte
     assert not (Path.cwd() / "pwned").exists()
 
 
-BLOCK_TORCH = """
+TRAIN_ONLY = ("torch", "torchvision", "kornia", "torchmetrics", "tensorboard", "pandas", "matplotlib", "scipy", "yaml")
+"""Modules only the ``[train]`` extra installs."""
+BLOCK_TRAIN_ONLY = f"""
 import sys
-for name in ("torch", "torchvision", "kornia", "torchmetrics"):
+for name in {TRAIN_ONLY!r}:
     sys.modules[name] = None  # import fails, importlib.util.find_spec answers None: as if not installed
 """
 
 
 def _without_torch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run ``python args...`` with torch unimportable (a sitecustomize blocks it)."""
+    """Run ``python args...`` with torch and the rest of `TRAIN_ONLY` unimportable (a sitecustomize blocks them)."""
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(BLOCK_TORCH)
+    (site / "sitecustomize.py").write_text(BLOCK_TRAIN_ONLY)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tmp_path,
                           timeout=300)
 
 
 def test_api_and_cli_run_with_torch_unimportable(tmp_path: Path) -> None:
-    check = _without_torch(tmp_path, "-c", "import torch")
-    assert check.returncode != 0, "the blocker works"
-    api = _without_torch(tmp_path, "-c", "import ferlab, sys, json; from skimage import data; "
-                         "faces = ferlab.analyze(data.astronaut()); "
-                         "assert not [m for m, v in sys.modules.items() if m.startswith('torch') and v]; "
+    for module in TRAIN_ONLY:
+        check = _without_torch(tmp_path, "-c", f"import {module}")
+        assert check.returncode != 0, f"the blocker works for {module}"
+    api = _without_torch(tmp_path, "-c", "import ferlab, sys, json; from ferlab.app.demo import ASTRONAUT; "
+                         "faces = ferlab.analyze(ASTRONAUT); "
+                         f"assert not [m for m, v in sys.modules.items() if m.split('.')[0] in {TRAIN_ONLY!r} and v]; "
                          "print(json.dumps(faces))")
     assert api.returncode == 0, api.stderr
     assert json.loads(api.stdout)[0]["label"] == "happy"
@@ -182,6 +216,15 @@ def test_api_and_cli_run_with_torch_unimportable(tmp_path: Path) -> None:
         cli = _without_torch(tmp_path, "-m", "ferlab", *argv)
         assert cli.returncode == 0, cli.stderr
     assert "happy" in (tmp_path / "p" / "faces.csv").read_text()
+    photo = cv2.imread(str(tmp_path / "demo" / "annotated" / "astronaut.png"))
+    writer = cv2.VideoWriter(str(tmp_path / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, photo.shape[1::-1])
+    for _ in range(3):
+        writer.write(photo)
+    writer.release()
+    video = _without_torch(tmp_path, "-m", "ferlab", "video", "clip.mp4", "--out", "v")
+    assert video.returncode == 0, video.stderr
+    assert (tmp_path / "v" / "timeline.png").stat().st_size > 0
+    assert "happy" in (tmp_path / "v" / "timeline.csv").read_text()
     for command in (["train"], ["eval", "x", "--data-root", "."], ["export", "x", "--onnx", "x.onnx"]):
         refused = _without_torch(tmp_path, "-m", "ferlab", *command)
         assert refused.returncode == 2 and 'pip install "ferlab[train]"' in refused.stderr

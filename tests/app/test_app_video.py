@@ -19,6 +19,8 @@ from skimage import data
 from typer.testing import CliRunner
 
 from ferlab.app import FaceAnalyzer
+from ferlab.app.timeline_plot import (BOTTOM, GAP, LEFT, NO_FACE, RIGHT, ROW_HEIGHT, SHARE_HEIGHT, TOP, WIDTH,
+                                      label_colors, timeline_image)
 from ferlab.app.tracking import IoUTracker
 from ferlab.app.video import VideoReport, analyze_video
 from ferlab.cli import app, main
@@ -105,8 +107,9 @@ def test_face_missing_longer_than_max_missed_gets_a_new_id() -> None:
 
 
 def test_timeline_has_one_row_per_frame_and_one_stable_face_id(full_run: VideoReport, analyzer: FaceAnalyzer) -> None:
-    timeline = full_run.timeline
+    timeline = pd.DataFrame(full_run.timeline, columns=full_run.columns).astype({"face_id": "Int64"})
     classes = list(analyzer.classifier.classes)
+    assert all(list(row) == full_run.columns for row in full_run.timeline)
     assert timeline.columns.tolist() == ["frame", "time_s", "face_id", "x1", "y1", "x2", "y2", "label",
                                          "confidence", *(f"p_{name}" for name in classes)]
     assert timeline["frame"].tolist() == list(range(FRAMES))
@@ -141,7 +144,7 @@ def test_every_output_is_written_and_reads_back(full_run: VideoReport, analyzer:
     assert (summary["frames_processed"], summary["frames_with_faces"]) == (FRAMES, FACE_FRAMES)
     assert summary["processing_fps"] > 0 and not summary["interrupted"]
     (face_id, face), = summary["faces"].items()
-    assert face_id == str(full_run.timeline["face_id"].iloc[0])
+    assert face_id == str(full_run.timeline[0]["face_id"])
     assert face["dominant"] in analyzer.classifier.classes and face["frames"] == FACE_FRAMES
     assert (face["first_s"], face["last_s"]) == (0.0, pytest.approx((FACE_FRAMES - 1) / FPS))
     assert sum(face["share"].values()) == pytest.approx(1) and sum(summary["emotion_share"].values()) == pytest.approx(1)
@@ -154,9 +157,9 @@ def test_every_and_max_frames_choose_the_frames(clip: Path, analyzer: FaceAnalyz
     progress = []
     report = analyze_video(clip, analyzer, None, every=every, max_frames=max_frames,
                            on_frame=lambda done, total: progress.append((done, total)))
-    assert report.timeline["frame"].tolist() == frames and report.frames_processed == len(frames)
+    assert [row["frame"] for row in report.timeline] == frames and report.frames_processed == len(frames)
     assert progress == [(done, len(frames)) for done in range(1, len(frames) + 1)]
-    assert np.allclose(report.timeline["time_s"], report.timeline["frame"] / FPS)
+    assert np.allclose([row["time_s"] for row in report.timeline], np.array(frames) / FPS)
     assert report.summary["every"] == every and report.out is None
 
 
@@ -166,9 +169,25 @@ def test_ctrl_c_stops_and_still_writes_what_was_gathered(clip: Path, analyzer: F
             raise KeyboardInterrupt
 
     report = analyze_video(clip, analyzer, tmp_path, on_frame=stop_after_three)
-    assert report.interrupted and report.timeline["frame"].tolist() == [0, 1, 2]
+    assert report.interrupted and [row["frame"] for row in report.timeline] == [0, 1, 2]
     assert all((tmp_path / name).stat().st_size > 0 for name in OUTPUTS)
     assert json.loads((tmp_path / "summary.json").read_text())["interrupted"] is True
+
+
+def test_timeline_picture_shows_shares_face_rows_and_legend() -> None:
+    """Frames 0-4 happy (face #7), 5-9 without a face: the share panel is happy then 'no face'."""
+    timeline = [{"frame": f, "time_s": f / 10, "face_id": 7 if f < 5 else None, "label": "happy" if f < 5 else None}
+                for f in range(10)]
+    image = timeline_image(timeline, ["happy", "sad"], title="clip")
+    colors = label_colors(["happy", "sad"])
+    middle = TOP + SHARE_HEIGHT // 2
+    x_of = lambda t: LEFT + round(t / 1.0 * (WIDTH - LEFT - RIGHT))  # noqa: E731  (span: 10 frames of 0.1 s)
+    assert tuple(image[middle, x_of(0.2)]) == colors["happy"]
+    assert tuple(image[middle, x_of(0.75)]) == colors[NO_FACE]
+    row_y = TOP + SHARE_HEIGHT + GAP + ROW_HEIGHT // 2
+    assert tuple(image[row_y, x_of(0.2)]) == colors["happy"]  # face #7's mark at 0.2 s
+    assert tuple(image[row_y, x_of(0.7) - 3]) != colors["happy"]  # no mark once the face is gone
+    assert image.shape == (TOP + SHARE_HEIGHT + GAP + ROW_HEIGHT + BOTTOM, WIDTH, 3)
 
 
 def test_bad_sampling_is_refused(clip: Path, analyzer: FaceAnalyzer) -> None:

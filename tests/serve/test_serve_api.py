@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,6 +13,9 @@ import torch
 from PIL import Image
 
 import ferlab
+from ferlab.app import FaceAnalyzer
+from ferlab.app.demo import ASTRONAUT
+from ferlab.app.predict import predict_images
 
 if TYPE_CHECKING:
     from ferlab.serve.settings import ServeSettings
@@ -45,6 +49,25 @@ def test_jpeg_without_annotation(live_server: str, astronaut_jpeg: bytes) -> Non
     result = analyze(live_server, astronaut_jpeg, "photo.jpg").json()
     assert [face["label"] for face in result["faces"]] == ["happy"]
     assert result["annotated_png"] is None
+
+
+@pytest.mark.parametrize("pillow_format", ["AVIF", "TGA", "ICO", "PPM", "TIFF"])
+def test_formats_predict_reads_are_accepted(live_server: str, pillow_format: str) -> None:
+    """The same formats as `ferlab predict` (the bad-input probe found AVIF, TGA and ICO refused)."""
+    photo, buffer = Image.open(ASTRONAUT).convert("RGB"), io.BytesIO()
+    photo.save(buffer, format=pillow_format, **({"sizes": [(256, 256)]} if pillow_format == "ICO" else {}))
+    response = analyze(live_server, buffer.getvalue(), f"photo.{pillow_format.lower()}")
+    assert response.status_code == 200, response.text
+    assert [face["label"] for face in response.json()["faces"]] == ["happy"]
+
+
+def test_eps_is_never_handed_to_ghostscript(live_server: str, tmp_path: Path) -> None:
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    response = analyze(live_server, eps, "figure.eps")
+    assert response.status_code == 422 and "not a readable image" in response.json()["error"]
+    (tmp_path / "figure.eps").write_bytes(eps)  # predict: the same refusal, not a Ghostscript failure
+    (problem,) = predict_images(tmp_path / "figure.eps", FaceAnalyzer(), None).problems
+    assert "not a readable image" in problem.reason
 
 
 def test_concurrent_requests_all_succeed(live_server: str, astronaut_png: bytes) -> None:

@@ -3,6 +3,7 @@ serves on loopback."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -82,22 +83,23 @@ def test_is_loopback(host: str, loopback: bool) -> None:
     assert server.is_loopback(host) is loopback
 
 
-def test_the_command_serves_on_loopback() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-c", "from ferlab.cli import main; main()", "serve", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def test_the_command_prints_its_url_and_serves_there() -> None:
+    command = [sys.executable, "-c", "from ferlab.cli import main; main()", "serve", "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
+        line = process.stdout.readline()  # printed once the model is loaded, before serving
+        url = re.search(r"web page (http://127\.0\.0\.1:\d+/) ", line)
+        assert url, f"no URL in {line!r}"
+        assert not url.group(1).endswith(":0/")  # the port the system chose, not 0
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+                assert httpx.get(f"{url.group(1)}healthz").json() == {"status": "ok"}
                 break
             except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"ferlab serve did not answer: {process.communicate(timeout=10)[1].decode()[-2000:]}")
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail("ferlab serve did not answer at the URL it printed")
+                time.sleep(0.2)
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -13,12 +13,14 @@ from ferlab.app.classifier import load_classifier
 from ferlab.app.crop_classifier import CropClassifier
 from ferlab.data.images import ImageReadError, read_image
 from ferlab.errors import FerlabError
-from ferlab.faces import Face, align_face, get_detector
+from ferlab.faces import Face, align_face, get_detector, resize_face
 from ferlab.faces.base import BoxXYXY, Detector
 from ferlab.weights import DEFAULT_MODEL
 
 WHOLE_IMAGE = "none"
-"""The detector name of a face that is the whole image (``--detector none``, or the crop rule)."""
+"""The detector name of a face that is the whole image (``--detector none``, or the crop rule).
+Such an image is the crop itself: it is resized to the model's input as the dataset readers
+resize their images, with no margin (see `ferlab.faces.resize_face`)."""
 CROP_MAX_SIDE = 400
 CROP_ASPECT = (0.6, 1.7)
 """The crop rule: an image in which the detector finds no face is taken as one face crop,
@@ -98,19 +100,23 @@ class FaceAnalyzer:
         self.margin = self.classifier.preprocessing.crop_margin if margin is None else margin
         self.crop_rule = crop_rule
 
-    def crops(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
-        """The model-ready crops (uint8, the model's size and channels) of ``faces``."""
+    def crops(self, rgb: np.ndarray, faces: list[Face], whole_image: bool = False) -> np.ndarray:
+        """The model-ready crops (uint8, the model's size and channels) of ``faces``, or of the
+        whole image when ``whole_image`` (see `WHOLE_IMAGE`)."""
         _, height, width = self.classifier.input_size
         gray = self.classifier.grayscale
         shape = (0, height, width) if gray else (0, height, width, 3)
         if not faces:
             return np.empty(shape, dtype=np.uint8)
+        if whole_image:
+            return np.stack([resize_face(rgb, (height, width), gray)] * len(faces))
         return np.stack([align_face(rgb, face, (height, width), gray, self.margin) for face in faces])
 
     def classify(self, rgb: np.ndarray, faces: list[Face], detector: Optional[str] = None) -> list[FaceResult]:
         """Expressions of already-detected ``faces`` in ``rgb`` (found by ``detector``, default this one's)."""
-        probabilities = self.classifier.predict_proba(self.crops(rgb, faces))
-        classes, found_by = self.classifier.classes, detector or getattr(self.detector, "name", "custom")
+        found_by = detector or getattr(self.detector, "name", "custom")
+        probabilities = self.classifier.predict_proba(self.crops(rgb, faces, found_by == WHOLE_IMAGE))
+        classes = self.classifier.classes
         results = []
         for face, row in zip(faces, probabilities):
             label = classes[int(np.argmax(row))]

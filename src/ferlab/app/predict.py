@@ -25,12 +25,12 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from ferlab.app.analyze import FaceAnalyzer, FaceResult, load_rgb
+from ferlab.app.analyze import WHOLE_IMAGE, FaceAnalyzer, FaceResult, load_rgb
 from ferlab.app.draw import annotate, save_rgb
 from ferlab.atomic import write_atomically
 from ferlab.data.dataset import Problem
 from ferlab.errors import FerlabError
-from ferlab.faces import align_face
+from ferlab.faces import align_face, as_rgb
 from ferlab.preprocess import CROP_MARGIN
 
 REVIEW_CROP_MAX = 256
@@ -81,7 +81,10 @@ def image_files(source: Path) -> tuple[Path, list[Path]]:
 
 
 def review_crop(rgb: np.ndarray, face: FaceResult, margin: float = CROP_MARGIN) -> np.ndarray:
-    """An RGB crop of the face (aligned, with margin) at about its native resolution."""
+    """An RGB crop of the face (aligned, with margin) at about its native resolution; a whole-image
+    face is the image itself."""
+    if face.detector == WHOLE_IMAGE:
+        return as_rgb(rgb)
     x1, y1, x2, y2 = face.box
     side = int(min(REVIEW_CROP_MAX, max(48, round(max(x2 - x1, y2 - y1) * (1 + 2 * margin)))))
     return align_face(rgb, face.as_face(), (side, side), grayscale=False, margin=margin)

@@ -11,11 +11,13 @@ is still written and `VideoReport.interrupted` is set.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import math
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -23,11 +25,10 @@ from typing import Any, Callable, Iterator, Optional
 
 import cv2
 import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
 
 from ferlab.app.analyze import FaceAnalyzer, FaceResult
-from ferlab.app.draw import COLORS, annotate
+from ferlab.app.draw import annotate, save_rgb
+from ferlab.app.timeline_plot import timeline_image
 from ferlab.app.tracking import IoUTracker
 from ferlab.errors import FerlabError
 
@@ -36,25 +37,24 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 FALLBACK_FPS = 25.0
 """Frame rate of ``annotated.mp4`` when the source reports none."""
-PLOT_BINS = 60
-"""Time bins of the expression-share plot (consecutive analysed frames are pooled)."""
-NO_FACE = "no face"
+TIMELINE_COLUMNS = ("frame", "time_s", "face_id", "x1", "y1", "x2", "y2", "label", "confidence")
+"""The timeline's leading columns; ``p_<class>`` columns follow, one per class."""
 
 
 @dataclass
 class VideoReport:
     """What a video job did.
 
-    timeline: one row per (analysed frame, face): ``frame, time_s, face_id, x1, y1, x2, y2,
-        label, confidence, p_<class>...``; a frame without a face has one row with empty
-        ``face_id`` and ``label``.
+    timeline: one row (a dict keyed by `columns`) per (analysed frame, face): ``frame, time_s,
+        face_id, x1, y1, x2, y2, label, confidence, p_<class>...``; a frame without a face has
+        one row whose other values are None.
     fps: the source's frame rate, None when it reports none.
     clock: ``video`` (time = frame index / fps) or ``wall`` (seconds since the start: webcams).
     """
 
     source: str
     classes: list[str]
-    timeline: pd.DataFrame
+    timeline: list[dict[str, Any]]
     fps: Optional[float]
     clock: str
     every: int
@@ -68,28 +68,34 @@ class VideoReport:
         """Analysed frames per second of processing."""
         return self.frames_processed / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def columns(self) -> list[str]:
+        """The timeline's columns, in order."""
+        return [*TIMELINE_COLUMNS, *(f"p_{name}" for name in self.classes)]
+
     @cached_property
     def summary(self) -> dict[str, Any]:
         """Per face id: first/last time, frames seen, dominant expression, share of each;
         overall share of each expression; frame counts and processing speed."""
-        faces = self.timeline.dropna(subset=["face_id"])
+        faces = [row for row in self.timeline if row["face_id"] is not None]
         per_face = {}
-        for face_id, rows in faces.groupby("face_id"):
-            share = self._share(rows["label"])
-            per_face[str(face_id)] = {
-                "first_s": float(rows["time_s"].min()), "last_s": float(rows["time_s"].max()), "frames": len(rows),
-                "dominant": max(share, key=share.get), "share": share,
-            }
+        for face_id in sorted({row["face_id"] for row in faces}):
+            rows = [row for row in faces if row["face_id"] == face_id]
+            share = self._share([row["label"] for row in rows])
+            times = [row["time_s"] for row in rows]
+            per_face[str(face_id)] = {"first_s": min(times), "last_s": max(times), "frames": len(rows),
+                                      "dominant": max(share, key=share.get), "share": share}
         return {
             "source": self.source, "fps": self.fps, "clock": self.clock, "every": self.every,
-            "frames_processed": self.frames_processed, "frames_with_faces": int(faces["frame"].nunique()),
+            "frames_processed": self.frames_processed, "frames_with_faces": len({row["frame"] for row in faces}),
             "seconds": round(self.seconds, 3), "processing_fps": round(self.processing_fps, 2),
-            "interrupted": self.interrupted, "emotion_share": self._share(faces["label"]), "faces": per_face,
+            "interrupted": self.interrupted, "emotion_share": self._share([row["label"] for row in faces]),
+            "faces": per_face,
         }
 
-    def _share(self, labels: pd.Series) -> dict[str, float]:
-        share = labels.value_counts(normalize=True).reindex(self.classes, fill_value=0.0)
-        return {name: round(float(p), 4) for name, p in share.items()}
+    def _share(self, labels: list[str]) -> dict[str, float]:
+        counts = Counter(labels)
+        return {name: round(counts[name] / len(labels), 4) if labels else 0.0 for name in self.classes}
 
 
 def open_video(source: Path | int) -> cv2.VideoCapture:
@@ -167,8 +173,8 @@ def analyze_video(
     if done == 0:
         raise FerlabError(f"{name}: " + ("interrupted before the first frame" if interrupted
                                          else "no frame could be read (not a video, or an unsupported codec)"))
-    columns = ["frame", "time_s", "face_id", "x1", "y1", "x2", "y2", "label", "confidence"]
-    timeline = pd.DataFrame(rows, columns=columns + [f"p_{c}" for c in classes]).astype({"face_id": "Int64"})
+    columns = [*TIMELINE_COLUMNS, *(f"p_{c}" for c in classes)]
+    timeline = [{column: row.get(column) for column in columns} for row in rows]
     report = VideoReport(source=name, classes=classes, timeline=timeline, fps=fps,
                          clock="wall" if live or not fps else "video", every=every, frames_processed=done,
                          seconds=time.perf_counter() - start, interrupted=interrupted, out=out)
@@ -212,43 +218,11 @@ def _frame_rows(index: int, seconds: float, faces: list[FaceResult], ids: list[i
 def write_outputs(report: VideoReport, out: Path) -> None:
     """Write ``timeline.csv``, ``timeline.json``, ``timeline.png`` and ``summary.json`` under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    report.timeline.to_csv(out / "timeline.csv", index=False)
-    report.timeline.to_json(out / "timeline.json", orient="records", indent=1)
-    timeline_figure(report).savefig(out / "timeline.png", dpi=100)
+    with open(out / "timeline.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=report.columns)
+        writer.writeheader()
+        writer.writerows(report.timeline)
+    (out / "timeline.json").write_text(json.dumps(report.timeline, indent=1))
+    save_rgb(out / "timeline.png", timeline_image(report.timeline, report.classes, title=f"{report.source}: "
+                                                  "expressions over time", wall_clock=report.clock == "wall"))
     (out / "summary.json").write_text(json.dumps(report.summary, indent=1))
-
-
-def _color(name: str, i: int) -> Any:
-    if name == NO_FACE:
-        return (0.92, 0.92, 0.92)
-    return tuple(c / 255 for c in COLORS[name]) if name in COLORS else f"C{i % 10}"
-
-
-def timeline_figure(report: VideoReport) -> Figure:
-    """Top: the share of each expression (and of frames without a face) over time, in up to
-    `PLOT_BINS` bins of consecutive frames. Bottom: one row per face id, its expression over time."""
-    timeline = report.timeline
-    faces = timeline.dropna(subset=["face_id"])
-    face_ids = sorted(faces["face_id"].unique())
-    names = [*report.classes, NO_FACE]
-    colors = {name: _color(name, i) for i, name in enumerate(names)}
-    figure = Figure(figsize=(10, 4 + 0.25 * min(len(face_ids), 30)), layout="constrained")
-    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[2, 1 + 0.1 * min(len(face_ids), 30)])
-
-    rank = timeline["frame"].rank(method="dense").astype(int) - 1
-    bins = rank * PLOT_BINS // (rank.max() + 1)
-    share = pd.crosstab(bins, timeline["label"].fillna(NO_FACE), normalize="index").reindex(columns=names,
-                                                                                            fill_value=0.0)
-    times = timeline.groupby(bins)["time_s"].mean()
-    top.stackplot(times.to_numpy(), share.to_numpy().T, labels=names, colors=[colors[n] for n in names])
-    top.set(ylabel="share", ylim=(0, 1), title=f"{report.source}: expressions over time")
-    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
-
-    for row, face_id in enumerate(face_ids):
-        rows = faces[faces["face_id"] == face_id]
-        bottom.scatter(rows["time_s"], np.full(len(rows), row), c=[colors[label] for label in rows["label"]],
-                       marker="s", s=12)
-    bottom.set_yticks(range(len(face_ids)), [f"#{i}" for i in face_ids])
-    bottom.set(xlabel="time (s)" + (" since start" if report.clock == "wall" else ""), ylabel="face id",
-               ylim=(-0.5, max(len(face_ids), 1) - 0.5))
-    return figure

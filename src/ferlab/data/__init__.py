@@ -7,26 +7,24 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from pathlib import Path
 from typing import Any, Callable
 
-from ferlab.data.affectnet import load_affectnet
 from ferlab.data.dataset import SPLITS, FaceDataset, Problem, SplitUnavailable, normalize_split
-from ferlab.data.fer2013 import load_fer2013
-from ferlab.data.ferplus import load_ferplus
-from ferlab.data.folders import load_folder
 from ferlab.data.labels import FER2013_CLASSES, FERPLUS_CLASSES, map_labels
-from ferlab.data.rafdb import load_rafdb
 from ferlab.errors import DataError
 
-READERS: dict[str, Callable[..., FaceDataset]] = {
-    "fer2013": load_fer2013,
-    "ferplus": load_ferplus,
-    "folder": load_folder,
-    "affectnet": load_affectnet,
-    "rafdb": load_rafdb,
+READERS: dict[str, str] = {
+    "fer2013": "ferlab.data.fer2013:load_fer2013",
+    "ferplus": "ferlab.data.ferplus:load_ferplus",
+    "folder": "ferlab.data.folders:load_folder",
+    "affectnet": "ferlab.data.affectnet:load_affectnet",
+    "rafdb": "ferlab.data.rafdb:load_rafdb",
 }
+"""Reader name -> ``module:function``, imported on first use: the application imports
+`ferlab.data.images` and `ferlab.data.labels` without the readers' pandas."""
 
 
 def list_datasets() -> list[str]:
@@ -46,9 +44,7 @@ def load_dataset(name: str, root: str | Path, split: str = "train", **options: A
     """
     if name == "auto":
         name = detect_dataset(root)
-    reader = READERS.get(name)
-    if reader is None:
-        raise DataError(f"unknown dataset {name!r}: expected one of {', '.join(READERS)} or auto")
+    reader = reader_function(name)
     accepted = [p for p in inspect.signature(reader).parameters if p not in ("root", "split")]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
@@ -56,6 +52,14 @@ def load_dataset(name: str, root: str | Path, split: str = "train", **options: A
             f"dataset {name!r} has no option {', '.join(unknown)}; its options: {', '.join(accepted) or 'none'}"
         )
     return reader(root, split=split, **options)
+
+
+def reader_function(name: str) -> Callable[..., FaceDataset]:
+    """The reader function registered as ``name`` in `READERS`."""
+    if name not in READERS:
+        raise DataError(f"unknown dataset {name!r}: expected one of {', '.join(READERS)} or auto")
+    module, function = READERS[name].split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def detect_dataset(root: str | Path) -> str:
@@ -82,5 +86,5 @@ def detect_dataset(root: str | Path) -> str:
 
 __all__ = [
     "FER2013_CLASSES", "FERPLUS_CLASSES", "READERS", "SPLITS", "FaceDataset", "Problem", "SplitUnavailable",
-    "detect_dataset", "list_datasets", "load_dataset", "map_labels", "normalize_split",
+    "detect_dataset", "list_datasets", "load_dataset", "map_labels", "normalize_split", "reader_function",
 ]

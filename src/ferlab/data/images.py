@@ -29,6 +29,17 @@ class ImageTooLarge(ImageReadError):
     """An image has more pixels than allowed; found from its header, before decoding."""
 
 
+UNSAFE_FORMATS = ("EPS",)
+"""Pillow formats ferlab never reads: EPS hands the file to the Ghostscript program."""
+
+
+def readable_formats() -> tuple[str, ...]:
+    """The Pillow formats `read_image` tries by default (every format Pillow opens but
+    `UNSAFE_FORMATS`): the same set for `ferlab predict`, `ferlab.analyze` and `ferlab serve`."""
+    Image.init()
+    return tuple(sorted(set(Image.OPEN) - set(UNSAFE_FORMATS)))
+
+
 def read_image(
     path: Path | BinaryIO, size: Optional[tuple[int, int]] = None, color: str = "gray", box: Optional[BoxXYWH] = None,
     max_pixels: Optional[int] = None, formats: Optional[Sequence[str]] = None,
@@ -39,11 +50,10 @@ def read_image(
     ``size`` is ``(height, width)`` to resize to, None to keep the image's own. EXIF rotation is applied; 16-bit images are scaled to
     8 bits; palette, CMYK and alpha images are converted. ``max_pixels`` refuses larger images
     (`ImageTooLarge`) before their pixels are decoded, as Pillow's decompression-bomb limit
-    always does; ``formats`` restricts the Pillow formats tried (e.g. ``("PNG", "JPEG")``).
-    Raises `ImageReadError`.
+    always does; ``formats`` names the Pillow formats tried (e.g. ``("PNG", "JPEG")``;
+    default `readable_formats`), chosen by content, not by file name. Raises `ImageReadError`.
     """
-    if formats is not None:
-        Image.init()  # Pillow finds explicitly named formats only among plugins already loaded
+    formats = readable_formats() if formats is None else formats  # readable_formats loads every plugin
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -7,8 +7,8 @@ Example::
     crops = [align_face(rgb, face) for face in faces]  # 48x48 grayscale uint8
 """
 
-from ferlab.faces.align import align_face, alignment_matrix, eye_angle, eye_centres
-from ferlab.faces.base import BoxXYXY, Detector, Face
+from ferlab.faces.align import align_face, alignment_matrix, eye_angle, eye_centres, resize_face
+from ferlab.faces.base import BoxXYXY, Detector, Face, as_rgb
 from ferlab.faces.detectors import get_detector, list_detectors
 from ferlab.faces.errors import FaceError
 
@@ -19,8 +19,10 @@ __all__ = [
     "FaceError",
     "align_face",
     "alignment_matrix",
+    "as_rgb",
     "eye_angle",
     "eye_centres",
     "get_detector",
     "list_detectors",
+    "resize_face",
 ]

@@ -14,10 +14,6 @@ from ferlab.app.draw import annotate, encode_rgb
 from ferlab.data.images import ImageReadError, ImageTooLarge, read_image
 from ferlab.serve.errors import ApiError
 
-UPLOAD_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
-"""Pillow formats an upload may be in (JPEG includes phones' MPO files); no other decoder is tried."""
-
-
 def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     """RGB uint8 pixels of an uploaded image file, decoded in memory.
 
@@ -27,11 +23,11 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     if not data:
         raise ApiError(422, "empty file: no image data was sent")
     try:
-        return read_image(io.BytesIO(data), color="rgb", max_pixels=max_pixels, formats=UPLOAD_FORMATS)
+        return read_image(io.BytesIO(data), color="rgb", max_pixels=max_pixels)  # predict's formats
     except ImageTooLarge as error:
         raise ApiError(413, f"image has {error}") from None
     except ImageReadError as error:
-        raise ApiError(422, f"{error} (accepted: {', '.join(UPLOAD_FORMATS)})") from None
+        raise ApiError(422, f"{error} (accepted: the formats Pillow reads, EPS excepted)") from None
 
 
 def analyze_upload(analyzer: FaceAnalyzer, data: bytes, max_pixels: int, annotated: bool) -> dict[str, Any]:

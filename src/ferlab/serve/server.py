@@ -37,11 +37,20 @@ def listen(host: str, port: int) -> socket.socket:
     return listener
 
 
+def service_url(listener: socket.socket) -> str:
+    """``http://HOST:PORT/`` of a bound socket (the port it really got, for port 0; IPv6 in brackets)."""
+    host, port = listener.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 def run_server(settings: ServeSettings) -> None:
-    """Take the port, load the analyzer, then serve until Ctrl+C; warns when listening beyond this machine."""
+    """Take the port, load the analyzer, print the URL, then serve until Ctrl+C; warns when
+    listening beyond this machine."""
     with listen(settings.host, settings.port) as listener:
         app = create_app(settings)
         if not is_loopback(settings.host):
             log.warning("listening on %s: other machines can reach this service (no authentication)", settings.host)
+        url = service_url(listener)
+        print(f"ferlab serve: web page {url} , API docs {url}docs ; Ctrl+C stops", flush=True)
         config = uvicorn.Config(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=5)
         uvicorn.Server(config).run(sockets=[listener])

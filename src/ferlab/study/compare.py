@@ -212,7 +212,8 @@ def measure_run(label: str, config: TrainConfig, state: str, test_set: FaceDatas
     """The `COLUMNS` row of a finished run (all but McNemar's p), its per-epoch history, and
     which test images ``best.pt`` classifies correctly (in the test split's order).
 
-    Test scores come from ``best.pt``; training speed is the mean over the run's epochs;
+    Test scores come from ``best.pt``; training speed is the median over the run's epochs (robust
+    to an epoch slowed by other work on a shared machine);
     latency and throughput are measured here, on the CPU and on CUDA when present.
     """
     run = Path(config.out)
@@ -224,8 +225,8 @@ def measure_run(label: str, config: TrainConfig, state: str, test_set: FaceDatas
         "model": label, "arch": config.model, "run": state, "epochs": len(history),
         "params": count_parameters(model),
         "gflops": measure_flops(model, input_size) / 1e9,
-        "train_s_per_epoch": statistics.mean(r["epoch_seconds"] for r in history),
-        "train_images_per_s": statistics.mean(r["images_per_s"] for r in history),
+        "train_s_per_epoch": statistics.median(r["epoch_seconds"] for r in history),
+        "train_images_per_s": statistics.median(r["images_per_s"] for r in history),
     }
     for kind in ("cpu", "cuda"):
         if kind == "cuda" and not torch.cuda.is_available():
@@ -322,7 +323,7 @@ Made by {made_by}.
   whose training times come from when it was trained); epochs: epochs trained (budget or protocol).
 - params, GFLOPs: parameters, and forward FLOPs per image at the model's input size counted by
   torch's FlopCounterMode (a multiply-add is 2 FLOPs; element-wise work is not counted).
-- train s/epoch, train img/s: mean over the run's epochs (`metrics.json`).
+- train s/epoch, train img/s: median over the run's epochs (`metrics.json`).
 - ms (batch 1): median wall time of one forward pass of one image; img/s (batch {SPEED_BATCH}):
   {SPEED_BATCH} / median time of a batch; eval mode, float32, channels-last, about
   {request.timing_seconds:g} s of passes each, measured in this command for every model.
