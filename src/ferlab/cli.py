@@ -11,7 +11,7 @@ import json
 import sys
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
@@ -63,8 +63,21 @@ DataOption = typer.Option("auto", "--data", "-d", help="Reader: auto, fer2013, f
 ModeOption = typer.Option("majority", "--mode", help="FERPlus label mode: majority, probability, crossentropy.")
 
 
-def _reader_options(reader: str, mode: str) -> dict[str, str]:
-    return {"mode": mode} if reader == "ferplus" else {}
+HoldoutOption = typer.Option(
+    0.0, "--holdout",
+    help="folder reader, a folder without split folders: hold out this fraction of each class (fixed seed) as "
+    "val, the rest is train.",
+)
+
+
+def _reader_options(reader: str, mode: str, holdout: float = 0.0) -> dict[str, Any]:
+    if reader == "ferplus":
+        return {"mode": mode}
+    if holdout:
+        if reader != "folder":
+            raise FerlabError(f"--holdout applies to the folder reader, not {reader}")
+        return {"holdout": holdout}
+    return {}
 
 
 def require_training_extra(command: str) -> None:
@@ -199,22 +212,30 @@ def eval_command(
     ),
     batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass."),
     mode: str = ModeOption,
+    holdout: float = HoldoutOption,
+    detector: Optional[str] = typer.Option(
+        None, "--detector",
+        help="Score end to end: each labelled image file through the application's detector (opencv, dlib, "
+        "mtcnn, or none), crop rule, crop and model; the largest face counts, a missed face is wrong. Default: "
+        "score the dataset's crops.",
+    ),
 ) -> None:
-    """Score a model on a split: accuracy, F1, confusion matrix, calibration (ECE, temperature)."""
+    """Score a model on a split: accuracy, F1, confusion matrix, calibration (ECE, temperature); or, with
+    --detector, end to end on the photos: detection rate and accuracy with 95% CIs."""
     require_training_extra("eval")
     from ferlab.data import detect_dataset
-    from ferlab.evaluate.report import print_summary
+    from ferlab.evaluate.report import print_end_to_end, print_summary
     from ferlab.evaluate.run import EvalRequest, command_line, run_evaluation
     from ferlab.weights import resolve_model
 
     reader = detect_dataset(data_root) if data == "auto" else data
     request = EvalRequest(
         weights=resolve_model(run_or_weights), data=reader, data_root=data_root, split=split,
-        data_options=_reader_options(reader, mode), tta=tta, subset=subset, occlusion=occlude, out=out,
-        batch_size=batch_size, command=command_line(ctx),
+        data_options=_reader_options(reader, mode, holdout), tta=tta, subset=subset, occlusion=occlude, out=out,
+        batch_size=batch_size, command=command_line(ctx), detector=detector,
     )
     record, out_dir = run_evaluation(request)
-    print_summary(console, record, out_dir)
+    (print_summary if detector is None else print_end_to_end)(console, record, out_dir)
 
 
 @app.command("models")

@@ -41,6 +41,23 @@ def test_ck_plus_layout_gets_ferplus_label_set_and_resizing(tmp_path: Path, gray
         load_dataset("folder", tmp_path / "CK+48", "train")
 
 
+def test_holdout_splits_each_class_by_file_the_same_way_every_time(make_folder_tree) -> None:
+    root = make_folder_tree({"happy": 10, "sad": 7, "angry": 3})
+    train, val = (load_dataset("folder", root, split, holdout=0.3) for split in ("train", "val"))
+    everything = set(load_dataset("folder", root, "all").ids)
+    assert set(train.ids).isdisjoint(val.ids) and set(train.ids) | set(val.ids) == everything
+    assert {k: v for k, v in val.class_counts().items() if v} == {"angry": 1, "happy": 3, "sad": 2}  # round(0.3 n)
+    assert list(load_dataset("folder", root, "val", holdout=0.3).ids) == list(val.ids)
+    assert len(load_dataset("folder", root, "all", holdout=0.3)) == 20
+    with pytest.raises(SplitUnavailable, match="train and val parts only"):
+        load_dataset("folder", root, "test", holdout=0.3)
+    with pytest.raises(DataError, match="holdout must be in"):
+        load_dataset("folder", root, "val", holdout=1.0)
+    split_root = make_folder_tree({"train/happy": 2, "test/happy": 1}, root_name="split")
+    with pytest.raises(DataError, match="has split folders already"):
+        load_dataset("folder", split_root, "val", holdout=0.3)
+
+
 def test_bad_files_are_skipped_and_reported_or_strict(make_folder_tree) -> None:
     root = make_folder_tree({"happy": 2, "sad": 1})
     (root / "happy" / "notes.txt").write_text("hello")

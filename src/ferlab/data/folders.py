@@ -14,6 +14,10 @@ The FER2013 JPEG export puts PublicTest and PrivateTest images together in ``tes
 names carry those prefixes, ``val`` reads the PublicTest files and ``test`` the
 PrivateTest ones, so the standard FER2013 protocol holds for this layout too.
 
+A folder without split folders can be split by file with ``holdout``: that fraction of each
+class's files (rounded; the files sorted by path, then shuffled with the fixed `HOLDOUT_SEED`)
+is ``val``, the rest ``train``. The same files land in the same part on every machine.
+
 Images that cannot be read (and non-image files) are skipped and listed in
 `FaceDataset.problems`; ``strict=True`` raises on the first one instead.
 """
@@ -32,6 +36,8 @@ from ferlab.errors import DataError
 
 _SPLIT_FOLDERS = {"train": ("train", "training"), "val": ("val", "valid", "validation"), "test": ("test",)}
 _FER2013_PREFIX = {"val": "PublicTest_", "test": "PrivateTest_"}
+HOLDOUT_SEED = 0
+"""The seed of `holdout_mask`'s shuffle: fixed, so a holdout split never changes."""
 
 
 def load_folder(
@@ -42,6 +48,7 @@ def load_folder(
     size: int = 48,
     color: str = "gray",
     strict: bool = False,
+    holdout: float = 0.0,
 ) -> FaceDataset:
     """Images from class subfolders, resized to ``size`` x ``size`` in ``color`` (gray or rgb).
 
@@ -52,12 +59,20 @@ def load_folder(
             contempt, exists only in ferplus).
         class_map: folder name → class name, for folders not named by their emotion.
         strict: raise on the first unreadable or non-image file instead of skipping it.
+        holdout: for a folder without split folders, the fraction of each class held out as
+            ``val`` (the rest is ``train``; see the module docstring); 0 for no split.
     """
     root = Path(root)
     split = normalize_split(split)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder")
-    parents, prefix = _parents_to_read(root, split)
+    if not 0 <= holdout < 1:
+        raise DataError(f"holdout must be in [0, 1), got {holdout}")
+    if holdout and split == "test":
+        raise SplitUnavailable(f"{root}: a holdout split has train and val parts only")
+    parents, prefix = _parents_to_read(root, "all" if holdout else split)
+    if holdout and parents != [root]:
+        raise DataError(f"{root}: has split folders already; holdout is for folders without them")
     class_map = class_map or {}
     class_dirs = _class_folders(parents, class_map)
     every_split = _class_folders(_parents_to_read(root, "all")[0], class_map)  # one label set for all splits
@@ -71,6 +86,10 @@ def load_folder(
             elif prefix is None or path.name.startswith(prefix):
                 files.append(path)
                 labels.append(index_of[class_concept])
+    if holdout and split != "all":
+        held_out = holdout_mask(labels, holdout)
+        keep = held_out if split == "val" else ~held_out
+        files, labels = [f for f, k in zip(files, keep) if k], [c for c, k in zip(labels, keep) if k]
     if strict and problems:
         raise DataError(str(problems[0]))
     if not files:
@@ -81,6 +100,18 @@ def load_folder(
         images=images, labels=np.array(labels, dtype=np.int64)[ok], classes=classes,
         name="folder", split=split, ids=ids, problems=problems + bad,
     )
+
+
+def holdout_mask(labels: list[int], fraction: float) -> np.ndarray:
+    """True for the held-out items: ``round(fraction * n)`` of each class's ``n`` (in the given
+    order, shuffled with `HOLDOUT_SEED`)."""
+    labels_array = np.asarray(labels)
+    mask = np.zeros(len(labels_array), dtype=bool)
+    rng = np.random.default_rng(HOLDOUT_SEED)
+    for label in np.unique(labels_array):
+        members = np.flatnonzero(labels_array == label)
+        mask[rng.permutation(members)[:round(fraction * len(members))]] = True
+    return mask
 
 
 def _parents_to_read(root: Path, split: str) -> tuple[list[Path], Optional[str]]:

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ferlab.evaluate.evaluation import EvalResult
 from ferlab.evaluate.metrics import ECE_BINS
@@ -110,3 +111,26 @@ def print_summary(console: Console, record: dict[str, Any], out_dir: Path) -> No
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     console.print(f"written to {out_dir}: {METRICS_NAME}, {PER_CLASS_NAME}, {CONFUSION_CSV_NAME}, "
                   f"{CONFUSION_PNG_NAME}", highlight=False, markup=False)
+
+
+def _percent(rate: dict[str, Any]) -> str:
+    if rate["value"] is None:
+        return "n/a (0 images)"
+    return (f"{rate['value']:.1%} (95% CI {rate['low']:.1%}-{rate['high']:.1%}; "
+            f"{rate['count']:,} of {rate['of']:,})")
+
+
+def print_end_to_end(console: Console, record: dict[str, Any], out_dir: Path) -> None:
+    """Print an end-to-end evaluation (see `ferlab.evaluate.end_to_end`): recall per class, the
+    detection rate and both accuracies, the problems and where the files went."""
+    table = Table(f"true class ({record['n_images']:,} images)", "recall (no face = wrong)", "no face")
+    for name, rate in record["recall_per_class"].items():
+        table.add_row(name, _percent(rate), f"{record['confusion'][name]['no face']:,}")
+    console.print(table)
+    for label, key in (("faces found", "detection_rate"), ("accuracy, all images", "accuracy_all"),
+                       ("accuracy, images with a face", "accuracy_detected")):
+        console.print(Text(f"{label}: {_percent(record[key])}"), highlight=False)
+    console.print(Text(f"faces found by: {record['found_by']}"), highlight=False)
+    for problem in record["problems"]:
+        console.print(Text(f"skipped {problem['file']}: {problem['reason']}", style="yellow"), highlight=False)
+    console.print(Text(f"written to {out_dir}: {METRICS_NAME}, predictions.csv"), highlight=False)

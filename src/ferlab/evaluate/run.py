@@ -1,7 +1,11 @@
-"""The `ferlab eval` job: load a model and a split, evaluate, write the report."""
+"""The `ferlab eval` job: load a model and a split, evaluate, write the report.
+
+With a detector, the job is end to end instead (`ferlab.evaluate.end_to_end`): each labelled
+image file goes through the application's detect → align → classify path."""
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +16,8 @@ import typer
 import ferlab
 from ferlab.checks import check_batch_size, check_choice
 from ferlab.data import FaceDataset, SplitUnavailable, load_dataset
+from ferlab.errors import FerlabError
+from ferlab.evaluate.end_to_end import end_to_end_metrics, score_photos, write_predictions
 from ferlab.evaluate.evaluation import evaluate_model
 from ferlab.evaluate.predict import default_device
 from ferlab.evaluate.report import write_report
@@ -19,6 +25,9 @@ from ferlab.evaluate.robustness import OCCLUSION_MODES
 from ferlab.evaluate.subset import select_subset
 from ferlab.models.files import load_model
 from ferlab.preprocess import TTA_MODES
+from ferlab.weights import WEIGHTS_DIR
+
+PREDICTIONS_NAME = "predictions.csv"
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ class EvalRequest:
         data_options: reader options (e.g. ``{"mode": "majority"}`` for ferplus).
         tta, occlusion, batch_size, seed: see `ferlab.evaluate.evaluate_model`.
         subset: a list file of the images to score (see `ferlab.evaluate.subset`).
+        detector: score end to end with this face detector (``opencv``, ``mtcnn``, ``dlib``
+            or ``none``), on the dataset's image files; None scores its crops.
         out: output folder; None for `default_out_dir`.
         command: the command line, saved in metrics.json.
     """
@@ -49,23 +60,31 @@ class EvalRequest:
     batch_size: int = 256
     seed: int = 0
     command: Optional[str] = None
+    detector: Optional[str] = None
 
     def __post_init__(self) -> None:
         check_choice(self.tta, TTA_MODES, "TTA mode")
         check_choice(self.occlusion, OCCLUSION_MODES, "occlusion mode")
         check_batch_size(self.batch_size)
+        if self.detector is not None and self.occlusion != "none":
+            raise FerlabError("--occlude applies to dataset crops; it cannot be combined with --detector")
 
 
 def default_out_dir(request: EvalRequest) -> Path:
-    """``eval_<data>_<split>[_tta-<mode>][_occlude-<mode>][_subset-<list name>]`` in the run folder,
-    or beside the weights file."""
+    """``eval_<data>_<split>[_e2e-<detector>][_tta-<mode>][_occlude-<mode>][_subset-<list name>]`` in
+    the run folder, beside the weights file, or (a shipped model) ``<that>_<model>`` in the
+    current folder."""
     parts = ["eval", request.data, request.split]
+    if request.detector is not None:
+        parts.append(f"e2e-{request.detector}")
     if request.tta != "none":
         parts.append(f"tta-{request.tta}")
     if request.occlusion != "none":
         parts.append(f"occlude-{request.occlusion}")
     if request.subset is not None:
         parts.append(f"subset-{request.subset.stem}")
+    if request.weights.parent == WEIGHTS_DIR:  # never write into the installed package
+        return Path("_".join([*parts, request.weights.stem]))
     base = request.weights if request.weights.is_dir() else request.weights.parent
     return base / "_".join(parts)
 
@@ -94,8 +113,47 @@ def _validation_split(request: EvalRequest) -> tuple[Optional[FaceDataset], str]
         return None, f"the dataset has no val split ({error})"
 
 
+def _run_info(request: EvalRequest) -> dict[str, Any]:
+    return {
+        "command": request.command, "ferlab_version": ferlab.__version__, "weights": str(request.weights),
+        "data_root": str(request.data_root), "data_options": request.data_options,
+        "subset": None if request.subset is None else str(request.subset),
+    }
+
+
+def run_end_to_end(request: EvalRequest) -> tuple[dict[str, Any], Path]:
+    """Score `request`'s labelled image files through the application (see `ferlab.evaluate.end_to_end`);
+    write metrics.json and predictions.csv; return the metrics.json record and the folder."""
+    from ferlab.app.analyze import FaceAnalyzer
+
+    dataset = load_dataset(request.data, request.data_root, request.split, **request.data_options)
+    if request.subset is not None:
+        dataset = select_subset(dataset, request.subset)
+    files = [Path(request.data_root) / name for name in dataset.ids]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise FerlabError(f"{request.data_root}: end-to-end scoring needs image files, and dataset "
+                          f"{request.data!r} holds none (first id: {dataset.ids[0]}); score it without --detector")
+    analyzer = FaceAnalyzer(request.detector, request.weights, tta=request.tta)
+    scores, unreadable = score_photos(files, [dataset.classes[i] for i in dataset.labels], analyzer)
+    out_dir = request.out or default_out_dir(request)
+    record = {
+        **_run_info(request), "model": analyzer.classifier.name, "model_classes": list(analyzer.classifier.classes),
+        "backend": analyzer.classifier.backend, "detector": request.detector, "tta": request.tta,
+        "data": request.data, "split": request.split, "crop_rule": analyzer.crop_rule,
+        **end_to_end_metrics(scores, analyzer.classifier.classes),
+        "problems": [{"file": p.path, "reason": p.reason} for p in [*dataset.problems, *unreadable]],
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_predictions(scores, out_dir / PREDICTIONS_NAME)
+    return record, out_dir
+
+
 def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
     """Evaluate as `request` says, write the report; return the metrics.json record and the folder."""
+    if request.detector is not None:
+        return run_end_to_end(request)
     model, record = load_model(request.weights)
     dataset = load_dataset(request.data, request.data_root, request.split, **request.data_options)
     if request.subset is not None:
@@ -109,10 +167,7 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
     )
     out_dir = request.out or default_out_dir(request)
     run_info = {
-        "command": request.command, "ferlab_version": ferlab.__version__,
-        "weights": str(request.weights), "model": record["model"], "model_classes": list(record["classes"]),
-        "data_root": str(request.data_root), "data_options": request.data_options,
-        "subset": None if request.subset is None else str(request.subset),
+        **_run_info(request), "model": record["model"], "model_classes": list(record["classes"]),
         "occlusion_seed": request.seed, "batch_size": request.batch_size, "device": str(device),
     }
     return write_report(result, out_dir, run_info), out_dir

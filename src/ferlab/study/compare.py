@@ -40,7 +40,7 @@ from ferlab.models import count_parameters, get_model_info, measure_flops
 from ferlab.models.files import LAST_NAME, load_model
 from ferlab.models.profile import measure_inference_speed
 from ferlab.study.machine import machine_info
-from ferlab.study.paired import mcnemar_exact, wilson_interval
+from ferlab.evaluate.paired import mcnemar_exact, wilson_interval
 
 TEST_SPLIT = "test"
 SPEED_BATCH = 64

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ferlab.errors import FerlabError
-from ferlab.study.paired import mcnemar_exact, wilson_interval
+from ferlab.evaluate.paired import mcnemar_exact, wilson_interval
 
 Z95 = 1.959963984540054
 
