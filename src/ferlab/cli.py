@@ -180,6 +180,9 @@ def train_command(
     teacher: Optional[str] = typer.Option(
         None, help="Distil from this trained model (shipped name, run folder or .pt; kd_weight, kd_temperature)."
     ),
+    init: Optional[str] = typer.Option(
+        None, help="Fine-tune: start from this trained model (shipped name, run folder or .pt; same architecture)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
 ) -> None:
     """Train a model; checkpoints every epoch, `--resume` continues after a crash."""
@@ -190,7 +193,7 @@ def train_command(
         config, model=model, data=data, data_root=data_root, out=out, epochs=epochs, batch_size=batch_size,
         lr=lr, optimizer=optimizer, schedule=schedule, weight_decay=weight_decay,
         label_smoothing=label_smoothing, aug=aug, mix=mix, seed=seed, device=device, limit=limit, compile=compile_model,
-        teacher=teacher,
+        teacher=teacher, init=init,
     )
     train(settings, resume=resume, console=console)
 

@@ -117,3 +117,32 @@ class FaceDataset:
             targets=take(self.targets), votes=take(self.votes),
             extra={k: v[indices] for k, v in self.extra.items()}, problems=list(self.problems),
         )
+
+
+def combine(base: FaceDataset, extra: FaceDataset, repeat: int = 1) -> FaceDataset:
+    """``base`` followed by ``repeat`` copies of ``extra``, whose labels are mapped to ``base``'s
+    classes by name (images of classes ``base`` lacks are dropped); for multi-dataset training.
+
+    The images must have the same size and channels. When ``base`` has soft targets, ``extra``'s
+    labels become one-hot targets. Votes and extra arrays are not carried; problems of both are.
+    """
+    from ferlab.data.labels import map_labels
+
+    if extra.images.shape[1:] != base.images.shape[1:]:
+        raise DataError(f"{extra.name}/{extra.split}: images of shape {extra.images.shape[1:]} cannot join "
+                        f"{base.name}/{base.split}'s {base.images.shape[1:]}")
+    if repeat < 1:
+        raise DataError(f"repeat must be at least 1, got {repeat}")
+    labels = map_labels(extra.labels, extra.classes, base.classes)
+    keep = np.flatnonzero(labels >= 0)
+    keep = np.tile(keep, repeat)
+    targets = None
+    if base.targets is not None:
+        one_hot = np.eye(len(base.classes), dtype=np.float32)[labels[keep]]
+        targets = np.concatenate([base.targets, one_hot])
+    return FaceDataset(
+        images=np.concatenate([base.images, extra.images[keep]]), labels=np.concatenate([base.labels, labels[keep]]),
+        classes=base.classes, name=f"{base.name}+{extra.name}", split=base.split,
+        ids=np.concatenate([base.ids.astype(str), np.char.add(f"{extra.name}:", extra.ids[keep].astype(str))]),
+        targets=targets, target_mode=base.target_mode, problems=[*base.problems, *extra.problems],
+    )

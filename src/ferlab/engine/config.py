@@ -44,6 +44,13 @@ class TrainConfig:
             student_T)`` with both softmaxes at temperature ``T = kd_temperature``, the
             teacher seeing the same augmented batch. None: no teacher.
         kd_weight, kd_temperature: the distillation weight in [0, 1] and temperature (> 0).
+        extra_data: more training data, each entry ``{data, data_root, data_options, split,
+            repeat}`` (``split`` default train, ``repeat`` default 1: how many times its images
+            are added): read like the main dataset, its labels mapped to the main classes by
+            name (`ferlab.data.dataset.combine`); validation stays on the main dataset.
+        init: fine-tuning: start from this trained model's weights (shipped name, run folder or
+            model file) instead of a random init; it must be the same architecture with the
+            same options, classes and input. None: random init.
         seed: one seed for model init, shuffling and augmentation.
         device: ``auto`` (cuda when present), ``cpu`` or ``cuda``.
         channels_last, compile, amp: speed options (AMP only takes effect on CUDA). channels_last
@@ -77,6 +84,8 @@ class TrainConfig:
     teacher: Optional[str] = None
     kd_weight: float = 0.5
     kd_temperature: float = 4.0
+    init: Optional[str] = None
+    extra_data: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 0
     device: str = "auto"
     channels_last: bool = True
@@ -99,12 +108,21 @@ class TrainConfig:
                               f"got {self.kd_weight} and {self.kd_temperature}")
         if self.mix_alpha <= 0:
             raise FerlabError(f"mix_alpha must be positive, got {self.mix_alpha}")
+        for entry in self.extra_data:
+            keys = set(entry) if isinstance(entry, dict) else set()
+            if keys - set(EXTRA_DATA_KEYS) or not {"data", "data_root"} <= keys:
+                raise FerlabError(f"extra_data entry {entry}: needs data and data_root, may have "
+                                  f"{', '.join(EXTRA_DATA_KEYS[2:])}")
         if not self.out:
             self.out = str(Path("runs") / self.model)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (for YAML and checkpoints)."""
         return dataclasses.asdict(self)
+
+
+EXTRA_DATA_KEYS = ("data", "data_root", "data_options", "split", "repeat")
+"""The keys of a `TrainConfig.extra_data` entry."""
 
 
 def config_keys() -> list[str]:

@@ -30,6 +30,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torchmetrics.functional.classification import multiclass_f1_score
 
 from ferlab.data import FaceDataset, load_dataset
+from ferlab.data.dataset import combine
 from ferlab.data.transforms import augmentation, batch_mixing, fit_to_model, normalize, to_tensor_batch
 from ferlab.engine.checkpoint import model_record, save_atomically
 from ferlab.engine.config import TrainConfig
@@ -131,6 +132,8 @@ class _Run:
         options = dict(config.model_options)
         in_chans = options.pop("in_chans", self.train_set.channels)
         self.model = create_model(config.model, num_classes=len(self.train_set.classes), in_chans=in_chans, **options)
+        if config.init:
+            self._load_init()
         self.model.to(device)
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -159,6 +162,19 @@ class _Run:
         self.history: list[dict[str, float]] = []
         self.best_val_acc, self.best_epoch, self.start_epoch = -1.0, 0, 0
 
+    def _load_init(self) -> None:
+        """Copy the weights of ``config.init`` into the new model (fine-tuning); `FerlabError` when it differs."""
+        path = resolve_model(self.config.init)
+        start, record = load_model(path)
+        if record["model"] != self.config.model or tuple(record["classes"]) != tuple(self.train_set.classes):
+            raise FerlabError(f"--init {path}: a {record['model']} for {', '.join(record['classes'])}; this run "
+                              f"trains a {self.config.model} for {', '.join(self.train_set.classes)}")
+        try:
+            self.model.load_state_dict(start.state_dict())
+        except RuntimeError as error:  # torch's first line only names the class; the mismatch follows
+            detail = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), str(error))
+            raise FerlabError(f"--init {path}: its weights do not fit this model's options ({detail})") from None
+
     def _teacher(self) -> FerModel:
         """The distillation teacher, frozen in eval mode; it must share the student's classes and input."""
         path = resolve_model(self.config.teacher)
@@ -183,6 +199,10 @@ class _Run:
             raise FerlabError("no data root given: pass --data-root PATH (the dataset's file or folder)")
         train_set = load_dataset(config.data, config.data_root, config.train_split, **config.data_options)
         val_set = load_dataset(config.data, config.data_root, config.val_split, **config.data_options)
+        for entry in config.extra_data:
+            extra = load_dataset(entry["data"], entry["data_root"], entry.get("split", "train"),
+                                 **entry.get("data_options", {}))
+            train_set = combine(train_set, extra, int(entry.get("repeat", 1)))
         if (train_set.labels < 0).any():
             raise FerlabError(f"{config.data_root}: split {config.train_split!r} has unlabelled images")
         if config.limit is not None and config.limit < len(train_set):
