@@ -34,11 +34,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     batch = torch.randint(0, 256, (args.batch, 1, 48, 48), dtype=torch.uint8)
-    per_image = v2.Compose([
-        v2.RandomHorizontalFlip(),
-        v2.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1)),
-        v2.ToDtype(torch.float32, scale=True),
-    ])
+    per_image = v2.Compose(
+        [
+            v2.RandomHorizontalFlip(),
+            v2.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1)),
+            v2.ToDtype(torch.float32, scale=True),
+        ]
+    )
     batched = augmentation("basic")
     v2_s = per_image_seconds(lambda: [per_image(image) for image in batch], 3, args.batch)
     kornia_s = per_image_seconds(lambda: batched(batch.float() / 255), 10, args.batch)

@@ -52,13 +52,17 @@ def run_once(argv: list[str], cwd: Path) -> tuple[float, float]:
 
 def median_ratio(numerator: list[float], denominator: list[float]) -> tuple[float, tuple[float, float]]:
     """median(numerator) / median(denominator) and its percentile-bootstrap 95% CI."""
+
     def ratio(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.median(a, axis=axis) / np.median(b, axis=axis)
 
-    result = stats.bootstrap((np.array(numerator), np.array(denominator)), ratio, method="percentile",
-                             n_resamples=2000, random_state=0)
-    return float(ratio(np.array(numerator), np.array(denominator))), (result.confidence_interval.low,
-                                                                       result.confidence_interval.high)
+    result = stats.bootstrap(
+        (np.array(numerator), np.array(denominator)), ratio, method="percentile", n_resamples=2000, random_state=0
+    )
+    return float(ratio(np.array(numerator), np.array(denominator))), (
+        result.confidence_interval.low,
+        result.confidence_interval.high,
+    )
 
 
 def main() -> None:
@@ -73,36 +77,53 @@ def main() -> None:
     one = work / "one.jpg"
     cv2.imwrite(str(one), cv2.imread(str(ASTRONAUT)))
     commands = {"predict one.jpg": ["predict", str(one), "--out", "p"], "demo": ["demo", "--out", "d"]}
-    cases = [(name, venv_name, venv, argv) for name, argv in commands.items()
-             for venv_name, venv in (("app", args.app_venv), ("torch", args.torch_venv))]
-    cases.append(("predict one.jpg --backend torch", "torch", args.torch_venv,
-                  [*commands["predict one.jpg"], "--backend", "torch"]))
+    cases = [
+        (name, venv_name, venv, argv)
+        for name, argv in commands.items()
+        for venv_name, venv in (("app", args.app_venv), ("torch", args.torch_venv))
+    ]
+    cases.append(
+        (
+            "predict one.jpg --backend torch",
+            "torch",
+            args.torch_venv,
+            [*commands["predict one.jpg"], "--backend", "torch"],
+        )
+    )
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for name, venv_name, venv, argv in cases:  # warm-up: file cache, bytecode
+    for _, _, venv, argv in cases:  # warm-up: file cache, bytecode
         run_once([str(venv / "bin" / "ferlab"), *argv], work)
     for _ in range(args.repeats):
         for name, venv_name, venv, argv in cases:
             samples.setdefault((name, venv_name), []).append(run_once([str(venv / "bin" / "ferlab"), *argv], work))
 
-    print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}; median of "
-          f"{args.repeats} runs after a warm-up")
+    print(
+        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}; median of "
+        f"{args.repeats} runs after a warm-up"
+    )
     print(f"{'command':34} {'venv':6} {'wall s (range)':>20} {'peak MiB (range)':>18}")
     for (name, venv_name), runs in samples.items():
         walls, rss = [r[0] for r in runs], [r[1] for r in runs]
-        print(f"{name:34} {venv_name:6} {statistics.median(walls):6.2f} ({min(walls):.2f}-{max(walls):.2f}) "
-              f"{statistics.median(rss):6.0f} ({min(rss):.0f}-{max(rss):.0f})")
+        print(
+            f"{name:34} {venv_name:6} {statistics.median(walls):6.2f} ({min(walls):.2f}-{max(walls):.2f}) "
+            f"{statistics.median(rss):6.0f} ({min(rss):.0f}-{max(rss):.0f})"
+        )
     predict = "predict one.jpg"
-    pairs = [((predict, "torch"), (predict, "app")), (("demo", "torch"), ("demo", "app")),
-             ((f"{predict} --backend torch", "torch"), (predict, "app"))]
+    pairs = [
+        ((predict, "torch"), (predict, "app")),
+        (("demo", "torch"), ("demo", "app")),
+        ((f"{predict} --backend torch", "torch"), (predict, "app")),
+    ]
     for slow, fast in pairs:
         for what, index in (("wall", 0), ("memory", 1)):
             ratio, (low, high) = median_ratio([r[index] for r in samples[slow]], [r[index] for r in samples[fast]])
             noise = " (within noise: the CI holds 1)" if low <= 1 <= high else ""
-            print(f"{slow[0]} ({slow[1]} venv) / {fast[0]} ({fast[1]} venv), {what}: {ratio:.2f}x, "
-                  f"95% CI {low:.2f}-{high:.2f}{noise}")
+            print(
+                f"{slow[0]} ({slow[1]} venv) / {fast[0]} ({fast[1]} venv), {what}: {ratio:.2f}x, "
+                f"95% CI {low:.2f}-{high:.2f}{noise}"
+            )
     sizes = {name: venv_megabytes(venv) for name, venv in (("app", args.app_venv), ("torch", args.torch_venv))}
-    print(f"venv size: app {sizes['app']:.0f} MB, torch {sizes['torch']:.0f} MB "
-          f"({sizes['torch'] / sizes['app']:.1f}x)")
+    print(f"venv size: app {sizes['app']:.0f} MB, torch {sizes['torch']:.0f} MB ({sizes['torch'] / sizes['app']:.1f}x)")
 
 
 if __name__ == "__main__":

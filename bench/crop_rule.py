@@ -33,8 +33,10 @@ def main() -> None:
     n = len(files)
     sizes = Counter(rgb.shape[:2] for rgb in images)
     print(f"{n} images; commonest sizes (h, w): {sizes.most_common(3)}")
-    print(f"Haar finds a face in {found_by['opencv']} ({found_by['opencv'] / n:.1%}); with the crop rule "
-          f"{n - found_by['nothing']} ({(n - found_by['nothing']) / n:.1%})")
+    print(
+        f"Haar finds a face in {found_by['opencv']} ({found_by['opencv'] / n:.1%}); with the crop rule "
+        f"{n - found_by['nothing']} ({(n - found_by['nothing']) / n:.1%})"
+    )
     labels = [path.parent.name.lower() for path in files]
     for model in list_shipped():
         whole = FaceAnalyzer("none", model)
@@ -42,10 +44,17 @@ def main() -> None:
         boxes = [whole.detector.detect(rgb)[0] for rgb in images]
         crops = np.stack([align_face(rgb, box, (48, 48), True, CROP_MARGIN) for rgb, box in zip(images, boxes)])
         with_margin = [whole.classifier.classes[i] for i in whole.classifier.predict_proba(crops).argmax(1)]
-        print(f"{model}, each whole crop the face: " + ", ".join(
-            f"{name} {sum(p == t for p, t in zip(predicted, labels)) / n:.1%}"
-            for name, predicted in (("resized", ferlab_way), (f"aligned like a box (margin {CROP_MARGIN:g})",
-                                                             with_margin))))
+        print(
+            f"{model}, each whole crop the face: "
+            + ", ".join(
+                f"{name} {sum(p == t for p, t in zip(predicted, labels)) / n:.1%}"
+                for name, predicted in (
+                    ("resized", ferlab_way),
+                    (f"aligned like a box (margin {CROP_MARGIN:g})", with_margin),
+                )
+            )
+        )
+
 
 if __name__ == "__main__":
     main()

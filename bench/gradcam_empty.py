@@ -14,9 +14,9 @@ import argparse
 
 import torch
 
+from ferlab.interpret.explain import model_inputs, split_inputs
+from ferlab.interpret.internals import grad_cam
 from ferlab.models.files import load_model
-from ferlab.study.explain import model_inputs, split_inputs
-from ferlab.study.internals import grad_cam
 from ferlab.weights import resolve_model
 
 

@@ -31,12 +31,16 @@ def main() -> None:
         torch.set_num_threads(args.threads)
         os.environ["FERLAB_THREADS"] = str(args.threads)  # ONNX Runtime's intra-op threads
     backends = {backend: load_classifier(args.model, backend) for backend in ("torch", "onnx")}
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"model {args.model}, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        f"model {args.model}, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}"
+    )
     for batch in (1, 64):
         rates = {backend: classifier_rate(classifier, batch) for backend, classifier in backends.items()}
-        print(f"batch {batch:2d}: torch {rates['torch']:,.0f} faces/s, onnx {rates['onnx']:,.0f} faces/s, "
-              f"onnx/torch {rates['onnx'] / rates['torch']:.2f}x")
+        print(
+            f"batch {batch:2d}: torch {rates['torch']:,.0f} faces/s, onnx {rates['onnx']:,.0f} faces/s, "
+            f"onnx/torch {rates['onnx'] / rates['torch']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def write_video(path: Path, frames: int, fps: float = 25.0) -> None:
     for i in range(frames):
         frame = np.full((SIZE[1], SIZE[0], 3), 120, np.uint8)
         x = int(170 + 150 * np.sin(i / 20))
-        frame[110:360, x:x + 300] = face
+        frame[110:360, x : x + 300] = face
         writer.write(frame)
     writer.release()
 
@@ -73,13 +73,20 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     classifiers = {backend: load_classifier(args.model, backend) for backend in ("torch", "onnx")}
     parameters = sum(p.numel() for p in classifiers["torch"].model.parameters())
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"model {args.model} ({parameters:,} parameters)")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"model {args.model} ({parameters:,} parameters)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "one_face_640x480.mp4"
         write_video(video, args.frames)
-        for detect_size, search_every, backend in ((None, 1, "torch"), (480, 1, "torch"), (None, 10, "torch"),
-                                                   (None, 10, "onnx"), (480, 10, "onnx")):
+        for detect_size, search_every, backend in (
+            (None, 1, "torch"),
+            (480, 1, "torch"),
+            (None, 10, "torch"),
+            (None, 10, "onnx"),
+            (480, 10, "onnx"),
+        ):
             detector = RoiDetector(get_detector("opencv", max_side=detect_size), search_every)
             analyzer = FaceAnalyzer(detector, classifiers[backend])
             start = time.perf_counter()
@@ -87,9 +94,11 @@ def main() -> None:
             elapsed = time.perf_counter() - start
             found = int(report.timeline["label"].fillna("").astype(bool).sum())
             where = "full frame" if detect_size is None else f"{detect_size} px"
-            print(f"end to end, detector on {where}, full search every {search_every:2d} frames, {backend} backend: "
-                  f"{args.frames / elapsed:.1f} frames/s ({found}/{args.frames} frames with the face found, "
-                  f"{detector.full_searches} full searches)")
+            print(
+                f"end to end, detector on {where}, full search every {search_every:2d} frames, {backend} backend: "
+                f"{args.frames / elapsed:.1f} frames/s ({found}/{args.frames} frames with the face found, "
+                f"{detector.full_searches} full searches)"
+            )
     for batch in (1, 64):
         rates = {backend: classifier_rate(classifier, batch) for backend, classifier in classifiers.items()}
         print(f"classifier alone, batch {batch:2d}: " + ", ".join(f"{b} {r:,.0f} faces/s" for b, r in rates.items()))

@@ -103,8 +103,9 @@ def main() -> None:
         rss_before = memory.memory_info().rss
         start = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
-            logs = list(pool.map(lambda _: run_client(url, photo, time.monotonic() + args.seconds),
-                                 range(args.clients)))
+            logs = list(
+                pool.map(lambda _: run_client(url, photo, time.monotonic() + args.seconds), range(args.clients))
+            )
         elapsed = time.perf_counter() - start
         rss_after = memory.memory_info().rss
     finally:
@@ -113,8 +114,10 @@ def main() -> None:
     latencies = np.array([t for log in logs for t in log.latencies]) * 1000
     errors = [e for log in logs for e in log.errors]
     growth = rss_after / rss_before - 1
-    print(f"{args.clients} clients for {elapsed:.1f} s, POST /v1/analyze with the 512x512 astronaut PNG "
-          f"({len(photo) / 1024:.0f} KiB)")
+    print(
+        f"{args.clients} clients for {elapsed:.1f} s, POST /v1/analyze with the 512x512 astronaut PNG "
+        f"({len(photo) / 1024:.0f} KiB)"
+    )
     print(f"requests: {len(latencies)} ok, {len(errors)} errors; {len(latencies) / elapsed:.2f} requests/s")
     if len(latencies):
         p50, p99 = np.percentile(latencies, [50, 99])

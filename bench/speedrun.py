@@ -42,8 +42,12 @@ def speedrun(config_path: Path, data_root: Path, out: Path, seed: int, console: 
     wall = time.perf_counter() - start
     plain = evaluate_model(model, test, record["classes"]).metrics["accuracy"]  # outside the clock: a reference
     return {
-        "date": datetime.now().isoformat(timespec="seconds"), "seed": seed, "wall_s": round(wall, 1),
-        "epochs": len(result.history), "test_acc_flip_tta": round(flip, 4), "test_acc": round(plain, 4),
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "seed": seed,
+        "wall_s": round(wall, 1),
+        "epochs": len(result.history),
+        "test_acc_flip_tta": round(flip, 4),
+        "test_acc": round(plain, 4),
         "passed": flip >= TARGET_ACCURACY and wall <= TARGET_SECONDS,
         "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
         "config": str(config_path),
@@ -69,9 +73,12 @@ def main() -> None:
             if new:
                 writer.writeheader()
             writer.writerow(row)
-        console.print(f"seed {seed}: {row['wall_s'] / 60:.1f} min, PrivateTest {row['test_acc_flip_tta']:.2%} flip TTA "
-                      f"({row['test_acc']:.2%} plain), {'PASS' if row['passed'] else 'FAIL'} "
-                      f"(target >= {TARGET_ACCURACY:.0%} in <= {TARGET_SECONDS // 60} min)", highlight=False)
+        console.print(
+            f"seed {seed}: {row['wall_s'] / 60:.1f} min, PrivateTest {row['test_acc_flip_tta']:.2%} flip TTA "
+            f"({row['test_acc']:.2%} plain), {'PASS' if row['passed'] else 'FAIL'} "
+            f"(target >= {TARGET_ACCURACY:.0%} in <= {TARGET_SECONDS // 60} min)",
+            highlight=False,
+        )
 
 
 if __name__ == "__main__":

@@ -62,15 +62,24 @@ def main() -> None:
         data = Path(folder) / "fer2013.csv"
         write_synthetic_fer2013(data, args.images)
         reference = matmul_gflops()
-        config = load_config(model=args.model, data_root=str(data), out=str(Path(folder) / "run"), epochs=1,
-                             batch_size=args.batch_size, device="cpu", aug="basic")
+        config = load_config(
+            model=args.model,
+            data_root=str(data),
+            out=str(Path(folder) / "run"),
+            epochs=1,
+            batch_size=args.batch_size,
+            device="cpu",
+            aug="basic",
+        )
         result = train(config)
         reference = (reference + matmul_gflops()) / 2  # before and after, against drift
     images_per_s = result.history[0]["images_per_s"]
     flops = train_flops_per_image(args.model)
     achieved = images_per_s * flops / 1e9
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
     print(f"{args.model} training: {images_per_s:.1f} images/s, {flops / 1e9:.3f} GFLOP per image (fwd+bwd)")
     print(f"achieved training GFLOP/s: {achieved:.1f}")
     print(f"matmul 2048x2048 fp32 GFLOP/s: {reference:.1f}")

@@ -4,8 +4,8 @@ datasets written in the real on-disk layouts."""
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest

@@ -20,13 +20,16 @@ def _training_inputs(images: np.ndarray, input_size: tuple[int, int, int]) -> np
     return normalize(fit_to_model(to_tensor_batch(torch.from_numpy(images)), input_size[0], input_size[1:])).numpy()
 
 
-@pytest.mark.parametrize(("shape", "input_size", "tolerance"), [
-    ((5, 48, 48), (1, 48, 48), 1e-6),  # the application's crops: already the model's size and channels
-    ((5, 48, 48, 3), (3, 48, 48), 1e-6),
-    ((5, 48, 48), (3, 48, 48), 1e-6),  # gray repeated to RGB
-    ((5, 48, 48, 3), (1, 48, 48), ONE_LEVEL),  # RGB weighted to gray, rounded
-    ((5, 40, 40), (1, 48, 48), 3 * ONE_LEVEL),  # enlarged (bilinear in both), rounded
-])
+@pytest.mark.parametrize(
+    ("shape", "input_size", "tolerance"),
+    [
+        ((5, 48, 48), (1, 48, 48), 1e-6),  # the application's crops: already the model's size and channels
+        ((5, 48, 48, 3), (3, 48, 48), 1e-6),
+        ((5, 48, 48), (3, 48, 48), 1e-6),  # gray repeated to RGB
+        ((5, 48, 48, 3), (1, 48, 48), ONE_LEVEL),  # RGB weighted to gray, rounded
+        ((5, 40, 40), (1, 48, 48), 3 * ONE_LEVEL),  # enlarged (bilinear in both), rounded
+    ],
+)
 def test_model_inputs_equal_the_training_transforms(shape, input_size, tolerance) -> None:
     images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     found = model_inputs(images, Preprocessing(input_size))
@@ -38,9 +41,11 @@ def test_model_inputs_equal_the_training_transforms(shape, input_size, tolerance
 def test_tta_views_are_torchvisions(mode: str) -> None:
     x = np.random.default_rng(1).normal(size=(2, 1, 48, 48)).astype(np.float32)
     tensor = torch.from_numpy(x)
-    expected = {"none": [tensor], "flip": [tensor, TF.horizontal_flip(tensor)],
-                "tencrop": list(TF.ten_crop(torch.nn.functional.pad(tensor, (4, 4, 4, 4), mode="reflect"),
-                                            [48, 48]))}[mode]
+    expected = {
+        "none": [tensor],
+        "flip": [tensor, TF.horizontal_flip(tensor)],
+        "tencrop": list(TF.ten_crop(torch.nn.functional.pad(tensor, (4, 4, 4, 4), mode="reflect"), [48, 48])),
+    }[mode]
     found = tta_views(x, mode)
     assert len(found) == len(expected)
     # the same set of views (the order is free: their logits are averaged)

@@ -39,20 +39,41 @@ def main() -> None:
     reports = REPO / "results" / "shipped" / args.name
     scores = {}
     for tta in ("none", "flip", "tencrop"):
-        command = (f"python tools/ship_model.py {args.run} --name {args.name} --data {args.data} "
-                   f"--data-root {args.data_root} --mode {args.mode}")
-        request = EvalRequest(weights=args.run, data=args.data, data_root=args.data_root, split="test",
-                              data_options=options, tta=tta, out=reports / f"test_tta-{tta}", command=command)
+        command = (
+            f"python tools/ship_model.py {args.run} --name {args.name} --data {args.data} "
+            f"--data-root {args.data_root} --mode {args.mode}"
+        )
+        request = EvalRequest(
+            weights=args.run,
+            data=args.data,
+            data_root=args.data_root,
+            split="test",
+            data_options=options,
+            tta=tta,
+            out=reports / f"test_tta-{tta}",
+            command=command,
+        )
         record, _ = run_evaluation(request)
         scores[tta] = record
-        print(f"tta={tta}: accuracy {record['accuracy']:.4f}, macro-F1 {record['macro_f1']:.4f}, "
-              f"T {record['temperature']}")
+        print(
+            f"tta={tta}: accuracy {record['accuracy']:.4f}, macro-F1 {record['macro_f1']:.4f}, "
+            f"T {record['temperature']}"
+        )
     model, source = load_model(args.run)
-    shipped = model_record(model, source["model"], source.get("model_options", {}), tuple(source["classes"]), {
-        "test_accuracy": scores["none"]["accuracy"], "test_accuracy_flip_tta": scores["flip"]["accuracy"],
-        "test_accuracy_tencrop_tta": scores["tencrop"]["accuracy"],
-        "test_macro_f1": scores["none"]["macro_f1"], "data": args.data, "data_options": options,
-    })
+    shipped = model_record(
+        model,
+        source["model"],
+        source.get("model_options", {}),
+        tuple(source["classes"]),
+        {
+            "test_accuracy": scores["none"]["accuracy"],
+            "test_accuracy_flip_tta": scores["flip"]["accuracy"],
+            "test_accuracy_tencrop_tta": scores["tencrop"]["accuracy"],
+            "test_macro_f1": scores["none"]["macro_f1"],
+            "data": args.data,
+            "data_options": options,
+        },
+    )
     shipped["temperature"] = float(scores["none"]["temperature"])
     shipped["tta_temperatures"] = {tta: float(record["temperature"]) for tta, record in scores.items()}
     target = WEIGHTS_DIR / f"{args.name}.pt"

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from ferlab.errors import FerlabError
+from ferlab.errors import OptionError
 
 
 def check_choice(value: str, choices: Sequence[str], what: str) -> str:
-    """Return ``value`` if it is one of ``choices``; otherwise raise a one-line `FerlabError`."""
+    """Return ``value`` if it is one of ``choices``; otherwise raise a one-line `OptionError`."""
     if value not in choices:
-        raise FerlabError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
+        raise OptionError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
     return value
 
 
 def check_batch_size(batch_size: int) -> int:
-    """Return ``batch_size`` if it is at least 1; otherwise raise a one-line `FerlabError`."""
+    """Return ``batch_size`` if it is at least 1; otherwise raise a one-line `OptionError`."""
     if batch_size < 1:
-        raise FerlabError(f"batch size must be at least 1, got {batch_size}")
+        raise OptionError(f"batch size must be at least 1, got {batch_size}")
     return batch_size

@@ -11,7 +11,7 @@ import json
 import sys
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +22,7 @@ from rich.text import Text
 
 import ferlab
 from ferlab.errors import FerlabError
+from ferlab.train_options import with_training_options
 
 if TYPE_CHECKING:
     from ferlab.app.predict import PredictReport
@@ -64,7 +65,8 @@ ModeOption = typer.Option("majority", "--mode", help="FERPlus label mode: majori
 
 
 HoldoutOption = typer.Option(
-    0.0, "--holdout",
+    0.0,
+    "--holdout",
     help="folder reader, a folder without split folders: hold out this fraction of each class (fixed seed) as "
     "val, the rest is train.",
 )
@@ -84,11 +86,12 @@ def require_training_extra(command: str) -> None:
     """Stop a research command in one line when the training stack is not installed."""
     missing = [name for name in TRAIN_PACKAGES if importlib.util.find_spec(name) is None]
     if missing:
-        raise FerlabError(f'ferlab {command} needs the training extra ({", ".join(missing)} missing): '
-                          f'pip install "ferlab[train]"')
+        raise FerlabError(
+            f'ferlab {command} needs the training extra ({", ".join(missing)} missing): pip install "ferlab[train]"'
+        )
 
 
-def _available_splits(reader: str, path: Path, options: dict) -> list["FaceDataset"]:
+def _available_splits(reader: str, path: Path, options: dict) -> list[FaceDataset]:
     """Every split of the dataset at ``path`` that exists (``all`` when it has none)."""
     from ferlab.data import load_dataset
     from ferlab.data.dataset import SplitUnavailable
@@ -114,8 +117,10 @@ def data_info(
     reader = detect_dataset(path) if data == "auto" else data
     splits = _available_splits(reader, path, _reader_options(reader, mode))
     first = splits[0]
-    title = f"{reader} at {escape(str(path))}: {sum(map(len, splits)):,} images, " \
-            f"{first.image_size[0]}x{first.image_size[1]}"
+    title = (
+        f"{reader} at {escape(str(path))}: {sum(map(len, splits)):,} images, "
+        f"{first.image_size[0]}x{first.image_size[1]}"
+    )
     table = Table(title=title + (" RGB" if first.channels == 3 else " grayscale"))
     table.add_column("class")
     for dataset in splits:
@@ -153,49 +158,24 @@ def data_export_images(
         for dataset in splits:
             task = progress.add_task(f"{dataset.split}", total=len(dataset))
             written = export_images(dataset, out, on_image=partial(progress.advance, task))
-            progress.console.print(f"{dataset.split}: {written:,} images written to {out / dataset.split}",
-                                   markup=False, highlight=False)
+            progress.console.print(
+                f"{dataset.split}: {written:,} images written to {out / dataset.split}", markup=False, highlight=False
+            )
 
 
 @app.command("train")
+@with_training_options()
 def train_command(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of training options."),
-    model: Optional[str] = typer.Option(None, help="Model name (see `ferlab models`)."),
-    data: Optional[str] = typer.Option(None, help="Dataset reader: fer2013, ferplus, folder, affectnet, rafdb."),
-    data_root: Optional[str] = typer.Option(None, help="The dataset's file or folder."),
-    out: Optional[str] = typer.Option(None, help="Run folder (default runs/<model>)."),
-    epochs: Optional[int] = typer.Option(None),
-    batch_size: Optional[int] = typer.Option(None),
-    lr: Optional[float] = typer.Option(None),
-    optimizer: Optional[str] = typer.Option(None, help="sgd, adam or adamw."),
-    schedule: Optional[str] = typer.Option(None, help="cosine, onecycle or constant."),
-    weight_decay: Optional[float] = typer.Option(None),
-    label_smoothing: Optional[float] = typer.Option(None),
-    aug: Optional[str] = typer.Option(None, help="Augmentation preset: none, basic, strong."),
-    mix: Optional[str] = typer.Option(None, help="Batch mixing: none, mixup, cutmix, both (mix_alpha in a config)."),
-    seed: Optional[int] = typer.Option(None),
-    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
-    limit: Optional[int] = typer.Option(None, help="Train on a random subset of this many images."),
-    compile_model: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the model."),
-    teacher: Optional[str] = typer.Option(
-        None, help="Distil from this trained model (shipped name, run folder or .pt; kd_weight, kd_temperature)."
-    ),
-    init: Optional[str] = typer.Option(
-        None, help="Fine-tune: start from this trained model (shipped name, run folder or .pt; same architecture)."
-    ),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML file of training options."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    settings: dict[str, Any] | None = None,
 ) -> None:
-    """Train a model; checkpoints every epoch, `--resume` continues after a crash."""
+    """Train a model; checkpoints every epoch, `--resume` continues after a crash. Every option also
+    goes in the --config YAML; a flag overrides the file."""
     require_training_extra("train")
     from ferlab.engine import load_config, train
 
-    settings = load_config(
-        config, model=model, data=data, data_root=data_root, out=out, epochs=epochs, batch_size=batch_size,
-        lr=lr, optimizer=optimizer, schedule=schedule, weight_decay=weight_decay,
-        label_smoothing=label_smoothing, aug=aug, mix=mix, seed=seed, device=device, limit=limit, compile=compile_model,
-        teacher=teacher, init=init,
-    )
-    train(settings, resume=resume, console=console)
+    train(load_config(config, **settings), resume=resume, console=console)
 
 
 @app.command("eval")
@@ -206,18 +186,19 @@ def eval_command(
     data_root: Path = typer.Option(..., "--data-root", help="The dataset's file or folder."),
     split: str = typer.Option("test", "--split", help="Split to score: train, val, test or all."),
     tta: str = typer.Option("none", "--tta", help="Test-time augmentation: none, flip, tencrop (logits averaged)."),
-    subset: Optional[Path] = typer.Option(
+    subset: Path | None = typer.Option(
         None, "--subset", help="File naming the images to score: FERPlus names or dataset indices, one a line."
     ),
     occlude: str = typer.Option("none", "--occlude", help="Gray out a region first: none, random, eyes, mouth."),
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None, "--out", help="Output folder (default: eval_<data>_<split>[_tta-..][_occlude-..] in the run)."
     ),
     batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass."),
     mode: str = ModeOption,
     holdout: float = HoldoutOption,
-    detector: Optional[str] = typer.Option(
-        None, "--detector",
+    detector: str | None = typer.Option(
+        None,
+        "--detector",
         help="Score end to end: each labelled image file through the application's detector (opencv, dlib, "
         "mtcnn, or none), crop rule, crop and model; the largest face counts, a missed face is wrong. Default: "
         "score the dataset's crops.",
@@ -233,9 +214,18 @@ def eval_command(
 
     reader = detect_dataset(data_root) if data == "auto" else data
     request = EvalRequest(
-        weights=resolve_model(run_or_weights), data=reader, data_root=data_root, split=split,
-        data_options=_reader_options(reader, mode, holdout), tta=tta, subset=subset, occlusion=occlude, out=out,
-        batch_size=batch_size, command=command_line(ctx), detector=detector,
+        weights=resolve_model(run_or_weights),
+        data=reader,
+        data_root=data_root,
+        split=split,
+        data_options=_reader_options(reader, mode, holdout),
+        tta=tta,
+        subset=subset,
+        occlusion=occlude,
+        out=out,
+        batch_size=batch_size,
+        command=command_line(ctx),
+        detector=detector,
     )
     record, out_dir = run_evaluation(request)
     (print_summary if detector is None else print_end_to_end)(console, record, out_dir)
@@ -260,31 +250,22 @@ def models() -> None:
 
 
 @app.command("compare")
+@with_training_options(exclude=("model", "model_options", "init"))
 def compare_command(
     ctx: typer.Context,
-    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model names (see `ferlab models`)."),
-    entries: Optional[Path] = typer.Option(
+    models: str | None = typer.Option(None, "--models", help="Comma-separated model names (see `ferlab models`)."),
+    entries: Path | None = typer.Option(
         None, "--entries", help="YAML list of rows instead of --models: model, label, model_options, options."
     ),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML of training options shared by all."),
-    data: Optional[str] = typer.Option(None, help="Dataset reader: fer2013, ferplus, folder, affectnet, rafdb."),
-    data_root: Optional[str] = typer.Option(None, help="The dataset's file or folder."),
-    epochs: Optional[int] = typer.Option(None),
-    batch_size: Optional[int] = typer.Option(None),
-    lr: Optional[float] = typer.Option(None),
-    optimizer: Optional[str] = typer.Option(None, help="sgd, adam or adamw."),
-    aug: Optional[str] = typer.Option(None, help="Augmentation preset: none, basic, strong."),
-    limit: Optional[int] = typer.Option(None, help="Train on a random subset of this many images."),
-    seed: Optional[int] = typer.Option(None),
-    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads (training and timing)."),
-    budget_minutes: Optional[float] = typer.Option(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML of training options shared by all."),
+    budget_minutes: float | None = typer.Option(
         None, help="Per model: stop training after the epoch that passes this many minutes."
     ),
-    name: Optional[str] = typer.Option(None, help="Outputs are compare_<name>.* (default: the dataset reader)."),
-    runs_dir: Optional[Path] = typer.Option(None, help="Folder of the runs (default runs/compare_<name>)."),
+    name: str | None = typer.Option(None, help="Outputs are compare_<name>.* (default: the dataset reader)."),
+    runs_dir: Path | None = typer.Option(None, help="Folder of the runs (default runs/compare_<name>)."),
     out: Path = typer.Option(Path("results"), help="Folder of the table, CSV and figures."),
     timing_seconds: float = typer.Option(1.0, help="Seconds of timed passes per latency or throughput figure."),
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """Train (or reuse) several models under one protocol; table, CSV and figures of accuracy against cost."""
     require_training_extra("compare")
@@ -294,45 +275,47 @@ def compare_command(
 
     if (models is None) == (entries is None):
         raise FerlabError("pass either --models NAME,NAME,... or --entries FILE.yaml")
-    rows = load_entries(entries) if entries else tuple(
-        CompareEntry(m.strip()) for m in (models or "").split(",") if m.strip()
+    rows = (
+        load_entries(entries)
+        if entries
+        else tuple(CompareEntry(m.strip()) for m in (models or "").split(",") if m.strip())
     )
-    protocol = load_config(config, data=data, data_root=data_root, epochs=epochs, batch_size=batch_size, lr=lr,
-                           optimizer=optimizer, aug=aug, limit=limit, seed=seed, device=device, threads=threads)
+    protocol = load_config(config, **settings)
     name = name or protocol.data
     request = CompareRequest(
-        entries=rows, protocol=protocol, name=name,
-        runs_dir=runs_dir or Path("runs") / f"compare_{name}", out=out, budget_minutes=budget_minutes,
-        timing_seconds=timing_seconds, command=command_line(ctx),
+        entries=rows,
+        protocol=protocol,
+        name=name,
+        runs_dir=runs_dir or Path("runs") / f"compare_{name}",
+        out=out,
+        budget_minutes=budget_minutes,
+        timing_seconds=timing_seconds,
+        command=command_line(ctx),
     )
     result = run_compare(request, console)
     console.print(Text(f"table, CSV and figures written: {', '.join(map(str, result.files))}"), highlight=False)
 
 
 @app.command("sweep")
+@with_training_options()
 def sweep_command(
     ctx: typer.Context,
-    space: Optional[Path] = typer.Option(None, "--space", help="YAML search space (hyperparameter: distribution)."),
+    space: Path | None = typer.Option(None, "--space", help="YAML search space (hyperparameter: distribution)."),
     trials: int = typer.Option(20, "--trials", min=1, help="Finished trials of the study, all workers together."),
-    model: Optional[str] = typer.Option(None, help="Model name (see `ferlab models`)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML of the base training options."),
-    data: Optional[str] = typer.Option(None, help="Dataset reader: fer2013, ferplus, folder, affectnet, rafdb."),
-    data_root: Optional[str] = typer.Option(None, help="The dataset's file or folder."),
-    epochs: Optional[int] = typer.Option(None),
-    limit: Optional[int] = typer.Option(None, help="Train each trial on a random subset of this many images."),
-    seed: Optional[int] = typer.Option(None),
-    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads per trial."),
-    storage: Optional[str] = typer.Option(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML of the base training options."),
+    storage: str | None = typer.Option(
         None, help="Storage URL the workers share: sqlite:///FILE or postgresql://... (default: <out>/study.db)."
     ),
-    study_name: Optional[str] = typer.Option(None, help="Study name (default: the model name)."),
-    out: Optional[Path] = typer.Option(None, help="Folder of the trials and the report (default sweeps/<study-name>)."),
+    study_name: str | None = typer.Option(None, help="Study name (default: the model name)."),
+    out: Path | None = typer.Option(None, help="Folder of the trials and the report (default sweeps/<study-name>)."),
     heartbeat: int = typer.Option(
-        60, min=1, help="Seconds between a running trial's heartbeats; a worker silent for twice as long is "
+        60,
+        min=1,
+        help="Seconds between a running trial's heartbeats; a worker silent for twice as long is "
         "taken for dead and its trial failed.",
     ),
     report_only: bool = typer.Option(False, "--report-only", help="Only rewrite the report from the storage."),
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """Search hyperparameters with Optuna, pruning bad trials; report sensitivity, importances and a table.
 
@@ -347,8 +330,7 @@ def sweep_command(
         from ferlab.study.sweep_space import load_space
     except ModuleNotFoundError as error:
         raise FerlabError(f'ferlab sweep needs {error.name}: pip install "ferlab[study]"') from None
-    base = load_config(config, model=model, data=data, data_root=data_root, epochs=epochs, limit=limit, seed=seed,
-                       device=device, threads=threads)
+    base = load_config(config, **settings)
     name = study_name or base.model
     out = out or Path("sweeps") / name
     if space is None and not report_only:
@@ -357,35 +339,35 @@ def sweep_command(
     if storage is None:
         out.mkdir(parents=True, exist_ok=True)
     url = storage or default_storage(out)
-    study = open_study(url, name, seed=base.seed, epochs=base.epochs, create=search is not None,
-                       heartbeat_s=heartbeat)
+    study = open_study(url, name, seed=base.seed, epochs=base.epochs, create=search is not None, heartbeat_s=heartbeat)
     if search is not None:
         run_sweep(study, base, search, trials, out, command_line(ctx).replace(url, shown_url(url)), console)
     files = write_report(study, out)
     console.print(Text(f"study {name!r} in {shown_url(url)}; report: {', '.join(map(str, files))}"), highlight=False)
 
 
-ModelNameOption = typer.Option(
-    "ferlab-ferplus", "--model", "-m", help="Shipped model name, run folder or model file."
-)
+ModelNameOption = typer.Option("ferlab-ferplus", "--model", "-m", help="Shipped model name, run folder or model file.")
 DetectorOption = typer.Option(
-    "opencv", "--detector",
+    "opencv",
+    "--detector",
     help="Face detector: opencv, dlib, mtcnn, or none (each image is one face crop). With a detector, an image "
     "with no face found that is at most 400 px and about square is classified whole (detector: none).",
 )
 BackendOption = typer.Option(
-    "auto", "--backend",
+    "auto",
+    "--backend",
     help="What runs the model: torch, onnx (ONNX Runtime; shipped models bundle their export, others are exported "
     "once to the cache) or auto (onnx when it can run here without a GPU, else torch).",
 )
 AppTtaOption = typer.Option(
-    "none", "--tta",
+    "none",
+    "--tta",
     help="Test-time augmentation of each face: none, flip (2x the classifier's work) or tencrop (10x); the logits "
     "of the views are averaged. Model cards give the accuracy of each.",
 )
 
 
-def _print_faces(report: "PredictReport") -> None:
+def _print_faces(report: PredictReport) -> None:
     """One table row per face found; then every image with no face and every file skipped, with why.
 
     File names are printed literally (as `rich.text.Text`, never parsed for markup)."""
@@ -401,8 +383,10 @@ def _print_faces(report: "PredictReport") -> None:
     for problem in report.problems:
         err_console.print(Text.assemble(("skipped: ", "yellow"), str(problem)), highlight=False, soft_wrap=True)
     done = len(report.images) + len(report.problems)
-    summary = (f"{report.faces} face(s) in {len(report.images)} image(s); {len(report.no_face)} with no face, "
-               f"{len(report.problems)} file(s) skipped")
+    summary = (
+        f"{report.faces} face(s) in {len(report.images)} image(s); {len(report.no_face)} with no face, "
+        f"{len(report.problems)} file(s) skipped"
+    )
     if report.interrupted:
         summary = f"interrupted after {done} of {report.files} file(s): {summary}"
     console.print(Text(f"{summary}; written to {report.out}" if report.out else summary), highlight=False)
@@ -430,8 +414,9 @@ def predict_command(
 
     root, files = image_files(source)
     analyzer = FaceAnalyzer(detector, model, backend=backend, tta=tta)
-    with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err_console,
-                  disable=as_json or len(files) < 2) as progress:
+    with Progress(
+        *Progress.get_default_columns(), MofNCompleteColumn(), console=err_console, disable=as_json or len(files) < 2
+    ) as progress:
         task = progress.add_task("images", total=len(files))
         try:
             report = predict_files(root, files, analyzer, out, save_crops, on_file=lambda _: progress.advance(task))
@@ -466,22 +451,21 @@ def demo_command(
 
 @app.command("video")
 def video_command(
-    file: Optional[Path] = typer.Argument(None, help="A video file (mp4, avi, mov, mkv...)."),
-    webcam: Optional[int] = typer.Option(None, "--webcam", help="Read webcam N (0: the default camera) instead."),
+    file: Path | None = typer.Argument(None, help="A video file (mp4, avi, mov, mkv...)."),
+    webcam: int | None = typer.Option(None, "--webcam", help="Read webcam N (0: the default camera) instead."),
     every: int = typer.Option(1, "--every", help="Analyse every K-th frame."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after this many analysed frames."),
-    out: Optional[Path] = typer.Option(
-        None, "--out", "-o", help="Output folder (default: video_<stem> or webcam_<N>)."
-    ),
+    max_frames: int | None = typer.Option(None, "--max-frames", help="Stop after this many analysed frames."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default: video_<stem> or webcam_<N>)."),
     detector: str = DetectorOption,
     model: str = ModelNameOption,
     backend: str = BackendOption,
     tta: str = AppTtaOption,
-    detect_size: Optional[int] = typer.Option(
+    detect_size: int | None = typer.Option(
         None, "--detect-size", help="Search for faces in a copy shrunk to N pixels (480: 1.4x faster on 640x480)."
     ),
     search_every: int = typer.Option(
-        10, "--search-every",
+        10,
+        "--search-every",
         help="Search the whole frame every K-th analysed frame; in between only around the faces already found "
         "(a lost face triggers a full search). 1: search every frame fully.",
     ),
@@ -503,13 +487,14 @@ def video_command(
     out = out or Path(f"webcam_{webcam}" if file is None else f"video_{file.stem}")
     check_sampling(every, max_frames)  # bad options, files and cameras fail here, before the model loads
     open_video(source).release()
-    analyzer = FaceAnalyzer(RoiDetector(get_detector(detector, max_side=detect_size), search_every), model,
-                            backend=backend, tta=tta)
+    analyzer = FaceAnalyzer(
+        RoiDetector(get_detector(detector, max_side=detect_size), search_every), model, backend=backend, tta=tta
+    )
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err_console) as progress:
         task = progress.add_task("frames", total=None)
         start = time.perf_counter()
 
-        def on_frame(done: int, total: Optional[int]) -> None:
+        def on_frame(done: int, total: int | None) -> None:
             rate = done / (time.perf_counter() - start)
             progress.update(task, completed=done, total=total, description=f"{rate:.1f} frames/s")
 
@@ -518,19 +503,27 @@ def video_command(
     table = Table("face", "seen (s)", "frames", "dominant emotion", "share")
     for face_id, face in summary["faces"].items():
         dominant = face["dominant"]
-        table.add_row(f"#{face_id}", f"{face['first_s']:.1f}-{face['last_s']:.1f}", str(face["frames"]), dominant,
-                      f"{face['share'][dominant]:.0%}")
+        table.add_row(
+            f"#{face_id}",
+            f"{face['first_s']:.1f}-{face['last_s']:.1f}",
+            str(face["frames"]),
+            dominant,
+            f"{face['share'][dominant]:.0%}",
+        )
     console.print(table)
-    console.print(f"{'interrupted after ' if report.interrupted else ''}{report.frames_processed} frames analysed "
-                  f"({summary['frames_with_faces']} with a face) at {report.processing_fps:.1f} frames/s; "
-                  f"outputs written to {escape(str(out))}", highlight=False)
+    console.print(
+        f"{'interrupted after ' if report.interrupted else ''}{report.frames_processed} frames analysed "
+        f"({summary['frames_with_faces']} with a face) at {report.processing_fps:.1f} frames/s; "
+        f"outputs written to {escape(str(out))}",
+        highlight=False,
+    )
 
 
 @app.command("export")
 def export_command(
     model: str = typer.Argument(..., metavar="RUN_OR_MODEL", help="Shipped model name, run folder or model file."),
     onnx: Path = typer.Option(..., "--onnx", help="ONNX file to write (missing folders are created)."),
-    opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset, 18 to 23 (default 20)."),
+    opset: int | None = typer.Option(None, "--opset", help="ONNX opset, 18 to 23 (default 20)."),
 ) -> None:
     """Export a model to ONNX: float32 normalised input (dynamic batch), logits out; classes, preprocessing
     and temperatures in the metadata."""
@@ -544,20 +537,22 @@ def export_command(
 @app.command("explain")
 def explain_command(
     run: str = typer.Argument(..., metavar="RUN", help="Run folder, model file or shipped model name."),
-    images: Optional[list[Path]] = typer.Argument(
+    images: list[Path] | None = typer.Argument(
         None, metavar="IMAGE", help="Photos: the surest face of each is cropped and aligned (else the whole image)."
     ),
     data: str = DataOption,
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Explain images of this dataset instead."),
+    data_root: Path | None = typer.Option(None, "--data-root", help="Explain images of this dataset instead."),
     split: str = typer.Option("test", "--split", help="Split of --data-root: train, val, test or all."),
     n: int = typer.Option(16, "--n", help="How many images of the split."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Take n random images (this seed), not the first n."),
-    out: Optional[Path] = typer.Option(
+    seed: int | None = typer.Option(None, "--seed", help="Take n random images (this seed), not the first n."),
+    out: Path | None = typer.Option(
         None, "--out", "-o", help="Output folder (default: <RUN>/explain for a run folder, else explain)."
     ),
-    cam_layer: Optional[str] = typer.Option(
-        None, "--cam-layer", help="Module whose output Grad-CAM reads, e.g. stages.2 (default: the last "
-        "feature map; an earlier one is finer)."
+    cam_layer: str | None = typer.Option(
+        None,
+        "--cam-layer",
+        help="Module whose output Grad-CAM reads, e.g. stages.2 (default: the last "
+        "feature map; an earlier one is finer).",
     ),
     detector: str = DetectorOption,
     mode: str = ModeOption,
@@ -566,8 +561,8 @@ def explain_command(
     spatial transformer's warp (deep_emotion), attention map (attention_net) or region weights (ran)."""
     require_training_extra("explain")
     from ferlab.data import detect_dataset
+    from ferlab.interpret.explain import default_out, explain, photo_inputs, run_history, split_inputs
     from ferlab.models.files import load_model
-    from ferlab.study.explain import default_out, explain, photo_inputs, run_history, split_inputs
     from ferlab.weights import resolve_model
 
     if bool(images) == (data_root is not None):
@@ -581,8 +576,13 @@ def explain_command(
     for note in inputs.notes:
         err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     report = explain(model, record, inputs, out or default_out(run), run_history(run), cam_layer)
-    console.print(Text(f"{len(report.predictions)} face(s) explained; written to {report.out}: "
-                       f"{', '.join(path.name for path in report.files)}, explain.json"), highlight=False)
+    console.print(
+        Text(
+            f"{len(report.predictions)} face(s) explained; written to {report.out}: "
+            f"{', '.join(path.name for path in report.files)}, explain.json"
+        ),
+        highlight=False,
+    )
 
 
 @app.command("serve")
@@ -604,12 +604,22 @@ def serve_command(
     from ferlab.serve.server import run_server
     from ferlab.serve.settings import ServeSettings
 
-    run_server(ServeSettings(host=host, port=port, model=model, detector=detector, backend=backend, tta=tta,
-                             max_upload_mb=max_upload_mb,
-                             max_pixels=max_pixels, timeout_s=timeout_s))
+    run_server(
+        ServeSettings(
+            host=host,
+            port=port,
+            model=model,
+            detector=detector,
+            backend=backend,
+            tta=tta,
+            max_upload_mb=max_upload_mb,
+            max_pixels=max_pixels,
+            timeout_s=timeout_s,
+        )
+    )
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app, turning `FerlabError` into a one-line error."""
     try:
         app(args=argv, prog_name="ferlab")

@@ -8,6 +8,13 @@ class FerlabError(Exception):
     """
 
 
+class OptionError(FerlabError, ValueError):
+    """An argument outside its allowed values (an unknown name or mode, a number out of range).
+
+    Also a `ValueError`, as scikit-learn's argument errors are, so ``except ValueError`` catches it.
+    """
+
+
 class DataError(FerlabError):
     """A dataset file or folder is missing, malformed or holds a bad record."""
 

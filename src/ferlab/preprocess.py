@@ -11,8 +11,9 @@ are what every ferlab model so far was trained with.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -54,7 +55,7 @@ class Preprocessing:
         return {**asdict(self), "input_size": list(self.input_size)}
 
     @classmethod
-    def from_dict(cls, values: Optional[Mapping[str, Any]], input_size: tuple[int, int, int]) -> "Preprocessing":
+    def from_dict(cls, values: Mapping[str, Any] | None, input_size: tuple[int, int, int]) -> Preprocessing:
         """The stored preprocessing, or the defaults at ``input_size`` for files that store none."""
         values = dict(values or {})
         values["input_size"] = tuple(values.get("input_size", input_size))
@@ -63,18 +64,25 @@ class Preprocessing:
     def to_metadata(self) -> dict[str, str]:
         """ONNX ``metadata_props`` entries (strings) describing this preprocessing."""
         return {
-            "ferlab.input_size": json.dumps(list(self.input_size)), "ferlab.layout": self.layout,
+            "ferlab.input_size": json.dumps(list(self.input_size)),
+            "ferlab.layout": self.layout,
             "ferlab.channels": "gray" if self.input_size[0] == 1 else "rgb",
-            "ferlab.mean": repr(float(self.mean)), "ferlab.std": repr(float(self.std)),
+            "ferlab.mean": repr(float(self.mean)),
+            "ferlab.std": repr(float(self.std)),
             "ferlab.crop_margin": repr(float(self.crop_margin)),
         }
 
     @classmethod
-    def from_metadata(cls, meta: Mapping[str, str]) -> "Preprocessing":
+    def from_metadata(cls, meta: Mapping[str, str]) -> Preprocessing:
         """Read `to_metadata`'s entries back (defaults for entries an older export lacks)."""
         input_size = tuple(json.loads(meta["ferlab.input_size"]))
-        return cls(input_size, float(meta.get("ferlab.mean", MEAN)), float(meta.get("ferlab.std", STD)),
-                   float(meta.get("ferlab.crop_margin", CROP_MARGIN)), meta.get("ferlab.layout", "NCHW"))
+        return cls(
+            input_size,
+            float(meta.get("ferlab.mean", MEAN)),
+            float(meta.get("ferlab.std", STD)),
+            float(meta.get("ferlab.crop_margin", CROP_MARGIN)),
+            meta.get("ferlab.layout", "NCHW"),
+        )
 
 
 def model_inputs(crops: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
@@ -111,5 +119,5 @@ def tta_views(x: np.ndarray, mode: str) -> list[np.ndarray]:
     full_h, full_w = padded.shape[-2:]
     top, left = (full_h - height) // 2, (full_w - width) // 2
     corners = [(0, 0), (0, full_w - width), (full_h - height, 0), (full_h - height, full_w - width), (top, left)]
-    crops = [padded[..., r:r + height, c:c + width] for r, c in corners]
+    crops = [padded[..., r : r + height, c : c + width] for r, c in corners]
     return [np.ascontiguousarray(v) for v in crops + [crop[..., ::-1] for crop in crops]]

@@ -153,8 +153,9 @@ def test_ctrl_c_writes_the_tables_of_the_images_done(tmp_path: Path, analyzer: F
 
 @pytest.mark.parametrize("content", [b"just text\n", os.urandom(512), "dict"])
 @pytest.mark.parametrize("command", ["predict", "eval"])
-def test_a_file_that_is_not_a_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                content: object, command: str) -> None:
+def test_a_file_that_is_not_a_model_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: object, command: str
+) -> None:
     import torch
 
     bad = tmp_path / "bad.pt"
@@ -162,8 +163,11 @@ def test_a_file_that_is_not_a_model_is_one_line(tmp_path: Path, capsys: pytest.C
         torch.save({"format": "ferlab-model-v1", "weights": torch.zeros(2)}, bad)
     else:
         bad.write_bytes(content)
-    args = (["predict", str(tmp_path), "--model", str(bad), "--out", str(tmp_path / "o")] if command == "predict"
-            else ["eval", str(bad), "--data", "folder", "--data-root", str(tmp_path)])
+    args = (
+        ["predict", str(tmp_path), "--model", str(bad), "--out", str(tmp_path / "o")]
+        if command == "predict"
+        else ["eval", str(bad), "--data", "folder", "--data-root", str(tmp_path)]
+    )
     code, _, err = _run(args, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"not a ferlab model file: {bad}" in err and "weights_only" not in err
@@ -198,18 +202,21 @@ def _without_torch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(BLOCK_TRAIN_ONLY)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tmp_path,
-                          timeout=300)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
 
 
 def test_api_and_cli_run_with_torch_unimportable(tmp_path: Path) -> None:
     for module in TRAIN_ONLY:
         check = _without_torch(tmp_path, "-c", f"import {module}")
         assert check.returncode != 0, f"the blocker works for {module}"
-    api = _without_torch(tmp_path, "-c", "import ferlab, sys, json; from ferlab.app.demo import ASTRONAUT; "
-                         "faces = ferlab.analyze(ASTRONAUT); "
-                         f"assert not [m for m, v in sys.modules.items() if m.split('.')[0] in {TRAIN_ONLY!r} and v]; "
-                         "print(json.dumps(faces))")
+    api = _without_torch(
+        tmp_path,
+        "-c",
+        "import ferlab, sys, json; from ferlab.app.demo import ASTRONAUT; "
+        "faces = ferlab.analyze(ASTRONAUT); "
+        f"assert not [m for m, v in sys.modules.items() if m.split('.')[0] in {TRAIN_ONLY!r} and v]; "
+        "print(json.dumps(faces))",
+    )
     assert api.returncode == 0, api.stderr
     assert json.loads(api.stdout)[0]["label"] == "happy"
     for argv in (["demo", "--out", "demo"], ["predict", "demo/annotated", "--detector", "none", "--out", "p"]):

@@ -77,13 +77,17 @@ def fer2013_faces(fer2013_root: Path) -> np.ndarray:
 
 @pytest.mark.parametrize("faces", ["fer2013", "random"])
 @pytest.mark.parametrize("model", ["ferlab-ferplus", "lenet"])
-def test_onnx_probabilities_match_torch(model: str, faces: str, exported: dict[str, Path], lenet_file: Path,
-                                        request: pytest.FixtureRequest) -> None:
+def test_onnx_probabilities_match_torch(
+    model: str, faces: str, exported: dict[str, Path], lenet_file: Path, request: pytest.FixtureRequest
+) -> None:
     source = str(lenet_file) if model == "lenet" else model
     rng = np.random.default_rng(1)
     # random: gray crops at another size and colour crops, so resizing and gray conversion are checked too
-    batches = ([request.getfixturevalue("fer2013_faces")] if faces == "fer2013" else
-               [rng.integers(0, 256, (20, 60, 60), np.uint8), rng.integers(0, 256, (20, 48, 48, 3), np.uint8)])
+    batches = (
+        [request.getfixturevalue("fer2013_faces")]
+        if faces == "fer2013"
+        else [rng.integers(0, 256, (20, 60, 60), np.uint8), rng.integers(0, 256, (20, 48, 48, 3), np.uint8)]
+    )
     onnx_model, torch_model = OnnxClassifier.load(exported[source]), ExpressionClassifier.load(source)
     for crops in batches:
         expected, found = torch_model.predict_proba(crops), onnx_model.predict_proba(crops, batch_size=16)
@@ -139,8 +143,9 @@ def test_shipped_models_bundle_their_onnx_export(name: str, monkeypatch: pytest.
     reference = ExpressionClassifier.load(name)
     assert (bundled.classes, bundled.temperature) == (reference.classes, reference.temperature)
     crops = np.random.default_rng(1).integers(0, 256, (32, 48, 48), dtype=np.uint8)
-    assert np.abs(bundled.predict_proba(crops) - reference.predict_proba(crops)).max() < TOLERANCE, \
+    assert np.abs(bundled.predict_proba(crops) - reference.predict_proba(crops)).max() < TOLERANCE, (
         f"{shipped_onnx(name)} is stale: re-export it (tools/ship_model.py)"
+    )
 
 
 def test_auto_backend_prefers_onnx_runtime_where_it_can_run(lenet_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,7 +154,9 @@ def test_auto_backend_prefers_onnx_runtime_where_it_can_run(lenet_file: Path, mo
     assert resolve_backend("ferlab-ferplus", "torch") == "torch"
     real_find_spec = importlib.util.find_spec
     missing: set[str] = set()
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in missing else real_find_spec(name, *a)
+    )
     missing.add("onnxscript")  # no exporter: only bundled graphs run on ONNX Runtime
     assert (resolve_backend("ferlab-ferplus"), resolve_backend(lenet_file)) == ("onnx", "torch")
     missing.add("torch")  # the light install: shipped models and .onnx files run, model files need the extra
@@ -159,8 +166,9 @@ def test_auto_backend_prefers_onnx_runtime_where_it_can_run(lenet_file: Path, mo
         load_classifier(lenet_file)
 
 
-def test_without_cache_the_export_is_temporary(exported: dict[str, Path], lenet_file: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_cache_the_export_is_temporary(
+    exported: dict[str, Path], lenet_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     written: list[Path] = []
 
     def copy_export(model: Path, out: Path) -> Path:  # the real export is tested above
@@ -190,8 +198,12 @@ def _plain_onnx(folder: Path) -> Path:
     """``plain.onnx``: a valid ONNX model (an Identity) without ferlab's metadata."""
     path = folder / "plain.onnx"
     value = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "plain", [value],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "plain",
+        [value],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
     return path
 
@@ -200,19 +212,28 @@ def _failing_exporter(*args, **kwargs):
     raise RuntimeError("unsupported operator\nmany more lines")
 
 
-@pytest.mark.parametrize("case, message", [
-    ("unknown model", "no shipped model named 'nope'"),
-    ("bad opset", "opset 9 is not supported: expected 18 to 23"),
-    ("output under a file", "cannot write the ONNX file"),
-    ("exporter fails", "model 'lenet_like' cannot be exported to ONNX: unsupported operator"),
-    ("unknown backend", "unknown backend 'tensorrt': expected one of auto, torch, onnx"),
-    ("missing onnx file", "missing.onnx: no such ONNX file"),
-    ("not onnx", "fake.onnx: not a readable ONNX model"),
-    ("onnx without metadata", "plain.onnx: not a ferlab ONNX export"),
-    ("onnx on torch backend", "an ONNX file runs on the onnx backend (--backend onnx)"),
-])
-def test_bad_input_is_a_one_line_error(case: str, message: str, lenet_file: Path, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("unknown model", "no shipped model named 'nope'"),
+        ("bad opset", "opset 9 is not supported: expected 18 to 23"),
+        ("output under a file", "cannot write the ONNX file"),
+        ("exporter fails", "model 'lenet_like' cannot be exported to ONNX: unsupported operator"),
+        ("unknown backend", "unknown backend 'tensorrt': expected one of auto, torch, onnx"),
+        ("missing onnx file", "missing.onnx: no such ONNX file"),
+        ("not onnx", "fake.onnx: not a readable ONNX model"),
+        ("onnx without metadata", "plain.onnx: not a ferlab ONNX export"),
+        ("onnx on torch backend", "an ONNX file runs on the onnx backend (--backend onnx)"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(
+    case: str,
+    message: str,
+    lenet_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     (tmp_path / "a-file").write_text("")
     (tmp_path / "fake.onnx").write_text("not a protobuf")
     predict = ["predict", str(ASTRONAUT), "--out", str(tmp_path / "out")]
@@ -238,8 +259,10 @@ def test_bad_input_is_a_one_line_error(case: str, message: str, lenet_file: Path
 @pytest.mark.parametrize("name", list_models())
 def test_every_registry_model_exports(name: str, tmp_path: Path) -> None:
     source = _model_file(tmp_path / f"{name}.pt", name)
-    onnx_model, torch_model = OnnxClassifier.load(export_onnx(source, tmp_path / f"{name}.onnx")), \
-        ExpressionClassifier.load(source)
+    onnx_model, torch_model = (
+        OnnxClassifier.load(export_onnx(source, tmp_path / f"{name}.onnx")),
+        ExpressionClassifier.load(source),
+    )
     _, height, width = torch_model.input_size
     crops = np.random.default_rng(3).integers(0, 256, (3, height, width), np.uint8)
     expected = torch_model.logits(crops, 8).numpy()

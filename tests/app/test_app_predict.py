@@ -44,8 +44,10 @@ def photo_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "photos"
     (folder / "sub").mkdir(parents=True)
     cv2.imwrite(str(folder / "astronaut.jpg"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
-    cv2.imwrite(str(folder / "sub" / "astronaut_small.png"),
-                cv2.cvtColor(cv2.resize(data.astronaut(), (384, 384)), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(
+        str(folder / "sub" / "astronaut_small.png"),
+        cv2.cvtColor(cv2.resize(data.astronaut(), (384, 384)), cv2.COLOR_RGB2BGR),
+    )
     cv2.imwrite(str(folder / "coffee.png"), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR))
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
     (folder / "notes.txt").write_text("not an image, ignored")
@@ -107,13 +109,18 @@ def test_unknown_model_name_is_a_clear_error() -> None:
         ExpressionClassifier.load("nope")
 
 
-def test_predict_folder_writes_everything_and_skips_the_broken_file(photo_folder: Path, tmp_path: Path,
-                                                                    analyzer: FaceAnalyzer) -> None:
+def test_predict_folder_writes_everything_and_skips_the_broken_file(
+    photo_folder: Path, tmp_path: Path, analyzer: FaceAnalyzer
+) -> None:
     out = tmp_path / "out"
     seen: list[Path] = []
     report = predict_images(photo_folder, analyzer, out, save_crops=True, on_file=seen.append)
     assert len(seen) == 5  # every file is tried, the text file too
-    assert sorted(image["file"] for image in report.images) == ["astronaut.jpg", "coffee.png", "sub/astronaut_small.png"]
+    assert sorted(image["file"] for image in report.images) == [
+        "astronaut.jpg",
+        "coffee.png",
+        "sub/astronaut_small.png",
+    ]
     assert [Path(p.path).name for p in report.problems] == ["broken.jpg", "notes.txt"]
     assert all(p.reason for p in report.problems)
     assert report.faces == 2 and report.no_face == ["coffee.png"]
@@ -134,13 +141,15 @@ def test_annotated_image_shows_the_face(tmp_path: Path, analyzer: FaceAnalyzer) 
     annotated = load_rgb(tmp_path / "annotated" / "astronaut.png")
     x1, y1, x2, y2 = (int(v) for v in report.images[0]["faces"][0]["box"])
     changed = np.any(annotated != data.astronaut(), axis=2)
-    assert changed[y1:y2 + 1, x1:x2 + 1].sum() > 0  # the box is drawn
+    assert changed[y1 : y2 + 1, x1 : x2 + 1].sum() > 0  # the box is drawn
     assert changed.mean() < 0.05  # and the rest of the photo is untouched
 
 
 def test_cli_predict_json_and_exit_codes(photo_folder: Path, tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(app, ["predict", str(photo_folder / "astronaut.jpg"), "--out", str(tmp_path / "a"), "--json"])
+    result = runner.invoke(
+        app, ["predict", str(photo_folder / "astronaut.jpg"), "--out", str(tmp_path / "a"), "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["images"][0]["faces"][0]["label"] == "happy"
     result = runner.invoke(app, ["predict", str(photo_folder), "--out", str(tmp_path / "b")])
@@ -152,8 +161,10 @@ def test_cli_predict_bad_input_is_one_line(tmp_path: Path, capsys: pytest.Captur
     from ferlab.cli import main
 
     (tmp_path / "empty").mkdir()
-    for source, message in ((tmp_path / "missing.jpg", "missing.jpg: no such file or folder"),
-                            (tmp_path / "empty", "empty: the folder is empty")):
+    for source, message in (
+        (tmp_path / "missing.jpg", "missing.jpg: no such file or folder"),
+        (tmp_path / "empty", "empty: the folder is empty"),
+    ):
         with pytest.raises(SystemExit) as exit_info:
             main(["predict", str(source), "--out", str(tmp_path / "out")])
         assert exit_info.value.code == 2

@@ -7,8 +7,8 @@ The clip (10 fps, 640x480): 12 frames of the astronaut photo drifting right and 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -19,8 +19,19 @@ from skimage import data
 from typer.testing import CliRunner
 
 from ferlab.app import FaceAnalyzer
-from ferlab.app.timeline_plot import (BOTTOM, GAP, LEFT, NO_FACE, RIGHT, ROW_HEIGHT, SHARE_HEIGHT, TOP, WIDTH,
-                                      label_colors, timeline_image)
+from ferlab.app.timeline_plot import (
+    BOTTOM,
+    GAP,
+    LEFT,
+    NO_FACE,
+    RIGHT,
+    ROW_HEIGHT,
+    SHARE_HEIGHT,
+    TOP,
+    WIDTH,
+    label_colors,
+    timeline_image,
+)
 from ferlab.app.tracking import IoUTracker
 from ferlab.app.video import VideoReport, analyze_video
 from ferlab.cli import app, main
@@ -48,7 +59,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i in range(FACE_FRAMES):
         frame = np.full((480, 640, 3), 40, np.uint8)
         x, y = 20 + 8 * i, 40 + 2 * i
-        frame[y:y + 400, x:x + 400] = photo
+        frame[y : y + 400, x : x + 400] = photo
         writer.write(frame)
     coffee = cv2.cvtColor(cv2.resize(data.coffee(), (640, 480)), cv2.COLOR_RGB2BGR)
     for _ in range(EMPTY_FRAMES):
@@ -110,8 +121,18 @@ def test_timeline_has_one_row_per_frame_and_one_stable_face_id(full_run: VideoRe
     timeline = pd.DataFrame(full_run.timeline, columns=full_run.columns).astype({"face_id": "Int64"})
     classes = list(analyzer.classifier.classes)
     assert all(list(row) == full_run.columns for row in full_run.timeline)
-    assert timeline.columns.tolist() == ["frame", "time_s", "face_id", "x1", "y1", "x2", "y2", "label",
-                                         "confidence", *(f"p_{name}" for name in classes)]
+    assert timeline.columns.tolist() == [
+        "frame",
+        "time_s",
+        "face_id",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "label",
+        "confidence",
+        *(f"p_{name}" for name in classes),
+    ]
     assert timeline["frame"].tolist() == list(range(FRAMES))
     assert np.allclose(timeline["time_s"], timeline["frame"] / FPS)
     faces, empty = timeline.iloc[:FACE_FRAMES], timeline.iloc[FACE_FRAMES:]
@@ -120,8 +141,12 @@ def test_timeline_has_one_row_per_frame_and_one_stable_face_id(full_run: VideoRe
     assert faces["label"].isin(classes).all()
     assert np.allclose(faces[[f"p_{name}" for name in classes]].sum(axis=1), 1, atol=1e-3)
     assert empty["face_id"].isna().all() and empty["label"].isna().all() and empty["confidence"].isna().all()
-    assert (full_run.frames_processed, full_run.fps, full_run.clock, full_run.interrupted) == (FRAMES, FPS, "video",
-                                                                                                False)
+    assert (full_run.frames_processed, full_run.fps, full_run.clock, full_run.interrupted) == (
+        FRAMES,
+        FPS,
+        "video",
+        False,
+    )
 
 
 def test_every_output_is_written_and_reads_back(full_run: VideoReport, analyzer: FaceAnalyzer) -> None:
@@ -143,20 +168,30 @@ def test_every_output_is_written_and_reads_back(full_run: VideoReport, analyzer:
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["frames_processed"], summary["frames_with_faces"]) == (FRAMES, FACE_FRAMES)
     assert summary["processing_fps"] > 0 and not summary["interrupted"]
-    (face_id, face), = summary["faces"].items()
+    ((face_id, face),) = summary["faces"].items()
     assert face_id == str(full_run.timeline[0]["face_id"])
     assert face["dominant"] in analyzer.classifier.classes and face["frames"] == FACE_FRAMES
     assert (face["first_s"], face["last_s"]) == (0.0, pytest.approx((FACE_FRAMES - 1) / FPS))
-    assert sum(face["share"].values()) == pytest.approx(1) and sum(summary["emotion_share"].values()) == pytest.approx(1)
+    assert sum(face["share"].values()) == pytest.approx(1) and sum(summary["emotion_share"].values()) == pytest.approx(
+        1
+    )
 
 
-@pytest.mark.parametrize(("every", "max_frames", "frames"), [(2, None, list(range(0, FRAMES, 2))),
-                                                             (3, 4, [0, 3, 6, 9])])
-def test_every_and_max_frames_choose_the_frames(clip: Path, analyzer: FaceAnalyzer, tmp_path: Path, every: int,
-                                                max_frames: int | None, frames: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("every", "max_frames", "frames"), [(2, None, list(range(0, FRAMES, 2))), (3, 4, [0, 3, 6, 9])]
+)
+def test_every_and_max_frames_choose_the_frames(
+    clip: Path, analyzer: FaceAnalyzer, tmp_path: Path, every: int, max_frames: int | None, frames: list[int]
+) -> None:
     progress = []
-    report = analyze_video(clip, analyzer, None, every=every, max_frames=max_frames,
-                           on_frame=lambda done, total: progress.append((done, total)))
+    report = analyze_video(
+        clip,
+        analyzer,
+        None,
+        every=every,
+        max_frames=max_frames,
+        on_frame=lambda done, total: progress.append((done, total)),
+    )
     assert [row["frame"] for row in report.timeline] == frames and report.frames_processed == len(frames)
     assert progress == [(done, len(frames)) for done in range(1, len(frames) + 1)]
     assert np.allclose([row["time_s"] for row in report.timeline], np.array(frames) / FPS)
@@ -176,8 +211,10 @@ def test_ctrl_c_stops_and_still_writes_what_was_gathered(clip: Path, analyzer: F
 
 def test_timeline_picture_shows_shares_face_rows_and_legend() -> None:
     """Frames 0-4 happy (face #7), 5-9 without a face: the share panel is happy then 'no face'."""
-    timeline = [{"frame": f, "time_s": f / 10, "face_id": 7 if f < 5 else None, "label": "happy" if f < 5 else None}
-                for f in range(10)]
+    timeline = [
+        {"frame": f, "time_s": f / 10, "face_id": 7 if f < 5 else None, "label": "happy" if f < 5 else None}
+        for f in range(10)
+    ]
     image = timeline_image(timeline, ["happy", "sad"], title="clip")
     colors = label_colors(["happy", "sad"])
     middle = TOP + SHARE_HEIGHT // 2
@@ -198,8 +235,9 @@ def test_bad_sampling_is_refused(clip: Path, analyzer: FaceAnalyzer) -> None:
 # ferlab video
 
 
-def test_cli_writes_the_outputs_into_the_default_folder(clip: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_writes_the_outputs_into_the_default_folder(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["video", str(clip), "--every", "4"])
     assert result.exit_code == 0, result.output
@@ -210,17 +248,20 @@ def test_cli_writes_the_outputs_into_the_default_folder(clip: Path, tmp_path: Pa
     assert "video_clip" in result.output
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["missing.mp4"], "missing.mp4: no such file"),
-    (["notes.mp4"], "notes.mp4: not a video OpenCV can read"),
-    (["--webcam", "99"], "webcam 99: cannot be opened"),
-    ([], "give a video FILE or --webcam N"),
-    (["notes.mp4", "--webcam", "0"], "give a video FILE or --webcam N"),
-    (["notes.mp4", "--every", "0"], "every must be at least 1"),
-])
-def test_cli_bad_input_is_one_line_and_exit_code_2(args: list[str], message: str, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.mp4"], "missing.mp4: no such file"),
+        (["notes.mp4"], "notes.mp4: not a video OpenCV can read"),
+        (["--webcam", "99"], "webcam 99: cannot be opened"),
+        ([], "give a video FILE or --webcam N"),
+        (["notes.mp4", "--webcam", "0"], "give a video FILE or --webcam N"),
+        (["notes.mp4", "--every", "0"], "every must be at least 1"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_code_2(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     Path("notes.mp4").write_text("a text file, not a video\n")
     with pytest.raises(SystemExit) as exited:

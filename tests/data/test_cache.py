@@ -45,8 +45,9 @@ def test_changed_file_is_parsed_again(fer2013_csv: Path, parse_calls: list[Path]
     assert len(parse_calls) == 2
 
 
-def test_new_entry_replaces_the_stale_one_of_its_file_only(fer2013_csv: Path, parse_calls: list[Path],
-                                                           tmp_path: Path, csv_writer, rows_factory) -> None:
+def test_new_entry_replaces_the_stale_one_of_its_file_only(
+    fer2013_csv: Path, parse_calls: list[Path], tmp_path: Path, csv_writer, rows_factory
+) -> None:
     (tmp_path / "other").mkdir()
     other = csv_writer(tmp_path / "other" / "fer2013.csv", rows_factory(seed=3))
     load_dataset("fer2013", fer2013_csv, "train")

@@ -14,7 +14,9 @@ from ferlab.data import load_dataset
 def run_ferlab(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "from ferlab.cli import main; main()", *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -42,9 +42,7 @@ def test_gzip_and_icml_header_give_same_data(tmp_path: Path, rows_factory, csv_w
 
 def test_kaggle_train_test_pair(tmp_path: Path, rows_factory) -> None:
     train_rows = rows_factory({"Training": 4})
-    (tmp_path / "train.csv").write_text(
-        "emotion,pixels\n" + "".join(f"{e},{p}\n" for e, p, _ in train_rows)
-    )
+    (tmp_path / "train.csv").write_text("emotion,pixels\n" + "".join(f"{e},{p}\n" for e, p, _ in train_rows))
     test_pixels = " ".join(["7"] * 48 * 48)
     (tmp_path / "test.csv").write_text("pixels\n" + f"{test_pixels}\n" * (3589 * 2))
     assert len(load_dataset("fer2013", tmp_path, "train")) == 4

@@ -8,16 +8,16 @@ from PIL import Image
 
 from ferlab.data import load_dataset
 from ferlab.data.ferplus import vote_targets
-from ferlab.errors import DataError
+from ferlab.errors import DataError, OptionError
 
 #            neu hap sur sad ang dis fea con unk NF
 VOTES = [
-    [4, 0, 0, 1, 3, 2, 0, 0, 0, 0],   # majority: 4 of 9 after dropping the 1 -> no majority
-    [6, 0, 1, 1, 0, 0, 0, 0, 2, 0],   # 6 of 8 -> neutral
-    [0, 9, 0, 0, 0, 0, 0, 0, 1, 0],   # happiness
-    [0, 0, 0, 0, 0, 0, 0, 0, 4, 6],   # NF wins -> dropped in every mode
-    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],   # all single votes -> nothing left -> dropped
-    [3, 0, 0, 0, 0, 0, 0, 0, 7, 0],   # unknown wins -> dropped
+    [4, 0, 0, 1, 3, 2, 0, 0, 0, 0],  # majority: 4 of 9 after dropping the 1 -> no majority
+    [6, 0, 1, 1, 0, 0, 0, 0, 2, 0],  # 6 of 8 -> neutral
+    [0, 9, 0, 0, 0, 0, 0, 0, 1, 0],  # happiness
+    [0, 0, 0, 0, 0, 0, 0, 0, 4, 6],  # NF wins -> dropped in every mode
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],  # all single votes -> nothing left -> dropped
+    [3, 0, 0, 0, 0, 0, 0, 0, 7, 0],  # unknown wins -> dropped
 ]
 
 
@@ -38,7 +38,7 @@ def test_probability_rule_matches_reference_code() -> None:
 
 
 def test_unknown_mode_is_an_error() -> None:
-    with pytest.raises(DataError, match="unknown FERPlus mode 'vote'"):
+    with pytest.raises(OptionError, match="unknown FERPlus mode 'vote'"):
         vote_targets(np.array(VOTES), "vote")
 
 

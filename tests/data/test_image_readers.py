@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from ferlab.data import SplitUnavailable, detect_dataset, load_dataset
-from ferlab.errors import DataError
+from ferlab.errors import DataError, OptionError
 
 
 def test_class_folders_with_splits(make_folder_tree) -> None:
@@ -103,12 +103,12 @@ def _write_affectnet(root: Path) -> None:
     Image.fromarray(picture).save(images / "b.png")
     header = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal"
     rows = [
-        "1/a.jpg,30,20,40,40,1;2;3,1,0.8,0.2",     # happy -> FERPlus happiness
-        "1/b.png,30,20,40,40,1;2;3,7,-0.3,0.1",    # contempt
-        "1/b.png,30,20,40,40,1;2;3,8,0,0",         # None: not an emotion, skipped
-        "1/b.png,30,20,40,40,1;2;3,10,0,0",        # No-Face: skipped
-        "1/missing.jpg,0,0,10,10,1;2,2,0,0",       # image missing: reported
-        "1/b.png,500,500,10,10,1;2,2,0,0",         # box outside the image: reported
+        "1/a.jpg,30,20,40,40,1;2;3,1,0.8,0.2",  # happy -> FERPlus happiness
+        "1/b.png,30,20,40,40,1;2;3,7,-0.3,0.1",  # contempt
+        "1/b.png,30,20,40,40,1;2;3,8,0,0",  # None: not an emotion, skipped
+        "1/b.png,30,20,40,40,1;2;3,10,0,0",  # No-Face: skipped
+        "1/missing.jpg,0,0,10,10,1;2,2,0,0",  # image missing: reported
+        "1/b.png,500,500,10,10,1;2,2,0,0",  # box outside the image: reported
     ]
     (root / "training.csv").write_text("\n".join([header, *rows]) + "\n")
     (root / "validation.csv").write_text("\n".join([header, rows[0]]) + "\n")
@@ -146,9 +146,9 @@ def test_rafdb_list_and_aligned_images(tmp_path: Path, gray_writer) -> None:
 
 
 def test_load_dataset_rejects_unknown_names_and_options(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="unknown dataset 'kdef'"):
+    with pytest.raises(OptionError, match="unknown dataset 'kdef'"):
         load_dataset("kdef", tmp_path)
     with pytest.raises(DataError, match="has no option mode; its options: label_set_name"):
         load_dataset("folder", tmp_path, mode="majority")
-    with pytest.raises(DataError, match="unknown split 'dev'"):
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
         load_dataset("folder", tmp_path, "dev")

@@ -3,8 +3,16 @@
 import numpy as np
 import pytest
 
-from ferlab.data.labels import FER2013_CLASSES, FERPLUS_CLASSES, class_mapping, concept, label_set, map_labels, shared_classes
-from ferlab.errors import DataError
+from ferlab.data.labels import (
+    FER2013_CLASSES,
+    FERPLUS_CLASSES,
+    class_mapping,
+    concept,
+    label_set,
+    map_labels,
+    shared_classes,
+)
+from ferlab.errors import OptionError
 
 
 def test_canonical_orders() -> None:
@@ -25,9 +33,15 @@ def test_names_and_shared_classes() -> None:
     assert concept("Happiness") == concept("happy") == "happy"
     assert concept("bored") is None
     assert shared_classes(FERPLUS_CLASSES, FER2013_CLASSES) == [
-        "neutral", "happy", "surprise", "sad", "angry", "disgust", "fear",
+        "neutral",
+        "happy",
+        "surprise",
+        "sad",
+        "angry",
+        "disgust",
+        "fear",
     ]
-    with pytest.raises(DataError, match="unknown label set 'kdef'"):
+    with pytest.raises(OptionError, match="unknown label set 'kdef'"):
         label_set("kdef")
 
 

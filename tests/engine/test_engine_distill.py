@@ -39,8 +39,9 @@ def test_student_learns_from_a_trained_teacher_alone(tiny_fer2013: Path, tmp_pat
     teacher_run = train(load_config(data_root=str(tiny_fer2013), out=str(tmp_path / "teacher"), **FAST)).run_dir
     runs = {}
     for name, teacher in (("trained", teacher_run), ("untrained", _untrained_teacher(tmp_path / "u.pt"))):
-        config = load_config(data_root=str(tiny_fer2013), out=str(tmp_path / name), teacher=str(teacher),
-                             kd_weight=1.0, **FAST)
+        config = load_config(
+            data_root=str(tiny_fer2013), out=str(tmp_path / name), teacher=str(teacher), kd_weight=1.0, **FAST
+        )
         runs[name] = train(config).best_val_acc
     assert runs["trained"] > 0.6, runs
     assert runs["untrained"] < 0.45, runs

@@ -55,8 +55,12 @@ def test_config_file_and_overrides(tmp_path: Path) -> None:
 
 
 def run_ferlab(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from ferlab.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "from ferlab.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, message: str) -> None:
@@ -69,23 +73,37 @@ def test_bad_training_input_is_a_one_line_error(tiny_fer2013: Path, tmp_path: Pa
     config = tmp_path / "bad.yaml"
     config.write_text("modle: lenet_like\n")
     assert_one_line_error(run_ferlab("train", "--config", str(config)), "unknown option(s) modle")
-    assert_one_line_error(run_ferlab("train", "--model", "lenet_lik", "--data-root", str(tiny_fer2013)),
-                          "unknown model 'lenet_lik'")
-    assert_one_line_error(run_ferlab("train", "--model", "lenet_like", "--data-root", str(tmp_path / "empty")),
-                          "no such file or folder")
+    assert_one_line_error(
+        run_ferlab("train", "--model", "lenet_lik", "--data-root", str(tiny_fer2013)), "unknown model 'lenet_lik'"
+    )
+    assert_one_line_error(
+        run_ferlab("train", "--model", "lenet_like", "--data-root", str(tmp_path / "empty")), "no such file or folder"
+    )
     out = tmp_path / "run"
     out.mkdir()
     (out / "last.pt").write_bytes(b"\x00garbage")
-    assert_one_line_error(run_ferlab("train", "--model", "lenet_like", "--data-root", str(tiny_fer2013),
-                                     "--out", str(out), "--resume"), "not a ferlab model file")
+    assert_one_line_error(
+        run_ferlab("train", "--model", "lenet_like", "--data-root", str(tiny_fer2013), "--out", str(out), "--resume"),
+        "not a ferlab model file",
+    )
 
 
 def test_resuming_with_another_model_is_refused(tiny_fer2013: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    train(load_config(model="deep_emotion", data_root=str(tiny_fer2013), out=str(out), epochs=1, batch_size=64,
-                      device="cpu", threads=1))
-    result = run_ferlab("train", "--model", "lenet_like", "--data-root", str(tiny_fer2013), "--out", str(out),
-                        "--resume")
+    train(
+        load_config(
+            model="deep_emotion",
+            data_root=str(tiny_fer2013),
+            out=str(out),
+            epochs=1,
+            batch_size=64,
+            device="cpu",
+            threads=1,
+        )
+    )
+    result = run_ferlab(
+        "train", "--model", "lenet_like", "--data-root", str(tiny_fer2013), "--out", str(out), "--resume"
+    )
     assert_one_line_error(result, "trained with model 'deep_emotion', not 'lenet_like'")
 
 
@@ -100,8 +118,9 @@ def test_weights_from_another_model_are_refused(tmp_path: Path) -> None:
         load_model(tmp_path / "model.pt")
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml")),
-                         ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml")), ids=lambda path: path.name
+)
 def test_committed_training_configs_load_and_build_their_model(path: Path) -> None:
     from ferlab.models import create_model
 

@@ -53,8 +53,9 @@ def test_mixing_keeps_distributions_as_distributions() -> None:
 
 
 @pytest.mark.parametrize("mix", ["cutmix", "mixup"])
-def test_training_with_mixing_learns(tiny_fer2013: Path, tmp_path: Path, mix: str,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_training_with_mixing_learns(
+    tiny_fer2013: Path, tmp_path: Path, mix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen_targets = []
     loss_of_batch = TrainingLoss.forward
 
@@ -63,8 +64,17 @@ def test_training_with_mixing_learns(tiny_fer2013: Path, tmp_path: Path, mix: st
         return loss_of_batch(self, outputs, target)
 
     monkeypatch.setattr(TrainingLoss, "forward", recording)
-    config = load_config(model="lenet_like", data_root=str(tiny_fer2013), out=str(tmp_path / mix), epochs=4,
-                         batch_size=32, lr=0.02, device="cpu", threads=1, mix=mix)
+    config = load_config(
+        model="lenet_like",
+        data_root=str(tiny_fer2013),
+        out=str(tmp_path / mix),
+        epochs=4,
+        batch_size=32,
+        lr=0.02,
+        device="cpu",
+        threads=1,
+        mix=mix,
+    )
     result = train(config)
     assert result.best_val_acc > 0.6, result.history
     assert all(t.ndim == 2 for t in seen_targets), "the loss sees target distributions"

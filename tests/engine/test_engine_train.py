@@ -77,11 +77,32 @@ def test_same_seed_same_metrics(tiny_fer2013: Path, tmp_path: Path) -> None:
 
 
 def _ferlab_train(data: Path, out: Path, *extra: str) -> subprocess.Popen:
-    args = ["--model", "lenet_like", "--data-root", str(data), "--out", str(out), "--epochs", "4",
-            "--batch-size", "16", "--lr", "0.02", "--aug", "basic", "--device", "cpu", *extra]
-    return subprocess.Popen([sys.executable, "-c", "from ferlab.cli import main; main()", "train", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    args = [
+        "--model",
+        "lenet_like",
+        "--data-root",
+        str(data),
+        "--out",
+        str(out),
+        "--epochs",
+        "4",
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.02",
+        "--aug",
+        "basic",
+        "--device",
+        "cpu",
+        *extra,
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-c", "from ferlab.cli import main; main()", "train", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def test_kill_mid_epoch_then_resume_matches_an_uninterrupted_run(tiny_fer2013: Path, tmp_path: Path) -> None:
@@ -108,9 +129,20 @@ def test_kill_mid_epoch_then_resume_matches_an_uninterrupted_run(tiny_fer2013: P
 def test_torchrun_two_cpu_processes_agree_on_weights(tiny_fer2013: Path, tmp_path: Path) -> None:
     worker = Path(__file__).with_name("ddp_worker.py")
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
-         str(worker), str(tiny_fer2013), str(tmp_path / "ddp")],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=29533",
+            str(worker),
+            str(tiny_fer2013),
+            str(tmp_path / "ddp"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rank0 = torch.load(tmp_path / "ddp" / "rank0.pt", weights_only=True)

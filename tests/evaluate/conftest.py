@@ -6,9 +6,9 @@ Exposed as fixtures, not importable names (pytest runs with ``--import-mode=impo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import pytest
@@ -23,7 +23,13 @@ from ferlab.models import create_model
 from ferlab.preprocess import MEAN, STD
 
 BRIGHTNESS = {
-    "angry": 20, "disgust": 50, "fear": 80, "happy": 110, "sad": 140, "surprise": 170, "neutral": 200,
+    "angry": 20,
+    "disgust": 50,
+    "fear": 80,
+    "happy": 110,
+    "sad": 140,
+    "surprise": 170,
+    "neutral": 200,
     "contempt": 230,
 }
 """Pixel value of a synthetic face of each concept (30 levels apart)."""
@@ -47,7 +53,7 @@ class BrightnessModel(nn.Module):
 
     in_chans, input_size = 1, (1, SIDE, SIDE)
 
-    def __init__(self, classes: Sequence[str], bias: Optional[dict[str, float]] = None) -> None:
+    def __init__(self, classes: Sequence[str], bias: dict[str, float] | None = None) -> None:
         super().__init__()
         self.num_classes = len(classes)
         self.register_buffer("levels", torch.tensor([float(BRIGHTNESS[concept(c)]) for c in classes]))
@@ -82,12 +88,24 @@ def _seeded_single_thread() -> Iterator[None]:
 def make_faces() -> Callable[..., FaceDataset]:
     """``make_faces(classes, labels, name=..., split=..., ids=..., extra=...)`` → a synthetic `FaceDataset`."""
 
-    def make(classes: Sequence[str], labels: Sequence[int], name: str = "fer2013", split: str = "test",
-             ids: Optional[np.ndarray] = None, extra: Optional[dict] = None, seed: int = 0) -> FaceDataset:
+    def make(
+        classes: Sequence[str],
+        labels: Sequence[int],
+        name: str = "fer2013",
+        split: str = "test",
+        ids: np.ndarray | None = None,
+        extra: dict | None = None,
+        seed: int = 0,
+    ) -> FaceDataset:
         labels = np.asarray(labels, dtype=np.int64)
         return FaceDataset(
-            images=face_images(classes, labels, seed), labels=labels, classes=tuple(classes), name=name,
-            split=split, ids=np.arange(len(labels)) if ids is None else np.asarray(ids), extra=extra or {},
+            images=face_images(classes, labels, seed),
+            labels=labels,
+            classes=tuple(classes),
+            name=name,
+            split=split,
+            ids=np.arange(len(labels)) if ids is None else np.asarray(ids),
+            extra=extra or {},
         )
 
     return make

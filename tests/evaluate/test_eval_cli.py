@@ -43,8 +43,12 @@ def test_eval_writes_every_output_with_every_value_filled(run_dir: Path, csv: Pa
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["command"].startswith(f"ferlab eval {run_dir} --data fer2013 --data-root {csv} --split test")
     assert "--batch-size 8" in metrics["command"]
-    assert (metrics["model"], metrics["data"], metrics["split"], metrics["n_images"]) == ("lenet_like", "fer2013",
-                                                                                          "test", 21)
+    assert (metrics["model"], metrics["data"], metrics["split"], metrics["n_images"]) == (
+        "lenet_like",
+        "fer2013",
+        "test",
+        21,
+    )
     assert (metrics["tta"], metrics["subset"], metrics["occlusion"]) == ("none", None, "none")
     assert metrics["accuracy"] > 0.8 and 0 < metrics["macro_f1"] <= 1
     calibration = metrics["calibration"]
@@ -92,8 +96,9 @@ def test_fer2013_model_on_ferplus_names_scores_shared_classes(run_dir: Path, csv
     assert list(metrics["per_class"]) == list(FER2013_CLASSES)
 
 
-def test_dataset_without_val_split_skips_calibration_and_says_so(run_dir: Path, brightness_csv, tmp_path: Path,
-                                                                 capsys) -> None:
+def test_dataset_without_val_split_skips_calibration_and_says_so(
+    run_dir: Path, brightness_csv, tmp_path: Path, capsys
+) -> None:
     csv = brightness_csv(tmp_path / "fer2013.csv", {"PrivateTest": 7})
     _eval(run_dir / "best.pt", "--data-root", csv, "--out", tmp_path / "out")
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
@@ -126,9 +131,20 @@ def bad_input_runs(model_file: Path, brightness_csv, tmp_path_factory) -> dict[s
     weights = {"missing": folder / "absent.pt", "corrupt": folder / "corrupt.pt", "bad-tta": model_file}
     processes = {
         case: subprocess.Popen(
-            [sys.executable, "-c", "from ferlab.cli import main; main()", "eval", str(weights[case]),
-             "--data-root", str(csv), "--tta", "twice" if case == "bad-tta" else "none"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                "from ferlab.cli import main; main()",
+                "eval",
+                str(weights[case]),
+                "--data-root",
+                str(csv),
+                "--tta",
+                "twice" if case == "bad-tta" else "none",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for case in BAD_INPUTS
     }

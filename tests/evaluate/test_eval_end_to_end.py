@@ -30,13 +30,16 @@ def photos(tmp_path: Path) -> Path:
 
 
 def _ferlab(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ferlab", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-m", "ferlab", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def _eval_photos(model: str, photos: Path, cwd: Path, *options: str) -> subprocess.CompletedProcess:
+    """``ferlab eval MODEL`` on the photo folder's every image (split all)."""
+    return _ferlab("eval", model, "--data", "folder", "--data-root", str(photos), "--split", "all", *options, cwd=cwd)
 
 
 def test_photos_are_scored_through_the_detector_and_the_crop_rule(photos: Path, tmp_path: Path) -> None:
-    run = _ferlab("eval", "ferlab-ferplus", "--data", "folder", "--data-root", str(photos), "--split", "all",
-                  "--detector", "opencv", cwd=tmp_path)
+    run = _eval_photos("ferlab-ferplus", photos, tmp_path, "--detector", "opencv")
     assert run.returncode == 0, run.stderr
     out = tmp_path / "eval_folder_all_e2e-opencv_ferlab-ferplus"  # a shipped model: the current folder
     record = json.loads((out / "metrics.json").read_text())
@@ -57,23 +60,27 @@ def test_photos_are_scored_through_the_detector_and_the_crop_rule(photos: Path, 
     assert f"skipped{photos / 'neutral' / 'broken.png'}:" in "".join(run.stdout.split())  # long paths fold
 
 
-def test_no_crop_rule_detector_none_and_refusals(photos: Path, tmp_path: Path) -> None:
-    run = _ferlab("eval", "ferlab-fer2013", "--data", "folder", "--data-root", str(photos), "--split", "all",
-                  "--detector", "none", "--out", "whole", cwd=tmp_path)
+def test_detector_none_and_refusals(photos: Path, tmp_path: Path) -> None:
+    run = _eval_photos("ferlab-fer2013", photos, tmp_path, "--detector", "none", "--out", "whole")
     assert run.returncode == 0, run.stderr
     record = json.loads((tmp_path / "whole" / "metrics.json").read_text())
     assert record["detection_rate"]["value"] == 1 and record["found_by"] == {"none": 3}
-    for args, message in ((["--detector", "opencv", "--occlude", "eyes"], "cannot be combined with --detector"),
-                          (["--detector", "opencv", "--holdout", "0.3", "--data", "fer2013"], "--holdout applies")):
-        refused = _ferlab("eval", "ferlab-fer2013", "--data-root", str(photos), "--data", "folder", *args,
-                          cwd=tmp_path)
+    for args, message in (
+        (["--detector", "opencv", "--occlude", "eyes"], "cannot be combined with --detector"),
+        (["--detector", "opencv", "--holdout", "0.3", "--data", "fer2013"], "--holdout applies"),
+    ):
+        refused = _ferlab("eval", "ferlab-fer2013", "--data-root", str(photos), "--data", "folder", *args, cwd=tmp_path)
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
 
 
 def test_metrics_count_a_missed_face_as_wrong_only_over_all_images() -> None:
-    scores = [PhotoScore("a", "happy", "happy", "opencv", 1, 0.9), PhotoScore("b", "happy", NO_FACE, None, 0, 0.0),
-              PhotoScore("c", "sad", "happy", "opencv", 2, 0.6), PhotoScore("d", "sad", "sad", "none", 1, 0.7)]
+    scores = [
+        PhotoScore("a", "happy", "happy", "opencv", 1, 0.9),
+        PhotoScore("b", "happy", NO_FACE, None, 0, 0.0),
+        PhotoScore("c", "sad", "happy", "opencv", 2, 0.6),
+        PhotoScore("d", "sad", "sad", "none", 1, 0.7),
+    ]
     metrics = end_to_end_metrics(scores, ["happy", "sad", "angry"])
     assert metrics["accuracy_all"]["value"] == 0.5 and metrics["accuracy_detected"]["value"] == pytest.approx(2 / 3)
     assert metrics["detection_rate"]["value"] == 0.75

@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from ferlab.evaluate import (
-    calibration_scores, classification_metrics, expected_calibration_error, fit_temperature,
+    calibration_scores,
+    classification_metrics,
+    expected_calibration_error,
+    fit_temperature,
 )
 
 CLASSES = ("a", "b", "c")

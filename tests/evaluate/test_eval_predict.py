@@ -51,20 +51,25 @@ def test_tta_averages_logits_not_probabilities(faces) -> None:
 
 def test_batch_size_does_not_change_the_logits(faces, brightness_model) -> None:
     model = brightness_model(FER2013_CLASSES)
-    assert torch.allclose(predict_logits(model, faces.images, batch_size=3, device=CPU),
-                          predict_logits(model, faces.images, batch_size=256, device=CPU))
+    assert torch.allclose(
+        predict_logits(model, faces.images, batch_size=3, device=CPU),
+        predict_logits(model, faces.images, batch_size=256, device=CPU),
+    )
 
 
 def test_rgb_images_are_fit_to_a_grayscale_model(make_faces, brightness_model) -> None:
     faces = make_faces(FER2013_CLASSES, range(7))
     rgb = faces.images[..., None].repeat(3, axis=-1)
     model = brightness_model(FER2013_CLASSES)
-    assert torch.allclose(predict_logits(model, rgb, device=CPU), predict_logits(model, faces.images, device=CPU),
-                          atol=1e-2)
+    assert torch.allclose(
+        predict_logits(model, rgb, device=CPU), predict_logits(model, faces.images, device=CPU), atol=1e-2
+    )
 
 
-@pytest.mark.parametrize(("options", "message"), [({"tta": "mirror"}, "unknown TTA mode 'mirror'"),
-                                                  ({"batch_size": 0}, "batch size must be at least 1")])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"tta": "mirror"}, "unknown TTA mode 'mirror'"), ({"batch_size": 0}, "batch size must be at least 1")],
+)
 def test_bad_options_are_ferlab_errors(faces, brightness_model, options: dict, message: str) -> None:
     with pytest.raises(FerlabError, match=message):
         predict_logits(brightness_model(FER2013_CLASSES), faces.images, device=CPU, **options)

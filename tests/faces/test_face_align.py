@@ -89,12 +89,8 @@ def test_negative_margin_is_refused() -> None:
 
 
 @pytest.mark.parametrize("degrees", [-15.0, 15.0])
-def test_rotated_face_comes_out_level(
-    landmark_detector: Detector, astronaut: np.ndarray, degrees: float
-) -> None:
-    rotation = cv2.getRotationMatrix2D(
-        (222.0, 120.0), degrees, 1.0
-    )  # about the face, counter-clockwise
+def test_rotated_face_comes_out_level(landmark_detector: Detector, astronaut: np.ndarray, degrees: float) -> None:
+    rotation = cv2.getRotationMatrix2D((222.0, 120.0), degrees, 1.0)  # about the face, counter-clockwise
     rotated = cv2.warpAffine(astronaut, rotation, astronaut.shape[1::-1])
     # The best face, not the only one: at -15 degrees dlib's HOG also scores the suit's
     # mission patch (0.23 against 0.70 for the face).

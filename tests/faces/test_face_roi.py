@@ -10,7 +10,7 @@ from ferlab.faces.roi import RoiDetector
 
 
 class BrightSquareDetector(Detector):
-    """"Finds" the white square drawn by `_frame`, remembering the shape of every image searched."""
+    """ "Finds" the white square drawn by `_frame`, remembering the shape of every image searched."""
 
     name = "square"
 
@@ -20,13 +20,15 @@ class BrightSquareDetector(Detector):
     def _detect(self, rgb: np.ndarray) -> list[Face]:
         self.searched.append(rgb.shape[:2])
         ys, xs = np.nonzero(rgb[:, :, 0] > 128)
-        return [Face((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), 1.0)] if len(xs) else []
+        return (
+            [Face((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), 1.0)] if len(xs) else []
+        )
 
 
 def _frame(x: int = 300, y: int = 200, side: int = 80) -> np.ndarray:
     """A black 640x480 frame with a white ``side`` square at ``(x, y)``."""
     frame = np.zeros((480, 640, 3), np.uint8)
-    frame[y:y + side, x:x + side] = 255
+    frame[y : y + side, x : x + side] = 255
     return frame
 
 
@@ -59,7 +61,7 @@ def test_follows_the_real_astronaut_face_as_it_moves(astronaut: np.ndarray) -> N
     roi = RoiDetector(get_detector("opencv"), full_every=30)
     for shift in range(0, 60, 6):
         frame = np.full((600, 700, 3), 120, np.uint8)
-        frame[40:552, shift:shift + 512] = astronaut
+        frame[40:552, shift : shift + 512] = astronaut
         faces = roi.detect(frame)
         assert len(faces) == 1
         x1, y1, x2, y2 = faces[0].box

@@ -6,7 +6,8 @@ Exposed as fixtures (not importable names): sibling test folders have their own
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch

@@ -8,8 +8,17 @@ import torch
 from ferlab.models import FerModel, count_parameters, create_model, get_model_info, list_models
 
 EXPECTED = {
-    "attention_net", "deep_emotion", "inception_resnet_v1", "lenet_like", "ran", "resnet18",
-    "resnet34", "resnet50", "resnet_like", "vgg16", "vgg_like",
+    "attention_net",
+    "deep_emotion",
+    "inception_resnet_v1",
+    "lenet_like",
+    "ran",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet_like",
+    "vgg16",
+    "vgg_like",
 }
 
 

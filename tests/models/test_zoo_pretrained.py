@@ -57,9 +57,7 @@ def test_small_input_stem_is_skipped(torchvision_resnet18: tuple[Path, dict]) ->
 
 def test_backbone_weights_through_backbone_kwargs(torchvision_resnet18: tuple[Path, dict]) -> None:
     path, state = torchvision_resnet18
-    model = create_model(
-        "ran", backbone="resnet18", backbone_kwargs={"small_input": True, "pretrained": path}
-    )
+    model = create_model("ran", backbone="resnet18", backbone_kwargs={"small_input": True, "pretrained": path})
     torch.testing.assert_close(model.backbone.layer4[1].conv2.weight, state["layer4.1.conv2.weight"])
 
 

@@ -8,7 +8,8 @@ import struct
 import threading
 import time
 import zlib
-from typing import TYPE_CHECKING, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import cv2
 import pytest
@@ -24,7 +25,7 @@ LIVE_LIMITS = {"max_upload_mb": 2.0, "max_pixels": 20_000_000, "timeout_s": 60.0
 
 
 @pytest.fixture(scope="session")
-def shipped_analyzer() -> "FaceAnalyzer":
+def shipped_analyzer() -> FaceAnalyzer:
     """The default analyzer (OpenCV detector, shipped model), loaded once."""
     from ferlab.app.analyze import FaceAnalyzer
 
@@ -32,7 +33,7 @@ def shipped_analyzer() -> "FaceAnalyzer":
 
 
 @pytest.fixture(scope="session")
-def live_settings() -> "ServeSettings":
+def live_settings() -> ServeSettings:
     """The settings the live server runs with."""
     from ferlab.serve.settings import ServeSettings
 
@@ -40,7 +41,7 @@ def live_settings() -> "ServeSettings":
 
 
 @pytest.fixture(scope="session")
-def live_server(shipped_analyzer: "FaceAnalyzer", live_settings: "ServeSettings") -> Iterator[str]:
+def live_server(shipped_analyzer: FaceAnalyzer, live_settings: ServeSettings) -> Iterator[str]:
     """`create_app` under uvicorn on a free loopback port, in a background thread; yields its base URL."""
     import uvicorn
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import TYPE_CHECKING, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
@@ -33,10 +34,13 @@ def post_file(base: str, data: bytes, name: str = "photo.jpg") -> httpx.Response
     return httpx.post(f"{base}/v1/analyze", files={"file": (name, data, "image/jpeg")}, timeout=60)
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty file"),
-    (b"Hello, I am plain text pretending to be a photo.\n", "not a readable image"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty file"),
+        (b"Hello, I am plain text pretending to be a photo.\n", "not a readable image"),
+    ],
+)
 def test_empty_or_non_image_file(live_server: str, data: bytes, message: str) -> None:
     refused(post_file(live_server, data), 422, message)
 
@@ -46,8 +50,9 @@ def test_truncated_jpeg(live_server: str, astronaut_jpeg: bytes) -> None:
 
 
 @pytest.mark.parametrize("size, message", [(30000, "exceeds limit"), (5000, "at most 20,000,000")])
-def test_too_many_pixels_refused_from_the_header(live_server: str, huge_png: Callable[[int, int], bytes],
-                                                 size: int, message: str) -> None:
+def test_too_many_pixels_refused_from_the_header(
+    live_server: str, huge_png: Callable[[int, int], bytes], size: int, message: str
+) -> None:
     data = huge_png(size, size)
     assert len(data) < 5000
     start = time.perf_counter()
@@ -65,21 +70,25 @@ def test_file_under_the_wrong_field_name(live_server: str, astronaut_jpeg: bytes
 
 
 def test_malformed_multipart(live_server: str) -> None:
-    response = httpx.post(f"{live_server}/v1/analyze", content=b"--nope\r\n\r\n",
-                          headers={"content-type": "multipart/form-data"})
+    response = httpx.post(
+        f"{live_server}/v1/analyze", content=b"--nope\r\n\r\n", headers={"content-type": "multipart/form-data"}
+    )
     assert 400 <= response.status_code < 500 and "error" in response.json()
 
 
 def test_bad_query_value(live_server: str, astronaut_jpeg: bytes) -> None:
-    response = httpx.post(f"{live_server}/v1/analyze", params={"annotated": "perhaps"},
-                          files={"file": ("a.jpg", astronaut_jpeg)})
+    response = httpx.post(
+        f"{live_server}/v1/analyze", params={"annotated": "perhaps"}, files={"file": ("a.jpg", astronaut_jpeg)}
+    )
     refused(response, 422, "annotated")
 
 
 def test_declared_gigabyte_refused_before_the_body_is_read(live_server: str, live_settings: ServeSettings) -> None:
     url = urlsplit(live_server)
-    head = (f"POST /v1/analyze HTTP/1.1\r\nHost: {url.netloc}\r\n"
-            "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 1073741824\r\n\r\n")
+    head = (
+        f"POST /v1/analyze HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 1073741824\r\n\r\n"
+    )
     with socket.create_connection((url.hostname, url.port), timeout=10) as connection:
         connection.sendall(head.encode() + b"--x\r\n")  # a few bytes of the promised gigabyte, no more
         reply = b""

@@ -34,12 +34,15 @@ def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch
     assert 'pip install "ferlab[serve]"' in one_line_error(["serve"], capsys)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--model", "no-such-model"], "no shipped model named 'no-such-model'"),
-    (["--max-upload-mb", "0"], "max-upload-mb must be positive"),
-    (["--port", "70000"], "port 70000 is not in 0-65535"),
-    (["--tta", "mirror"], "unknown TTA mode 'mirror': expected one of none, flip, tencrop"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "no-such-model"], "no shipped model named 'no-such-model'"),
+        (["--max-upload-mb", "0"], "max-upload-mb must be positive"),
+        (["--port", "70000"], "port 70000 is not in 0-65535"),
+        (["--tta", "mirror"], "unknown TTA mode 'mirror': expected one of none, flip, tencrop"),
+    ],
+)
 def test_bad_options_are_one_line_errors(argv: list[str], message: str, capsys) -> None:
     assert message in one_line_error(["serve", *argv], capsys)
 
@@ -57,8 +60,21 @@ def test_options_reach_the_app_and_uvicorn(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(server, "create_app", lambda settings: calls.setdefault("settings", settings))
     monkeypatch.setattr(server.uvicorn, "Server", StandInServer)
     with pytest.raises(SystemExit) as exited:
-        main(["serve", "--port", "0", "--max-upload-mb", "3", "--max-pixels", "1000", "--timeout-s", "5",
-              "--tta", "flip"])
+        main(
+            [
+                "serve",
+                "--port",
+                "0",
+                "--max-upload-mb",
+                "3",
+                "--max-pixels",
+                "1000",
+                "--timeout-s",
+                "5",
+                "--tta",
+                "flip",
+            ]
+        )
     assert exited.value.code == 0
     settings = calls["settings"]
     assert (settings.max_upload_bytes, settings.max_pixels, settings.timeout_s) == (3 * 2**20, 1000, 5.0)
@@ -77,8 +93,17 @@ def test_busy_port_fails_before_the_model_loads(capsys) -> None:
     assert time.perf_counter() - start < 2
 
 
-@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
-                                            ("0.0.0.0", False), ("192.168.1.10", False), ("example.org", False)])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("192.168.1.10", False),
+        ("example.org", False),
+    ],
+)
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert server.is_loopback(host) is loopback
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import AsyncIterator
 
 import numpy as np
 import pytest
@@ -39,8 +39,9 @@ def post(settings: ServeSettings, body: bytes | AsyncIterator[bytes], delay: flo
 
     async def send() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ferlab") as client:
-            return await client.post("/v1/analyze", content=body,
-                                     headers={"content-type": "multipart/form-data; boundary=b"})
+            return await client.post(
+                "/v1/analyze", content=body, headers={"content-type": "multipart/form-data; boundary=b"}
+            )
 
     return asyncio.run(send())
 
@@ -52,7 +53,7 @@ def multipart(data: bytes) -> bytes:
 async def chunks(data: bytes, size: int, pause: float = 0.0) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         await asyncio.sleep(pause)
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 def test_undeclared_body_over_the_limit_is_counted(astronaut_png: bytes) -> None:

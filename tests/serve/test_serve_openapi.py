@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def api_schema(live_server: str) -> "schemathesis.schemas.BaseSchema":
+def api_schema(live_server: str) -> schemathesis.schemas.BaseSchema:
     """The live server's /openapi.json."""
     return schemathesis.openapi.from_url(f"{live_server}/openapi.json")
 
@@ -28,6 +28,5 @@ NOT_FOR_IMAGES = [schemathesis.checks.positive_data_acceptance, schemathesis.che
 
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case: "schemathesis.Case", live_server: str) -> None:
-    case.call_and_validate(base_url=live_server, timeout=60,
-                           excluded_checks=NOT_FOR_IMAGES)
+def test_no_server_errors(case: schemathesis.Case, live_server: str) -> None:
+    case.call_and_validate(base_url=live_server, timeout=60, excluded_checks=NOT_FOR_IMAGES)

@@ -4,8 +4,8 @@ And the OpenAPI docs at /docs render with every request beyond loopback aborted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -26,7 +26,7 @@ LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator["sync_api.Browser"]:
+def browser() -> Iterator[sync_api.Browser]:
     """Headless Chromium with its fake webcam, shared by this module's tests."""
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FAKE_WEBCAM)
@@ -34,7 +34,7 @@ def browser() -> Iterator["sync_api.Browser"]:
         browser.close()
 
 
-def watched_page(browser: "sync_api.Browser") -> tuple["sync_api.Page", list[str]]:
+def watched_page(browser: sync_api.Browser) -> tuple[sync_api.Page, list[str]]:
     """A new page, and the list its browser errors (CSP violations included) are appended to."""
     errors: list[str] = []
     page = browser.new_page()
@@ -44,7 +44,7 @@ def watched_page(browser: "sync_api.Browser") -> tuple["sync_api.Page", list[str
 
 
 @pytest.fixture(scope="module")
-def page(browser: "sync_api.Browser", live_server: str) -> Iterator["sync_api.Page"]:
+def page(browser: sync_api.Browser, live_server: str) -> Iterator[sync_api.Page]:
     """The live server's page in headless Chromium; browser errors fail the tests."""
     page, errors = watched_page(browser)
     page.goto(live_server)
@@ -53,7 +53,7 @@ def page(browser: "sync_api.Browser", live_server: str) -> Iterator["sync_api.Pa
     assert not errors, errors
 
 
-def test_upload_shows_happy_and_the_annotated_image(page: "sync_api.Page") -> None:
+def test_upload_shows_happy_and_the_annotated_image(page: sync_api.Page) -> None:
     sync_api.expect(page.locator("#model-info")).to_contain_text("ferlab-ferplus")
     page.set_input_files("#file-input", str(ASTRONAUT))
     sync_api.expect(page.locator("#faces .label")).to_have_text(["happy"], timeout=60_000)
@@ -65,7 +65,7 @@ def test_upload_shows_happy_and_the_annotated_image(page: "sync_api.Page") -> No
     assert page.get_by_text("happy").first.is_visible()
 
 
-def test_webcam_frame_is_analysed(page: "sync_api.Page") -> None:
+def test_webcam_frame_is_analysed(page: sync_api.Page) -> None:
     page.click("#webcam-start")
     sync_api.expect(page.locator("#webcam-capture")).to_be_enabled(timeout=20_000)
     sync_api.expect(page.locator("#webcam")).to_have_js_property("videoWidth", 640, timeout=20_000)
@@ -73,11 +73,11 @@ def test_webcam_frame_is_analysed(page: "sync_api.Page") -> None:
     sync_api.expect(page.locator("#status")).to_have_text("No face found in the 640x480 image.", timeout=60_000)
 
 
-def test_docs_render_offline(browser: "sync_api.Browser", live_server: str) -> None:
+def test_docs_render_offline(browser: sync_api.Browser, live_server: str) -> None:
     page, errors = watched_page(browser)
     outside: list[str] = []
 
-    def loopback_only(route: "sync_api.Route") -> None:
+    def loopback_only(route: sync_api.Route) -> None:
         if urlsplit(route.request.url).hostname in LOOPBACK:
             route.continue_()
         else:

@@ -49,8 +49,22 @@ def compare_error(args: list[str], capsys) -> str:
 
 def test_two_models_fill_every_column_then_finished_runs_are_reused(small_fer2013: Path, tmp_path: Path) -> None:
     runs, out = tmp_path / "runs", tmp_path / "results"
-    args = ("--models", "lenet_like,deep_emotion", "--data-root", small_fer2013, "--epochs", "3",
-            "--budget-minutes", "0", "--name", "tiny", "--runs-dir", runs, "--out", out)
+    args = (
+        "--models",
+        "lenet_like,deep_emotion",
+        "--data-root",
+        small_fer2013,
+        "--epochs",
+        "3",
+        "--budget-minutes",
+        "0",
+        "--name",
+        "tiny",
+        "--runs-dir",
+        runs,
+        "--out",
+        out,
+    )
     compare(*args)
 
     table = pd.read_csv(out / "compare_tiny.csv", dtype=str, keep_default_na=False)
@@ -97,8 +111,7 @@ def test_two_models_fill_every_column_then_finished_runs_are_reused(small_fer201
 
 def test_unfinished_run_is_resumed_to_the_protocols_epochs(small_fer2013: Path, tmp_path: Path) -> None:
     runs, out = tmp_path / "runs", tmp_path / "results"
-    args = ("--models", "deep_emotion", "--data-root", small_fer2013, "--limit", "64", "--runs-dir", runs,
-            "--out", out)
+    args = ("--models", "deep_emotion", "--data-root", small_fer2013, "--limit", "64", "--runs-dir", runs, "--out", out)
     compare(*args, "--epochs", "2", "--budget-minutes", "0")
     (runs / "deep_emotion" / "metrics.json").unlink()  # as if the run had been killed after epoch 1
     compare(*args, "--epochs", "2")
@@ -107,8 +120,19 @@ def test_unfinished_run_is_resumed_to_the_protocols_epochs(small_fer2013: Path, 
 
 
 def test_unknown_model_is_a_one_line_error(small_fer2013: Path, tmp_path: Path, capsys) -> None:
-    err = compare_error(["--models", "lenet_like,lenet_lik", "--data-root", str(small_fer2013),
-                         "--out", str(tmp_path / "results"), "--runs-dir", str(tmp_path / "runs")], capsys)
+    err = compare_error(
+        [
+            "--models",
+            "lenet_like,lenet_lik",
+            "--data-root",
+            str(small_fer2013),
+            "--out",
+            str(tmp_path / "results"),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        capsys,
+    )
     assert "unknown model 'lenet_lik'; did you mean lenet_like" in err
     assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
 
@@ -118,8 +142,21 @@ def test_run_folder_of_another_protocol_is_a_one_line_error(small_fer2013: Path,
     run.mkdir(parents=True)
     other = load_config(model="deep_emotion", data_root=str(small_fer2013), out=str(run), lr=0.1)
     (run / "config.yaml").write_text(yaml.safe_dump(other.to_dict()))
-    err = compare_error(["--models", "lenet_like,deep_emotion", "--data-root", str(small_fer2013), "--lr", "0.02",
-                         "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "results")], capsys)
+    err = compare_error(
+        [
+            "--models",
+            "lenet_like,deep_emotion",
+            "--data-root",
+            str(small_fer2013),
+            "--lr",
+            "0.02",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--out",
+            str(tmp_path / "results"),
+        ],
+        capsys,
+    )
     assert f"{run}: trained with lr 0.1, not 0.02 as in this comparison" in err
     assert not (tmp_path / "runs" / "lenet_like").exists(), "checked before anything trains"
 
@@ -133,17 +170,36 @@ def test_inference_speed_is_timed_for_about_the_given_time() -> None:
     assert not model.training
 
 
-def test_entries_give_each_row_its_own_options_label_and_paired_statistics(small_fer2013: Path,
-                                                                           tmp_path: Path) -> None:
+def test_entries_give_each_row_its_own_options_label_and_paired_statistics(small_fer2013: Path, tmp_path: Path) -> None:
     entries = tmp_path / "entries.yaml"
-    entries.write_text(yaml.safe_dump([
-        {"label": "de_paper", "model": "deep_emotion"},
-        {"label": "de_wide_no_stn", "model": "deep_emotion", "model_options": {"width": 16, "stn": False},
-         "options": {"label_smoothing": 0.2}},
-    ]))
+    entries.write_text(
+        yaml.safe_dump(
+            [
+                {"label": "de_paper", "model": "deep_emotion"},
+                {
+                    "label": "de_wide_no_stn",
+                    "model": "deep_emotion",
+                    "model_options": {"width": 16, "stn": False},
+                    "options": {"label_smoothing": 0.2},
+                },
+            ]
+        )
+    )
     runs, out = tmp_path / "runs", tmp_path / "results"
-    compare("--entries", entries, "--data-root", small_fer2013, "--epochs", "1", "--name", "entries",
-            "--runs-dir", runs, "--out", out)
+    compare(
+        "--entries",
+        entries,
+        "--data-root",
+        small_fer2013,
+        "--epochs",
+        "1",
+        "--name",
+        "entries",
+        "--runs-dir",
+        runs,
+        "--out",
+        out,
+    )
 
     table = pd.read_csv(out / "compare_entries.csv").set_index("model")
     assert table.index.tolist() == ["de_paper", "de_wide_no_stn"]

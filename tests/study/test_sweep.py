@@ -56,20 +56,23 @@ def test_example_space_files_are_valid_and_set_real_model_options(model: str) ->
     assert (config.model_options, config.lr, config.aug, config.out) == (expected, 0.01, "strong", "somewhere")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("", "the search space is empty"),
-    ("# nothing but a comment\n", "the search space is empty"),
-    ("lr_max: {float: [0.01, 0.1]}\n", "lr_max: unknown hyperparameter"),
-    ("data_root: {choice: [a, b]}\n", "data_root: data_root cannot be searched"),
-    ("lr: {float: [0.1]}\n", "lr: bad float distribution"),
-    ("lr: {float: [0.0, 0.1], log: true}\n", "lr: bad float distribution"),
-    ("batch_size: {int: [16, 64.5]}\n", "batch_size: bad int distribution"),
-    ("lr: {uniform: [0.01, 0.1]}\n", "lr: expected a mapping with one of float, int or choice"),
-    ("optimizer: {choice: [sgd, rmsprop]}\n", "optimizer: value 'rmsprop' is refused: unknown optimizer"),
-    ("aug: {choice: [basic, wild]}\n", "aug: value 'wild' is refused: unknown augmentation preset"),
-    ("model_options.drop_rat: {float: [0.0, 0.5]}\n", "did you mean 'drop_rate'?"),
-    ("model_options.drop_rate: {float: [0.0, 1.5]}\n", "value 1.5 is refused: drop_rate must be in [0, 1)"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "the search space is empty"),
+        ("# nothing but a comment\n", "the search space is empty"),
+        ("lr_max: {float: [0.01, 0.1]}\n", "lr_max: unknown hyperparameter"),
+        ("data_root: {choice: [a, b]}\n", "data_root: data_root cannot be searched"),
+        ("lr: {float: [0.1]}\n", "lr: bad float distribution"),
+        ("lr: {float: [0.0, 0.1], log: true}\n", "lr: bad float distribution"),
+        ("batch_size: {int: [16, 64.5]}\n", "batch_size: bad int distribution"),
+        ("lr: {uniform: [0.01, 0.1]}\n", "lr: expected a mapping with one of float, int or choice"),
+        ("optimizer: {choice: [sgd, rmsprop]}\n", "optimizer: value 'rmsprop' is refused: unknown optimizer"),
+        ("aug: {choice: [basic, wild]}\n", "aug: value 'wild' is refused: unknown augmentation preset"),
+        ("model_options.drop_rat: {float: [0.0, 0.5]}\n", "did you mean 'drop_rate'?"),
+        ("model_options.drop_rate: {float: [0.0, 1.5]}\n", "value 1.5 is refused: drop_rate must be in [0, 1)"),
+    ],
+)
 def test_bad_space_is_a_one_line_error_naming_file_and_key(tmp_path: Path, capsys, text: str, expected: str) -> None:
     space = _space(tmp_path, text)
     assert _cli("--model", "lenet_like", "--space", space, "--out", tmp_path / "out") == 2
@@ -87,11 +90,14 @@ def test_unknown_model_and_missing_space_are_one_line_errors(tmp_path: Path, cap
     assert capsys.readouterr().err.strip() == "error: no search space given: pass --space SPACE.yaml (or --report-only)"
 
 
-@pytest.mark.parametrize("url", [
-    "sqlite:////nonexistent/dir/x.db",
-    "postgresql://ferlab:s3cret@127.0.0.1:1/ferlab",
-    "not a url",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////nonexistent/dir/x.db",
+        "postgresql://ferlab:s3cret@127.0.0.1:1/ferlab",
+        "not a url",
+    ],
+)
 def test_unreachable_storage_is_a_one_line_error(tmp_path: Path, capsys, url: str) -> None:
     space = _space(tmp_path, "lr: {float: [0.01, 0.1]}\n")
     assert _cli("--model", "lenet_like", "--space", space, "--storage", url, "--out", tmp_path / "out") == 2
@@ -160,17 +166,48 @@ def test_sweep_prunes_a_bad_trial_keeps_the_budget_and_reports(tmp_path: Path, m
 
 
 def _worker(data: Path, space: Path, storage: str, out: Path, *extra: object) -> subprocess.Popen:
-    args = ["--model", "lenet_like", "--space", space, "--trials", "4", "--data", "fer2013", "--data-root", data,
-            "--epochs", "1", "--limit", "32", "--threads", "1", "--device", "cpu", "--storage", storage,
-            "--study-name", "two", "--out", out, *extra]
-    return subprocess.Popen([sys.executable, "-c", "from ferlab.cli import main; main()", "sweep", *map(str, args)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    args = [
+        "--model",
+        "lenet_like",
+        "--space",
+        space,
+        "--trials",
+        "4",
+        "--data",
+        "fer2013",
+        "--data-root",
+        data,
+        "--epochs",
+        "1",
+        "--limit",
+        "32",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "--storage",
+        storage,
+        "--study-name",
+        "two",
+        "--out",
+        out,
+        *extra,
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-c", "from ferlab.cli import main; main()", "sweep", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def test_two_workers_on_one_sqlite_study_finish_n_trials_once_each(tiny_csv: Path, tmp_path: Path) -> None:
-    space = _space(tmp_path, "lr: {float: [0.005, 0.05], log: true}\nbatch_size: {choice: [16, 32]}\n"
-                             "model_options.drop_rate: {float: [0.0, 0.5]}\n")
+    space = _space(
+        tmp_path,
+        "lr: {float: [0.005, 0.05], log: true}\nbatch_size: {choice: [16, 32]}\n"
+        "model_options.drop_rate: {float: [0.0, 0.5]}\n",
+    )
     storage = f"sqlite:///{tmp_path / 'shared' / 'study.db'}"
     (tmp_path / "shared").mkdir()
     workers = [_worker(tiny_csv, space, storage, tmp_path / name) for name in ("a", "b")]
@@ -188,8 +225,20 @@ def test_two_workers_on_one_sqlite_study_finish_n_trials_once_each(tiny_csv: Pat
     for name in ("a", "b"):
         assert {"trials.csv", "sensitivity.png", "sweep.md"} <= {p.name for p in (tmp_path / name).iterdir()}
 
-    assert _cli("--model", "lenet_like", "--storage", storage, "--study-name", "two", "--report-only",
-                "--out", tmp_path / "report") == 0
+    assert (
+        _cli(
+            "--model",
+            "lenet_like",
+            "--storage",
+            storage,
+            "--study-name",
+            "two",
+            "--report-only",
+            "--out",
+            tmp_path / "report",
+        )
+        == 0
+    )
     table = pd.read_csv(tmp_path / "report" / "trials.csv")
     assert sorted(table.loc[table["state"].isin(["complete", "pruned"]), "number"]) == sorted(numbers)
     assert table.columns.tolist()[-3:] == ["lr", "batch_size", "model_options.drop_rate"]

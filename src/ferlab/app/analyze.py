@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class FaceResult:
 
     box: BoxXYXY
     score: float
-    landmarks: Optional[np.ndarray]
+    landmarks: np.ndarray | None
     label: str
     probabilities: dict[str, float]
     detector: str = "opencv"
@@ -92,9 +92,15 @@ class FaceAnalyzer:
         says it is one (see `CROP_MAX_SIDE`).
     """
 
-    def __init__(self, detector: str | Detector = "opencv", model: str | Path | CropClassifier = DEFAULT_MODEL,
-                 margin: Optional[float] = None, backend: str = "auto", tta: str = "none",
-                 crop_rule: bool = True) -> None:
+    def __init__(
+        self,
+        detector: str | Detector = "opencv",
+        model: str | Path | CropClassifier = DEFAULT_MODEL,
+        margin: float | None = None,
+        backend: str = "auto",
+        tta: str = "none",
+        crop_rule: bool = True,
+    ) -> None:
         self.detector = get_detector(detector) if isinstance(detector, str) else detector
         self.classifier = model if isinstance(model, CropClassifier) else load_classifier(model, backend, tta)
         self.margin = self.classifier.preprocessing.crop_margin if margin is None else margin
@@ -112,7 +118,7 @@ class FaceAnalyzer:
             return np.stack([resize_face(rgb, (height, width), gray)] * len(faces))
         return np.stack([align_face(rgb, face, (height, width), gray, self.margin) for face in faces])
 
-    def classify(self, rgb: np.ndarray, faces: list[Face], detector: Optional[str] = None) -> list[FaceResult]:
+    def classify(self, rgb: np.ndarray, faces: list[Face], detector: str | None = None) -> list[FaceResult]:
         """Expressions of already-detected ``faces`` in ``rgb`` (found by ``detector``, default this one's)."""
         found_by = detector or getattr(self.detector, "name", "custom")
         probabilities = self.classifier.predict_proba(self.crops(rgb, faces, found_by == WHOLE_IMAGE))
@@ -120,8 +126,16 @@ class FaceAnalyzer:
         results = []
         for face, row in zip(faces, probabilities):
             label = classes[int(np.argmax(row))]
-            results.append(FaceResult(face.box, face.score, face.landmarks, label,
-                                      {name: float(p) for name, p in zip(classes, row)}, found_by))
+            results.append(
+                FaceResult(
+                    face.box,
+                    face.score,
+                    face.landmarks,
+                    label,
+                    {name: float(p) for name, p in zip(classes, row)},
+                    found_by,
+                )
+            )
         return results
 
     def analyze(self, rgb: np.ndarray) -> list[FaceResult]:
@@ -148,8 +162,13 @@ def _cached_analyzer(detector: str, model: str, backend: str, tta: str) -> FaceA
     return FaceAnalyzer(detector, model, backend=backend, tta=tta)
 
 
-def analyze(image: np.ndarray | str | Path, detector: str = "opencv", model: str = DEFAULT_MODEL,
-            backend: str = "auto", tta: str = "none") -> list[dict[str, Any]]:
+def analyze(
+    image: np.ndarray | str | Path,
+    detector: str = "opencv",
+    model: str = DEFAULT_MODEL,
+    backend: str = "auto",
+    tta: str = "none",
+) -> list[dict[str, Any]]:
     """Faces and expressions in one image (array or file path), as plain dicts.
 
     Each dict holds ``box`` (x1, y1, x2, y2), ``score``, ``detector``, ``landmarks``,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 from ferlab.app.crop_classifier import CropClassifier
 from ferlab.checks import check_choice
@@ -51,7 +50,7 @@ def resolve_backend(model: str | Path, backend: str = "auto") -> str:
     return "onnx" if exportable and not torch.cuda.is_available() else "torch"
 
 
-def ready_onnx(model: str | Path) -> Optional[Path]:
+def ready_onnx(model: str | Path) -> Path | None:
     """The ONNX file that runs ``model`` with no export: a ``.onnx`` path itself, a shipped
     model's bundled export (`ferlab.weights.shipped_onnx`); None for anything else."""
     if Path(model).suffix == ".onnx":
@@ -76,8 +75,10 @@ def load_classifier(model: str | Path = DEFAULT_MODEL, backend: str = "auto", tt
 
         return OnnxClassifier.load(ready, None if ready == Path(model) else str(model), tta)
     if not torch_installed():
-        raise FerlabError(f"{model}: a model file runs with PyTorch (or is exported to ONNX with it): "
-                          f"{TORCH_EXTRA}, or use a shipped model or a .onnx file")
+        raise FerlabError(
+            f"{model}: a model file runs with PyTorch (or is exported to ONNX with it): "
+            f"{TORCH_EXTRA}, or use a shipped model or a .onnx file"
+        )
     if chosen == "torch":
         from ferlab.app.torch_backend import ExpressionClassifier
 

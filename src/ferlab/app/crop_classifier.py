@@ -33,8 +33,9 @@ class CropClassifier(ABC):
     backend: ClassVar[str]
     """What runs the model: ``torch`` or ``onnx``."""
 
-    def __init__(self, classes: tuple[str, ...], name: str, temperature: float,
-                 preprocessing: Preprocessing, tta: str = "none") -> None:
+    def __init__(
+        self, classes: tuple[str, ...], name: str, temperature: float, preprocessing: Preprocessing, tta: str = "none"
+    ) -> None:
         self.classes = tuple(concept(name) or name for name in classes)
         self.name = name
         self.temperature = float(temperature)

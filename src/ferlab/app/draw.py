@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -11,8 +11,14 @@ import numpy as np
 from ferlab.app.analyze import FaceResult
 
 COLORS = {
-    "angry": (220, 40, 40), "contempt": (150, 60, 150), "disgust": (90, 150, 40), "fear": (140, 80, 200),
-    "happy": (250, 200, 0), "sad": (40, 110, 220), "surprise": (250, 130, 0), "neutral": (170, 170, 170),
+    "angry": (220, 40, 40),
+    "contempt": (150, 60, 150),
+    "disgust": (90, 150, 40),
+    "fear": (140, 80, 200),
+    "happy": (250, 200, 0),
+    "sad": (40, 110, 220),
+    "surprise": (250, 130, 0),
+    "neutral": (170, 170, 170),
 }
 """RGB colour of each canonical expression; other labels are drawn in white."""
 
@@ -32,8 +38,9 @@ def annotate(rgb: np.ndarray, faces: Sequence[FaceResult], names: Sequence[str] 
         (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         top = y1 - height - baseline - 2 if y1 - height - baseline - 2 >= 0 else y2
         cv2.rectangle(out, (x1, top), (x1 + width + 4, top + height + baseline + 2), color, cv2.FILLED)
-        cv2.putText(out, text, (x1 + 2, top + height + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness,
-                    cv2.LINE_AA)
+        cv2.putText(
+            out, text, (x1 + 2, top + height + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA
+        )
     return out
 
 

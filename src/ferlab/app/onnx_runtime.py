@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,20 +36,21 @@ class OnnxClassifier(CropClassifier):
 
     backend = "onnx"
 
-    def __init__(self, session: "onnxruntime.InferenceSession", name: str, tta: str = "none") -> None:
+    def __init__(self, session: onnxruntime.InferenceSession, name: str, tta: str = "none") -> None:
         meta = session.get_modelmeta().custom_metadata_map
         try:
             classes, preprocessing = json.loads(meta["ferlab.classes"]), Preprocessing.from_metadata(meta)
             by_tta = json.loads(meta.get("ferlab.tta_temperatures", "{}"))
             temperature = tta_temperature(float(meta["ferlab.temperature"]), by_tta, tta)
         except (KeyError, ValueError, AttributeError, TypeError):
-            raise ModelError(f"{name}: not a ferlab ONNX export (no ferlab metadata; write one with "
-                             "`ferlab export`)") from None
+            raise ModelError(
+                f"{name}: not a ferlab ONNX export (no ferlab metadata; write one with `ferlab export`)"
+            ) from None
         super().__init__(tuple(classes), name, temperature, preprocessing, tta)
         self.session = session
 
     @classmethod
-    def load(cls, path: str | Path, name: Optional[str] = None, tta: str = "none") -> "OnnxClassifier":
+    def load(cls, path: str | Path, name: str | None = None, tta: str = "none") -> OnnxClassifier:
         """Open an ONNX file written by `export_onnx`; ``name`` defaults to its path."""
         try:
             import onnxruntime
@@ -60,14 +61,22 @@ class OnnxClassifier(CropClassifier):
             raise ModelError(f"{path}: no such ONNX file")
         try:
             session = onnxruntime.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
-        except (ort_errors.Fail, ort_errors.InvalidProtobuf, ort_errors.InvalidGraph, ort_errors.InvalidArgument,
-                ort_errors.NotImplemented, ort_errors.RuntimeException) as error:
+        except (
+            ort_errors.Fail,
+            ort_errors.InvalidProtobuf,
+            ort_errors.InvalidGraph,
+            ort_errors.InvalidArgument,
+            ort_errors.NotImplemented,
+            ort_errors.RuntimeException,
+        ) as error:
             raise ModelError(f"{path}: not a readable ONNX model: {first_line(error)}") from None
         return cls(session, str(path) if name is None else name, tta)
 
     def logits(self, crops: np.ndarray, batch_size: int) -> np.ndarray:
         """ONNX Runtime's logits for uint8 crops, ``batch_size`` at a time, averaged over the TTA views."""
-        batches = (model_inputs(crops[i:i + batch_size], self.preprocessing) for i in range(0, len(crops), batch_size))
+        batches = (
+            model_inputs(crops[i : i + batch_size], self.preprocessing) for i in range(0, len(crops), batch_size)
+        )
         return np.concatenate([self._view_mean(x) for x in batches])
 
     def _view_mean(self, x: np.ndarray) -> np.ndarray:
@@ -77,7 +86,7 @@ class OnnxClassifier(CropClassifier):
         return logits.reshape(len(views), len(x), logits.shape[-1]).mean(axis=0)
 
 
-def session_options() -> "onnxruntime.SessionOptions":
+def session_options() -> onnxruntime.SessionOptions:
     """CPU session settings, measured on the shipped model (2-core CPU, busy with a training job).
 
     * ``ORT_ENABLE_ALL`` graph optimisations (fusions, layout changes): 1.5x the faces/s of

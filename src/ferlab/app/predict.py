@@ -19,9 +19,10 @@ import csv
 import io
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class PredictReport:
 
     images: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    out: Optional[Path] = None
+    out: Path | None = None
     files: int = 0
     """Files the job was given."""
     interrupted: bool = False
@@ -62,9 +63,13 @@ class PredictReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``images`` (file, size, faces, annotated output), ``no_face`` (files),
         ``errors`` (file, error: the files that could not be read), ``files`` and ``interrupted``."""
-        return {"images": self.images, "no_face": self.no_face,
-                "errors": [{"file": p.path, "error": p.reason} for p in self.problems],
-                "files": self.files, "interrupted": self.interrupted}
+        return {
+            "images": self.images,
+            "no_face": self.no_face,
+            "errors": [{"file": p.path, "error": p.reason} for p in self.problems],
+            "files": self.files,
+            "interrupted": self.interrupted,
+        }
 
 
 def image_files(source: Path) -> tuple[Path, list[Path]]:
@@ -93,9 +98,9 @@ def review_crop(rgb: np.ndarray, face: FaceResult, margin: float = CROP_MARGIN) 
 def predict_images(
     source: Path,
     analyzer: FaceAnalyzer,
-    out: Optional[Path],
+    out: Path | None,
     save_crops: bool = False,
-    on_file: Optional[Callable[[Path], None]] = None,
+    on_file: Callable[[Path], None] | None = None,
 ) -> PredictReport:
     """Analyse ``source`` (an image or a folder); write the outputs under ``out`` unless it is None.
 
@@ -109,9 +114,9 @@ def predict_files(
     root: Path,
     files: list[Path],
     analyzer: FaceAnalyzer,
-    out: Optional[Path],
+    out: Path | None,
     save_crops: bool = False,
-    on_file: Optional[Callable[[Path], None]] = None,
+    on_file: Callable[[Path], None] | None = None,
 ) -> PredictReport:
     """`predict_images` on files already listed by `image_files` (paths relative to ``root`` name the outputs).
 
@@ -135,8 +140,15 @@ def predict_files(
     return report
 
 
-def _predict_file(root: Path, path: Path, analyzer: FaceAnalyzer, out: Optional[Path], save_crops: bool,
-                  report: PredictReport, names: "OutputNames") -> None:
+def _predict_file(
+    root: Path,
+    path: Path,
+    analyzer: FaceAnalyzer,
+    out: Path | None,
+    save_crops: bool,
+    report: PredictReport,
+    names: OutputNames,
+) -> None:
     relative = path.relative_to(root)
     if path.is_symlink() and not path.exists():
         report.problems.append(Problem(str(path), f"broken symbolic link (to {os.readlink(path)})"))
@@ -147,8 +159,12 @@ def _predict_file(root: Path, path: Path, analyzer: FaceAnalyzer, out: Optional[
         report.problems.append(Problem(str(path), str(error).removeprefix(f"{path}: ")))
         return
     faces = analyzer.analyze(rgb)
-    record: dict[str, Any] = {"file": relative.as_posix(), "width": rgb.shape[1], "height": rgb.shape[0],
-                              "faces": [face.to_dict() for face in faces]}
+    record: dict[str, Any] = {
+        "file": relative.as_posix(),
+        "width": rgb.shape[1],
+        "height": rgb.shape[0],
+        "faces": [face.to_dict() for face in faces],
+    }
     if out is not None:
         name = names.claim(relative)
         record["annotated"] = f"annotated/{name}.png"
@@ -189,9 +205,18 @@ def face_rows(report: PredictReport) -> list[dict[str, Any]]:
     for image in report.images:
         for i, face in enumerate(image["faces"]):
             x1, y1, x2, y2 = face["box"]
-            row = {"file": image["file"], "face": i, "x1": x1, "y1": y1, "x2": x2, "y2": y2, "score": face["score"],
-                   "detector": face["detector"], "label": face["label"],
-                   "confidence": face["probabilities"][face["label"]]}
+            row = {
+                "file": image["file"],
+                "face": i,
+                "x1": x1,
+                "y1": y1,
+                "x2": x2,
+                "y2": y2,
+                "score": face["score"],
+                "detector": face["detector"],
+                "label": face["label"],
+                "confidence": face["probabilities"][face["label"]],
+            }
             row.update({f"p_{name}": p for name, p in face["probabilities"].items()})
             row["landmarks"] = json.dumps(face["landmarks"]) if face["landmarks"] is not None else ""
             rows.append(row)

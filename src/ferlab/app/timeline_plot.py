@@ -7,7 +7,8 @@ id, a mark per analysed frame coloured by its expression. A legend names the col
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -19,8 +20,18 @@ PLOT_BINS = 60
 MAX_FACE_ROWS = 30
 """Face ids drawn in the bottom panel (the first ones by id)."""
 NO_FACE = "no face"
-OTHER_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-                (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+OTHER_COLORS = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+]
 """RGB colours of labels that `COLORS` does not name."""
 
 WIDTH, LEFT, RIGHT, TOP, SHARE_HEIGHT, GAP, ROW_HEIGHT, BOTTOM = 1000, 70, 150, 34, 220, 30, 18, 44
@@ -33,8 +44,9 @@ def label_colors(classes: Sequence[str]) -> dict[str, tuple[int, int, int]]:
     return {**colors, NO_FACE: (235, 235, 235)}
 
 
-def timeline_image(timeline: list[dict[str, Any]], classes: Sequence[str], title: str,
-                   wall_clock: bool = False) -> np.ndarray:
+def timeline_image(
+    timeline: list[dict[str, Any]], classes: Sequence[str], title: str, wall_clock: bool = False
+) -> np.ndarray:
     """An RGB uint8 picture of ``timeline`` (rows with ``frame``, ``time_s``, ``face_id``, ``label``)."""
     colors = label_colors(classes)
     face_ids = sorted({row["face_id"] for row in timeline if row["face_id"] is not None})[:MAX_FACE_ROWS]
@@ -73,8 +85,15 @@ def _frame_step(times: np.ndarray) -> float:
     return float(np.median(gaps)) if len(gaps) else 1.0
 
 
-def _draw_shares(image: np.ndarray, timeline: list[dict[str, Any]], names: list[str],
-                 colors: dict[str, tuple[int, int, int]], x_of: Any, box: tuple[int, int], end: float) -> None:
+def _draw_shares(
+    image: np.ndarray,
+    timeline: list[dict[str, Any]],
+    names: list[str],
+    colors: dict[str, tuple[int, int, int]],
+    x_of: Any,
+    box: tuple[int, int],
+    end: float,
+) -> None:
     """Stacked bars: for each bin of consecutive frames, the share of each label (`NO_FACE` for None)."""
     frames = sorted({row["frame"] for row in timeline})
     bin_of_frame = {frame: rank * PLOT_BINS // len(frames) for rank, frame in enumerate(frames)}
@@ -90,8 +109,13 @@ def _draw_shares(image: np.ndarray, timeline: list[dict[str, Any]], names: list[
             share = labels.count(name) / len(labels)
             if share:
                 upper = y - share * (bottom - top)
-                cv2.rectangle(image, (x_of(left), int(round(upper))), (max(x_of(right) - 1, x_of(left)),
-                                                                        int(round(y))), colors[name], cv2.FILLED)
+                cv2.rectangle(
+                    image,
+                    (x_of(left), int(round(upper))),
+                    (max(x_of(right) - 1, x_of(left)), int(round(y))),
+                    colors[name],
+                    cv2.FILLED,
+                )
                 y = upper
     for share in (0.0, 0.5, 1.0):
         y = int(round(bottom - share * (bottom - top)))
@@ -105,8 +129,9 @@ def _draw_time_axis(image: np.ndarray, start: float, span: float, x_of: Any, y: 
         x = x_of(tick)
         cv2.line(image, (x, y), (x, y + 5), INK, 1)
         _text(image, f"{tick:.1f}", (x, y + 20), centre=True)
-    _text(image, "time (s)" + (" since start" if wall_clock else ""), ((WIDTH - RIGHT + LEFT) // 2, y + 38),
-          centre=True)
+    _text(
+        image, "time (s)" + (" since start" if wall_clock else ""), ((WIDTH - RIGHT + LEFT) // 2, y + 38), centre=True
+    )
 
 
 def _draw_legend(image: np.ndarray, names: list[str], colors: dict[str, tuple[int, int, int]]) -> None:
@@ -118,8 +143,14 @@ def _draw_legend(image: np.ndarray, names: list[str], colors: dict[str, tuple[in
         _text(image, name, (x + 18, y + 11))
 
 
-def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float = 0.42, centre: bool = False,
-          align_right: bool = False) -> None:
+def _text(
+    image: np.ndarray,
+    text: str,
+    origin: tuple[int, int],
+    scale: float = 0.42,
+    centre: bool = False,
+    align_right: bool = False,
+) -> None:
     (width, _), _ = cv2.getTextSize(text, FONT, scale, 1)
     x = origin[0] - width // 2 if centre else origin[0] - width if align_right else origin[0]
     cv2.putText(image, text, (x, origin[1]), FONT, scale, INK, 1, cv2.LINE_AA)

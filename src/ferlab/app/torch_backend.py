@@ -7,7 +7,6 @@ backend is asked for (``--backend torch``) or a model file has no ONNX export at
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -24,8 +23,15 @@ class ExpressionClassifier(CropClassifier):
 
     backend = "torch"
 
-    def __init__(self, model: FerModel, classes: tuple[str, ...], name: str, temperature: float = 1.0,
-                 device: Optional[torch.device] = None, tta: str = "none") -> None:
+    def __init__(
+        self,
+        model: FerModel,
+        classes: tuple[str, ...],
+        name: str,
+        temperature: float = 1.0,
+        device: torch.device | None = None,
+        tta: str = "none",
+    ) -> None:
         preprocessing = model.preprocessing or Preprocessing(tuple(model.input_size))
         super().__init__(classes, name, temperature, preprocessing, tta)
         self.model = model.eval().to(memory_format=torch.channels_last)
@@ -33,8 +39,9 @@ class ExpressionClassifier(CropClassifier):
         self.model.to(self.device)
 
     @classmethod
-    def load(cls, model: str | Path = DEFAULT_MODEL, device: Optional[torch.device] = None,
-             tta: str = "none") -> "ExpressionClassifier":
+    def load(
+        cls, model: str | Path = DEFAULT_MODEL, device: torch.device | None = None, tta: str = "none"
+    ) -> ExpressionClassifier:
         """Load a shipped model by name, or a run folder / model file."""
         network, record = load_model(resolve_model(model))
         temperature = tta_temperature(record.get("temperature", 1.0), record.get("tta_temperatures", {}), tta)
@@ -45,8 +52,10 @@ class ExpressionClassifier(CropClassifier):
         """The model's logits for uint8 crops, averaged over the TTA views (the ONNX backend's inputs)."""
         outputs = []
         for start in range(0, len(crops), batch_size):
-            x = model_inputs(crops[start:start + batch_size], self.preprocessing)
-            views = [self.model(torch.from_numpy(v).to(self.device, memory_format=torch.channels_last))
-                     for v in tta_views(x, self.tta)]
+            x = model_inputs(crops[start : start + batch_size], self.preprocessing)
+            views = [
+                self.model(torch.from_numpy(v).to(self.device, memory_format=torch.channels_last))
+                for v in tta_views(x, self.tta)
+            ]
             outputs.append(torch.stack(views).mean(dim=0).float().cpu().numpy())
         return np.concatenate(outputs)

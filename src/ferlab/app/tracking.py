@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class IoUTracker:
         """The track id of each of ``boxes`` (``(x1, y1, x2, y2)``), in their order."""
         track_ids = list(self._boxes)
         iou = box_iou(np.asarray(boxes), np.asarray([self._boxes[t] for t in track_ids]))
-        ids: list[Optional[int]] = [None] * len(boxes)
+        ids: list[int | None] = [None] * len(boxes)
         for b, t in zip(*np.unravel_index(np.argsort(-iou, axis=None, kind="stable"), iou.shape)):
             if iou[b, t] < self.iou_threshold:
                 break
@@ -46,4 +46,3 @@ class IoUTracker:
                 ids[b], self._next_id = self._next_id, self._next_id + 1
             self._boxes[ids[b]], self._missed[ids[b]] = tuple(box), 0
         return ids
-

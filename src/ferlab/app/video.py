@@ -18,10 +18,11 @@ import math
 import os
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -55,13 +56,13 @@ class VideoReport:
     source: str
     classes: list[str]
     timeline: list[dict[str, Any]]
-    fps: Optional[float]
+    fps: float | None
     clock: str
     every: int
     frames_processed: int
     seconds: float
     interrupted: bool = False
-    out: Optional[Path] = None
+    out: Path | None = None
 
     @property
     def processing_fps(self) -> float:
@@ -83,13 +84,24 @@ class VideoReport:
             rows = [row for row in faces if row["face_id"] == face_id]
             share = self._share([row["label"] for row in rows])
             times = [row["time_s"] for row in rows]
-            per_face[str(face_id)] = {"first_s": min(times), "last_s": max(times), "frames": len(rows),
-                                      "dominant": max(share, key=share.get), "share": share}
+            per_face[str(face_id)] = {
+                "first_s": min(times),
+                "last_s": max(times),
+                "frames": len(rows),
+                "dominant": max(share, key=share.get),
+                "share": share,
+            }
         return {
-            "source": self.source, "fps": self.fps, "clock": self.clock, "every": self.every,
-            "frames_processed": self.frames_processed, "frames_with_faces": len({row["frame"] for row in faces}),
-            "seconds": round(self.seconds, 3), "processing_fps": round(self.processing_fps, 2),
-            "interrupted": self.interrupted, "emotion_share": self._share([row["label"] for row in faces]),
+            "source": self.source,
+            "fps": self.fps,
+            "clock": self.clock,
+            "every": self.every,
+            "frames_processed": self.frames_processed,
+            "frames_with_faces": len({row["frame"] for row in faces}),
+            "seconds": round(self.seconds, 3),
+            "processing_fps": round(self.processing_fps, 2),
+            "interrupted": self.interrupted,
+            "emotion_share": self._share([row["label"] for row in faces]),
             "faces": per_face,
         }
 
@@ -118,7 +130,7 @@ def open_video(source: Path | int) -> cv2.VideoCapture:
     return capture
 
 
-def check_sampling(every: int, max_frames: Optional[int]) -> None:
+def check_sampling(every: int, max_frames: int | None) -> None:
     """`FerlabError` unless ``every`` and ``max_frames`` (when given) are at least 1."""
     for name, value in (("every", every), ("max_frames", max_frames)):
         if value is not None and value < 1:
@@ -128,10 +140,10 @@ def check_sampling(every: int, max_frames: Optional[int]) -> None:
 def analyze_video(
     source: Path | int,
     analyzer: FaceAnalyzer,
-    out: Optional[Path],
+    out: Path | None,
     every: int = 1,
-    max_frames: Optional[int] = None,
-    on_frame: Optional[Callable[[int, Optional[int]], None]] = None,
+    max_frames: int | None = None,
+    on_frame: Callable[[int, int | None], None] | None = None,
 ) -> VideoReport:
     """Analyse frames 0, ``every``, 2 ``every``... of a video file or webcam (an int index).
 
@@ -171,13 +183,28 @@ def analyze_video(
         if writer is not None:
             writer.release()
     if done == 0:
-        raise FerlabError(f"{name}: " + ("interrupted before the first frame" if interrupted
-                                         else "no frame could be read (not a video, or an unsupported codec)"))
+        raise FerlabError(
+            f"{name}: "
+            + (
+                "interrupted before the first frame"
+                if interrupted
+                else "no frame could be read (not a video, or an unsupported codec)"
+            )
+        )
     columns = [*TIMELINE_COLUMNS, *(f"p_{c}" for c in classes)]
     timeline = [{column: row.get(column) for column in columns} for row in rows]
-    report = VideoReport(source=name, classes=classes, timeline=timeline, fps=fps,
-                         clock="wall" if live or not fps else "video", every=every, frames_processed=done,
-                         seconds=time.perf_counter() - start, interrupted=interrupted, out=out)
+    report = VideoReport(
+        source=name,
+        classes=classes,
+        timeline=timeline,
+        fps=fps,
+        clock="wall" if live or not fps else "video",
+        every=every,
+        frames_processed=done,
+        seconds=time.perf_counter() - start,
+        interrupted=interrupted,
+        out=out,
+    )
     if out is not None:
         write_outputs(report, out)
     return report
@@ -209,9 +236,18 @@ def _frame_rows(index: int, seconds: float, faces: list[FaceResult], ids: list[i
     for face, face_id in zip(faces, ids):
         record = face.to_dict()
         x1, y1, x2, y2 = record["box"]
-        rows.append({"face_id": face_id, "x1": x1, "y1": y1, "x2": x2, "y2": y2, "label": face.label,
-                     "confidence": record["probabilities"][face.label],
-                     **{f"p_{name}": p for name, p in record["probabilities"].items()}})
+        rows.append(
+            {
+                "face_id": face_id,
+                "x1": x1,
+                "y1": y1,
+                "x2": x2,
+                "y2": y2,
+                "label": face.label,
+                "confidence": record["probabilities"][face.label],
+                **{f"p_{name}": p for name, p in record["probabilities"].items()},
+            }
+        )
     return [{"frame": index, "time_s": round(seconds, 3), **row} for row in rows or [{}]]
 
 
@@ -223,6 +259,13 @@ def write_outputs(report: VideoReport, out: Path) -> None:
         writer.writeheader()
         writer.writerows(report.timeline)
     (out / "timeline.json").write_text(json.dumps(report.timeline, indent=1))
-    save_rgb(out / "timeline.png", timeline_image(report.timeline, report.classes, title=f"{report.source}: "
-                                                  "expressions over time", wall_clock=report.clock == "wall"))
+    save_rgb(
+        out / "timeline.png",
+        timeline_image(
+            report.timeline,
+            report.classes,
+            title=f"{report.source}: expressions over time",
+            wall_clock=report.clock == "wall",
+        ),
+    )
     (out / "summary.json").write_text(json.dumps(report.summary, indent=1))

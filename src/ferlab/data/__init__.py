@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from ferlab.checks import check_choice
 from ferlab.data.dataset import SPLITS, FaceDataset, Problem, SplitUnavailable, normalize_split
 from ferlab.data.labels import FER2013_CLASSES, FERPLUS_CLASSES, map_labels
 from ferlab.errors import DataError
@@ -56,8 +58,7 @@ def load_dataset(name: str, root: str | Path, split: str = "train", **options: A
 
 def reader_function(name: str) -> Callable[..., FaceDataset]:
     """The reader function registered as ``name`` in `READERS`."""
-    if name not in READERS:
-        raise DataError(f"unknown dataset {name!r}: expected one of {', '.join(READERS)} or auto")
+    check_choice(name, (*READERS, "auto"), "dataset")
     module, function = READERS[name].split(":")
     return getattr(importlib.import_module(module), function)
 
@@ -72,8 +73,11 @@ def detect_dataset(root: str | Path) -> str:
     folders = (root, root / "data", root / "fer2013")
     if any((f / "FER2013Train" / "label.csv").is_file() for f in folders):
         return "ferplus"
-    if any((f / name).is_file() for f in folders for name in
-           ("fer2013.csv", "fer2013.csv.gz", "icml_face_data.csv", "icml_face_data.csv.gz", "train.csv")):
+    if any(
+        (f / name).is_file()
+        for f in folders
+        for name in ("fer2013.csv", "fer2013.csv.gz", "icml_face_data.csv", "icml_face_data.csv.gz", "train.csv")
+    ):
         return "fer2013"
     if (root / "EmoLabel" / "list_patition_label.txt").is_file():
         return "rafdb"
@@ -85,6 +89,17 @@ def detect_dataset(root: str | Path) -> str:
 
 
 __all__ = [
-    "FER2013_CLASSES", "FERPLUS_CLASSES", "READERS", "SPLITS", "FaceDataset", "Problem", "SplitUnavailable",
-    "detect_dataset", "list_datasets", "load_dataset", "map_labels", "normalize_split", "reader_function",
+    "FER2013_CLASSES",
+    "FERPLUS_CLASSES",
+    "READERS",
+    "SPLITS",
+    "FaceDataset",
+    "Problem",
+    "SplitUnavailable",
+    "detect_dataset",
+    "list_datasets",
+    "load_dataset",
+    "map_labels",
+    "normalize_split",
+    "reader_function",
 ]

@@ -43,15 +43,20 @@ def load_affectnet(
     images_root = next((root / f for f in IMAGE_FOLDERS if (root / f).is_dir()), root)
     items = [
         (images_root / path, (x, y, w, h))
-        for path, x, y, w, h in table[["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height"]]
-        .itertuples(index=False)
+        for path, x, y, w, h in table[
+            ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height"]
+        ].itertuples(index=False)
     ]
     images, ok, problems = read_images(items, (size, size), color, strict)
     kept = table[ok]
     row_problems = [p for t in tables for p in t.attrs["problems"]]
     return FaceDataset(
-        images=images, labels=_TO_FERPLUS[kept["expression"].to_numpy()], classes=FERPLUS_CLASSES,
-        name="affectnet", split=split, ids=kept["subDirectory_filePath"].to_numpy(dtype=str),
+        images=images,
+        labels=_TO_FERPLUS[kept["expression"].to_numpy()],
+        classes=FERPLUS_CLASSES,
+        name="affectnet",
+        split=split,
+        ids=kept["subDirectory_filePath"].to_numpy(dtype=str),
         extra={k: kept[k].to_numpy(dtype=np.float32) for k in ("valence", "arousal") if k in kept},
         problems=row_problems + problems,
     )

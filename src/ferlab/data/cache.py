@@ -16,8 +16,8 @@ import os
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import platformdirs

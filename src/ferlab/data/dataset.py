@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
-from ferlab.errors import DataError
+from ferlab.errors import DataError, OptionError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test", "all")
 _SPLIT_ALIASES = {
-    "training": "train", "publictest": "val", "valid": "val", "validation": "val",
-    "privatetest": "test", "full": "all",
+    "training": "train",
+    "publictest": "val",
+    "valid": "val",
+    "validation": "val",
+    "privatetest": "test",
+    "full": "all",
 }
 
 
@@ -26,7 +31,7 @@ def normalize_split(split: str) -> str:
     key = split.strip().lower()
     canonical = _SPLIT_ALIASES.get(key, key)
     if canonical not in SPLITS:
-        raise DataError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
+        raise OptionError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
     return canonical
 
 
@@ -36,7 +41,7 @@ class Problem:
 
     path: str
     reason: str
-    line: Optional[int] = None
+    line: int | None = None
 
     def __str__(self) -> str:
         where = f"{self.path}, line {self.line}" if self.line is not None else self.path
@@ -68,12 +73,12 @@ class FaceDataset:
     name: str
     split: str
     ids: np.ndarray
-    targets: Optional[np.ndarray] = None
-    target_mode: Optional[str] = None
-    votes: Optional[np.ndarray] = None
+    targets: np.ndarray | None = None
+    target_mode: str | None = None
+    votes: np.ndarray | None = None
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    transform: Optional[Callable[[Any], Any]] = None
+    transform: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -82,8 +87,13 @@ class FaceDataset:
                 f"{self.name}/{self.split}: images must be uint8 (N,H,W) or (N,H,W,3), "
                 f"got {self.images.dtype} {self.images.shape}"
             )
-        for what, array in (("labels", self.labels), ("ids", self.ids), ("targets", self.targets),
-                            ("votes", self.votes), *self.extra.items()):
+        for what, array in (
+            ("labels", self.labels),
+            ("ids", self.ids),
+            ("targets", self.targets),
+            ("votes", self.votes),
+            *self.extra.items(),
+        ):
             if array is not None and len(array) != n:
                 raise DataError(f"{self.name}/{self.split}: {len(array)} {what} for {n} images")
 
@@ -109,13 +119,18 @@ class FaceDataset:
         counts = Counter(self.labels.tolist())
         return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
 
-    def subset(self, indices: np.ndarray) -> "FaceDataset":
+    def subset(self, indices: np.ndarray) -> FaceDataset:
         """A new dataset holding only the images at ``indices`` (problems are kept)."""
         take = lambda array: None if array is None else array[indices]  # noqa: E731
         return replace(
-            self, images=self.images[indices], labels=self.labels[indices], ids=self.ids[indices],
-            targets=take(self.targets), votes=take(self.votes),
-            extra={k: v[indices] for k, v in self.extra.items()}, problems=list(self.problems),
+            self,
+            images=self.images[indices],
+            labels=self.labels[indices],
+            ids=self.ids[indices],
+            targets=take(self.targets),
+            votes=take(self.votes),
+            extra={k: v[indices] for k, v in self.extra.items()},
+            problems=list(self.problems),
         )
 
 
@@ -129,8 +144,10 @@ def combine(base: FaceDataset, extra: FaceDataset, repeat: int = 1) -> FaceDatas
     from ferlab.data.labels import map_labels
 
     if extra.images.shape[1:] != base.images.shape[1:]:
-        raise DataError(f"{extra.name}/{extra.split}: images of shape {extra.images.shape[1:]} cannot join "
-                        f"{base.name}/{base.split}'s {base.images.shape[1:]}")
+        raise DataError(
+            f"{extra.name}/{extra.split}: images of shape {extra.images.shape[1:]} cannot join "
+            f"{base.name}/{base.split}'s {base.images.shape[1:]}"
+        )
     if repeat < 1:
         raise DataError(f"repeat must be at least 1, got {repeat}")
     labels = map_labels(extra.labels, extra.classes, base.classes)
@@ -141,8 +158,13 @@ def combine(base: FaceDataset, extra: FaceDataset, repeat: int = 1) -> FaceDatas
         one_hot = np.eye(len(base.classes), dtype=np.float32)[labels[keep]]
         targets = np.concatenate([base.targets, one_hot])
     return FaceDataset(
-        images=np.concatenate([base.images, extra.images[keep]]), labels=np.concatenate([base.labels, labels[keep]]),
-        classes=base.classes, name=f"{base.name}+{extra.name}", split=base.split,
+        images=np.concatenate([base.images, extra.images[keep]]),
+        labels=np.concatenate([base.labels, labels[keep]]),
+        classes=base.classes,
+        name=f"{base.name}+{extra.name}",
+        split=base.split,
         ids=np.concatenate([base.ids.astype(str), np.char.add(f"{extra.name}:", extra.ids[keep].astype(str))]),
-        targets=targets, target_mode=base.target_mode, problems=[*base.problems, *extra.problems],
+        targets=targets,
+        target_mode=base.target_mode,
+        problems=[*base.problems, *extra.problems],
     )

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from PIL import Image
 
 from ferlab.data.dataset import FaceDataset
 
 
-def export_images(
-    dataset: FaceDataset, out: Path, on_image: Optional[Callable[[], None]] = None
-) -> int:
+def export_images(dataset: FaceDataset, out: Path, on_image: Callable[[], None] | None = None) -> int:
     """Write every labelled image of ``dataset`` as a lossless PNG under ``out/<split>/<class>/``.
 
     File names come from the image ids (a row number, an image name, or a source path

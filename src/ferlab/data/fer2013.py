@@ -43,8 +43,7 @@ def find_fer2013_files(root: Path) -> list[Path]:
         if (folder / "train.csv").is_file():
             return _train_test_pair(folder)
     raise DataError(
-        f"{root}: no FER2013 file found; expected one of {', '.join(SINGLE_FILES)} "
-        "or Kaggle's train.csv (+ test.csv)"
+        f"{root}: no FER2013 file found; expected one of {', '.join(SINGLE_FILES)} or Kaggle's train.csv (+ test.csv)"
     )
 
 
@@ -107,9 +106,7 @@ def _emotion_codes(path: Path, frame: pd.DataFrame) -> np.ndarray:
     bad = ~codes.isin(range(len(FER2013_CLASSES)))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"{path}, line {row + 2}: emotion {frame['emotion'].iloc[row]!r} is not a code 0..6"
-        )
+        raise DataError(f"{path}, line {row + 2}: emotion {frame['emotion'].iloc[row]!r} is not a code 0..6")
     return codes.to_numpy(dtype=np.int64)
 
 
@@ -123,9 +120,7 @@ def _usage_codes(path: Path, frame: pd.DataFrame, default_usage: str | None) -> 
     bad = ~names.isin(USAGES)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"{path}, line {row + 2}: Usage {names.iloc[row]!r} is not one of {', '.join(USAGES)}"
-        )
+        raise DataError(f"{path}, line {row + 2}: Usage {names.iloc[row]!r} is not one of {', '.join(USAGES)}")
     return names.map(USAGES.index).to_numpy(dtype=np.int8)
 
 
@@ -159,6 +154,10 @@ def load_fer2013(root: str | Path, split: str = "train") -> FaceDataset:
         if rows.size == 0:
             raise SplitUnavailable(f"{', '.join(map(str, files))}: no rows of split {split!r} ({USAGES[usage]})")
     return FaceDataset(
-        images=arrays["pixels"][rows], labels=arrays["emotion"][rows], classes=FER2013_CLASSES,
-        name="fer2013", split=split, ids=rows,
+        images=arrays["pixels"][rows],
+        labels=arrays["emotion"][rows],
+        classes=FER2013_CLASSES,
+        name="fer2013",
+        split=split,
+        ids=rows,
     )

@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ferlab.data.dataset import FaceDataset, Problem, normalize_split
-from ferlab.data.fer2013 import USAGES, find_fer2013_files, read_fer2013_arrays, SPLIT_OF_USAGE
+from ferlab.checks import check_choice
+from ferlab.data.dataset import FaceDataset, normalize_split
+from ferlab.data.fer2013 import SPLIT_OF_USAGE, USAGES, find_fer2013_files, read_fer2013_arrays
 from ferlab.data.images import read_images
 from ferlab.data.labels import FERPLUS_CLASSES
 from ferlab.errors import DataError
@@ -51,8 +52,7 @@ def vote_targets(votes: np.ndarray, mode: str = "majority") -> tuple[np.ndarray,
 
     Dropped images (see the module docstring) have ``keep == False`` and all-zero targets.
     """
-    if mode not in MODES:
-        raise DataError(f"unknown FERPlus mode {mode!r}: expected one of {', '.join(MODES)}")
+    check_choice(mode, MODES, "FERPlus mode")
     votes = np.where(np.asarray(votes, dtype=np.float64) <= 1, 0.0, votes)
     if mode == "majority":
         winner = votes.argmax(axis=1)
@@ -92,9 +92,7 @@ def _vote_distribution(votes: np.ndarray) -> np.ndarray | None:
     return (emotions / emotions.sum()).astype(np.float32)
 
 
-def load_ferplus(
-    root: str | Path, split: str = "train", mode: str = "majority", strict: bool = False
-) -> FaceDataset:
+def load_ferplus(root: str | Path, split: str = "train", mode: str = "majority", strict: bool = False) -> FaceDataset:
     """FERPlus images (48x48 uint8 grayscale) with labels in `FERPLUS_CLASSES` order.
 
     Args:
@@ -105,8 +103,7 @@ def load_ferplus(
         strict: PNG export only: raise on the first unreadable image instead of skipping it.
     """
     split = normalize_split(split)
-    if mode not in MODES:
-        raise DataError(f"unknown FERPlus mode {mode!r}: expected one of {', '.join(MODES)}")
+    check_choice(mode, MODES, "FERPlus mode")
     root = Path(root)
     png_root = _png_export_root(root)
     if png_root is not None:
@@ -141,9 +138,16 @@ def _load_csv_layout(root: Path, split: str, mode: str) -> FaceDataset:
         keep &= arrays["usage"] == usage
     rows = np.flatnonzero(keep)
     return FaceDataset(
-        images=arrays["pixels"][rows], labels=targets[rows].argmax(axis=1), classes=FERPLUS_CLASSES,
-        name="ferplus", split=split, ids=names[rows], targets=targets[rows], target_mode=mode,
-        votes=votes[rows], extra={"row": rows},
+        images=arrays["pixels"][rows],
+        labels=targets[rows].argmax(axis=1),
+        classes=FERPLUS_CLASSES,
+        name="ferplus",
+        split=split,
+        ids=names[rows],
+        targets=targets[rows],
+        target_mode=mode,
+        votes=votes[rows],
+        extra={"row": rows},
     )
 
 
@@ -182,9 +186,16 @@ def _load_png_export(root: Path, split: str, mode: str, strict: bool) -> FaceDat
     parts = [_read_png_split(root / PNG_FOLDERS[s], mode, strict) for s in splits]
     images, labels, ids, targets, votes, problems = zip(*parts)
     return FaceDataset(
-        images=np.concatenate(images), labels=np.concatenate(labels), classes=FERPLUS_CLASSES,
-        name="ferplus", split=split, ids=np.concatenate(ids), targets=np.concatenate(targets),
-        target_mode=mode, votes=np.concatenate(votes), problems=[p for ps in problems for p in ps],
+        images=np.concatenate(images),
+        labels=np.concatenate(labels),
+        classes=FERPLUS_CLASSES,
+        name="ferplus",
+        split=split,
+        ids=np.concatenate(ids),
+        targets=np.concatenate(targets),
+        target_mode=mode,
+        votes=np.concatenate(votes),
+        problems=[p for ps in problems for p in ps],
     )
 
 

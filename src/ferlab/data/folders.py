@@ -25,7 +25,6 @@ Images that cannot be read (and non-image files) are skipped and listed in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -44,7 +43,7 @@ def load_folder(
     root: str | Path,
     split: str = "all",
     label_set_name: str = "auto",
-    class_map: Optional[dict[str, str]] = None,
+    class_map: dict[str, str] | None = None,
     size: int = 48,
     color: str = "gray",
     strict: bool = False,
@@ -97,8 +96,13 @@ def load_folder(
     images, ok, bad = read_images([(f, None) for f in files], (size, size), color, strict)
     ids = np.array([f.relative_to(root).as_posix() for f in files], dtype=str)[ok]
     return FaceDataset(
-        images=images, labels=np.array(labels, dtype=np.int64)[ok], classes=classes,
-        name="folder", split=split, ids=ids, problems=problems + bad,
+        images=images,
+        labels=np.array(labels, dtype=np.int64)[ok],
+        classes=classes,
+        name="folder",
+        split=split,
+        ids=ids,
+        problems=problems + bad,
     )
 
 
@@ -110,11 +114,11 @@ def holdout_mask(labels: list[int], fraction: float) -> np.ndarray:
     rng = np.random.default_rng(HOLDOUT_SEED)
     for label in np.unique(labels_array):
         members = np.flatnonzero(labels_array == label)
-        mask[rng.permutation(members)[:round(fraction * len(members))]] = True
+        mask[rng.permutation(members)[: round(fraction * len(members))]] = True
     return mask
 
 
-def _parents_to_read(root: Path, split: str) -> tuple[list[Path], Optional[str]]:
+def _parents_to_read(root: Path, split: str) -> tuple[list[Path], str | None]:
     """The folders whose class subfolders make up ``split``, and a file-name prefix filter."""
     found = {}
     for name, folder_names in _SPLIT_FOLDERS.items():

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, Optional, Sequence
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ferlab.checks import check_choice
 from ferlab.data.dataset import Problem
 from ferlab.errors import DataError
 
@@ -41,16 +43,20 @@ def readable_formats() -> tuple[str, ...]:
 
 
 def read_image(
-    path: Path | BinaryIO, size: Optional[tuple[int, int]] = None, color: str = "gray", box: Optional[BoxXYWH] = None,
-    max_pixels: Optional[int] = None, formats: Optional[Sequence[str]] = None,
+    path: Path | BinaryIO,
+    size: tuple[int, int] | None = None,
+    color: str = "gray",
+    box: BoxXYWH | None = None,
+    max_pixels: int | None = None,
+    formats: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Read one image (a file, or a binary file object) as uint8 ``(H, W)`` (gray) or ``(H, W, 3)`` (rgb),
     cropped to ``box`` if given.
 
-    ``size`` is ``(height, width)`` to resize to, None to keep the image's own. EXIF rotation is applied; 16-bit images are scaled to
-    8 bits; palette, CMYK and alpha images are converted. ``max_pixels`` refuses larger images
-    (`ImageTooLarge`) before their pixels are decoded, as Pillow's decompression-bomb limit
-    always does; ``formats`` names the Pillow formats tried (e.g. ``("PNG", "JPEG")``;
+    ``size`` is ``(height, width)`` to resize to, None to keep the image's own. EXIF rotation is
+    applied; 16-bit images are scaled to 8 bits; palette, CMYK and alpha images are converted.
+    ``max_pixels`` refuses larger images (`ImageTooLarge`) before their pixels are decoded, as
+    Pillow's decompression-bomb limit always does; ``formats`` names the Pillow formats tried (e.g. ``("PNG", "JPEG")``;
     default `readable_formats`), chosen by content, not by file name. Raises `ImageReadError`.
     """
     formats = readable_formats() if formats is None else formats  # readable_formats loads every plugin
@@ -106,7 +112,7 @@ def _clamped_box(box: BoxXYWH, image_size: tuple[int, int]) -> tuple[int, int, i
 
 
 def read_images(
-    items: Sequence[tuple[Path, Optional[BoxXYWH]]],
+    items: Sequence[tuple[Path, BoxXYWH | None]],
     size: tuple[int, int],
     color: str = "gray",
     strict: bool = False,
@@ -118,10 +124,9 @@ def read_images(
     a boolean mask over ``items`` saying which, and one `Problem` per skipped file. With
     ``strict=True`` the first failure raises `DataError` instead.
     """
-    if color not in COLORS:
-        raise DataError(f"unknown color mode {color!r}: expected one of {', '.join(COLORS)}")
+    check_choice(color, COLORS, "color mode")
 
-    def attempt(item: tuple[Path, Optional[BoxXYWH]]) -> np.ndarray | str:
+    def attempt(item: tuple[Path, BoxXYWH | None]) -> np.ndarray | str:
         try:
             return read_image(item[0], size, color, item[1])
         except ImageReadError as error:

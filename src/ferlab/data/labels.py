@@ -7,17 +7,24 @@ with no counterpart (FERPlus ``contempt`` in FER2013) maps to ``-1``.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
-from ferlab.errors import DataError
+from ferlab.checks import check_choice
 
 FER2013_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """FER2013's order: ``emotion`` code i in fer2013.csv is ``FER2013_CLASSES[i]``."""
 
 FERPLUS_CLASSES: tuple[str, ...] = (
-    "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+    "neutral",
+    "happiness",
+    "surprise",
+    "sadness",
+    "anger",
+    "disgust",
+    "fear",
+    "contempt",
 )
 """FERPlus's order: the vote columns of fer2013new.csv (AffectNet's codes 0-7 map onto it)."""
 
@@ -33,9 +40,7 @@ _CONCEPT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "neutral": ("neutral", "ne", "neu", "calm"),
     "contempt": ("contempt", "co", "con"),
 }
-_CONCEPT_OF: dict[str, str] = {
-    word: concept for concept, words in _CONCEPT_SYNONYMS.items() for word in words
-}
+_CONCEPT_OF: dict[str, str] = {word: concept for concept, words in _CONCEPT_SYNONYMS.items() for word in words}
 
 
 def concept(name: str) -> str | None:
@@ -45,12 +50,7 @@ def concept(name: str) -> str | None:
 
 def label_set(name: str) -> tuple[str, ...]:
     """Return the classes of a named label set (``"fer2013"`` or ``"ferplus"``)."""
-    try:
-        return LABEL_SETS[name]
-    except KeyError:
-        raise DataError(
-            f"unknown label set {name!r}: expected one of {', '.join(LABEL_SETS)}"
-        ) from None
+    return LABEL_SETS[check_choice(name, tuple(LABEL_SETS), "label set")]
 
 
 def class_mapping(source: Iterable[str], target: Iterable[str]) -> np.ndarray:

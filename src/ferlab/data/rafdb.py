@@ -46,8 +46,13 @@ def load_rafdb(
     images, ok, bad = read_images([(p, None) for p in paths], (size, size), color, strict)
     labels = np.array([label for _, label in entries], dtype=np.int64)[ok]
     return FaceDataset(
-        images=images, labels=_TO_FER2013[labels - 1], classes=FER2013_CLASSES, name="rafdb",
-        split=split, ids=np.array([name for name, _ in entries], dtype=str)[ok], problems=problems + bad,
+        images=images,
+        labels=_TO_FER2013[labels - 1],
+        classes=FER2013_CLASSES,
+        name="rafdb",
+        split=split,
+        ids=np.array([name for name, _ in entries], dtype=str)[ok],
+        problems=problems + bad,
     )
 
 

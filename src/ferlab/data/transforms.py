@@ -8,15 +8,13 @@ batched, 8.8x more (``python bench/augment_speed.py``, 1 thread, 2026-11-23). De
 
 from __future__ import annotations
 
-from typing import Optional
-
 import kornia.augmentation as K
 import torch
 from torch import nn
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from ferlab.errors import FerlabError
+from ferlab.checks import check_choice
 from ferlab.preprocess import MEAN, STD
 
 AUG_PRESETS: tuple[str, ...] = ("none", "basic", "strong")
@@ -52,6 +50,7 @@ def augmentation(preset: str) -> nn.Module:
     * ``strong``: flip, rotation ±15°, shifts ±12%, zoom ±15%, brightness/contrast ±30%,
       random erasing (cutout) of 2-20% of the image with p = 0.5.
     """
+    check_choice(preset, AUG_PRESETS, "augmentation preset")
     if preset == "none":
         return nn.Identity()
     if preset == "basic":
@@ -59,17 +58,15 @@ def augmentation(preset: str) -> nn.Module:
             K.RandomHorizontalFlip(),
             K.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), padding_mode="reflection", p=1.0),
         )
-    if preset == "strong":
-        return K.AugmentationSequential(
-            K.RandomHorizontalFlip(),
-            K.RandomAffine(degrees=15, translate=(0.12, 0.12), scale=(0.85, 1.15), padding_mode="reflection", p=1.0),
-            K.ColorJiggle(brightness=0.3, contrast=0.3, p=0.8),
-            K.RandomErasing(scale=(0.02, 0.2), p=0.5),
-        )
-    raise FerlabError(f"unknown augmentation preset {preset!r}: expected one of {', '.join(AUG_PRESETS)}")
+    return K.AugmentationSequential(  # strong
+        K.RandomHorizontalFlip(),
+        K.RandomAffine(degrees=15, translate=(0.12, 0.12), scale=(0.85, 1.15), padding_mode="reflection", p=1.0),
+        K.ColorJiggle(brightness=0.3, contrast=0.3, p=0.8),
+        K.RandomErasing(scale=(0.02, 0.2), p=0.5),
+    )
 
 
-def batch_mixing(mode: str, alpha: float, num_classes: int) -> Optional[nn.Module]:
+def batch_mixing(mode: str, alpha: float, num_classes: int) -> nn.Module | None:
     """Mixing of images and their targets across a batch (torchvision v2), None for ``none``.
 
     * ``mixup`` (Zhang et al. 2018): ``lam * x + (1 - lam) * x_other``, ``lam ~ Beta(alpha, alpha)``;
@@ -81,9 +78,10 @@ def batch_mixing(mode: str, alpha: float, num_classes: int) -> Optional[nn.Modul
     """
     if mode == "none":
         return None
-    mixes = {"mixup": [v2.MixUp(alpha=alpha, num_classes=num_classes)],
-             "cutmix": [v2.CutMix(alpha=alpha, num_classes=num_classes)]}
+    mixes = {
+        "mixup": [v2.MixUp(alpha=alpha, num_classes=num_classes)],
+        "cutmix": [v2.CutMix(alpha=alpha, num_classes=num_classes)],
+    }
     mixes["both"] = mixes["mixup"] + mixes["cutmix"]
-    if mode not in mixes:
-        raise FerlabError(f"unknown mixing {mode!r}: expected one of {', '.join(MIX_MODES)}")
+    check_choice(mode, MIX_MODES, "mixing")
     return mixes[mode][0] if len(mixes[mode]) == 1 else v2.RandomChoice(mixes[mode])

@@ -1,19 +1,24 @@
 """Training: configuration, the loop, checkpoints, losses, multi-process runs.
 
-`train` and `TrainResult` are imported on first use, so loading a model file
-(`load_model`) does not pull in the training loop and TensorBoard.
+Every name is imported on first use: `ferlab.engine.config` (torch-free) loads without the
+training loop, and loading a model file (`load_model`) without TensorBoard.
 """
 
 import importlib
 from typing import Any
 
-from ferlab.engine.config import TrainConfig, load_config
-from ferlab.models.files import load_model
+_HOMES = {
+    "TrainConfig": "ferlab.engine.config",
+    "load_config": "ferlab.engine.config",
+    "load_model": "ferlab.models.files",
+    "train": "ferlab.engine.trainer",
+    "TrainResult": "ferlab.engine.trainer",
+}
 
-__all__ = ["TrainConfig", "TrainResult", "load_config", "load_model", "train"]
+__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("train", "TrainResult"):
-        return getattr(importlib.import_module("ferlab.engine.trainer"), name)
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'ferlab.engine' has no attribute {name!r}")

@@ -36,8 +36,9 @@ def save_atomically(obj: dict[str, Any], path: Path) -> None:
         Path(handle.name).unlink(missing_ok=True)
 
 
-def model_record(model: FerModel, name: str, options: dict[str, Any], classes: tuple[str, ...],
-                 metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+def model_record(
+    model: FerModel, name: str, options: dict[str, Any], classes: tuple[str, ...], metrics: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The model-file dict for ``model`` (weights copied to CPU, unwrapped from DDP/compile).
 
     A ``pretrained`` path among the options (or the backbone's) is left out: the weights it
@@ -46,9 +47,14 @@ def model_record(model: FerModel, name: str, options: dict[str, Any], classes: t
     with it.
     """
     return {
-        "format": MODEL_FORMAT, "model": name, "model_options": _without_pretrained(options),
-        "num_classes": model.num_classes, "in_chans": model.in_chans, "input_size": list(model.input_size),
-        "classes": list(classes), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "format": MODEL_FORMAT,
+        "model": name,
+        "model_options": _without_pretrained(options),
+        "num_classes": model.num_classes,
+        "in_chans": model.in_chans,
+        "input_size": list(model.input_size),
+        "classes": list(classes),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metrics": dict(metrics or {}),
         "preprocessing": Preprocessing(tuple(model.input_size)).to_dict(),
     }
@@ -59,5 +65,3 @@ def _without_pretrained(options: dict[str, Any]) -> dict[str, Any]:
     if isinstance(kept.get("backbone_kwargs"), dict):
         kept["backbone_kwargs"] = _without_pretrained(kept["backbone_kwargs"])
     return kept
-
-

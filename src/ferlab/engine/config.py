@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-import yaml
-
+from ferlab.checks import check_choice
 from ferlab.errors import FerlabError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -27,7 +27,12 @@ class TrainConfig:
         out: run folder (checkpoints, metrics.csv, TensorBoard events, plots).
         model_options: keyword options of the model (e.g. ``{"small_input": true}``).
         data_options: reader options (e.g. ``{"mode": "crossentropy"}`` for ferplus).
-        epochs, batch_size, lr, optimizer, momentum, weight_decay: the optimisation.
+        epochs: passes over the training split.
+        batch_size: images per optimisation step (per process).
+        lr: the peak learning rate (reached after the warmup).
+        optimizer: ``sgd`` (with Nesterov momentum), ``adam`` or ``adamw``.
+        momentum: SGD's momentum.
+        weight_decay: L2 weight decay.
         schedule: ``cosine`` (linear warmup then cosine to 0), ``onecycle`` or ``constant``
             (after warmup); stepped every batch.
         warmup_epochs: linear warmup length for cosine/constant.
@@ -81,38 +86,39 @@ class TrainConfig:
     mix_alpha: float = 1.0
     rb_weight: float = 1.0
     rb_delta: float = 0.1
-    teacher: Optional[str] = None
+    teacher: str | None = None
     kd_weight: float = 0.5
     kd_temperature: float = 4.0
-    init: Optional[str] = None
+    init: str | None = None
     extra_data: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 0
     device: str = "auto"
     channels_last: bool = True
     compile: bool = False
     amp: bool = True
-    limit: Optional[int] = None
+    limit: int | None = None
     train_split: str = "train"
     val_split: str = "val"
-    threads: Optional[int] = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise FerlabError(f"unknown optimizer {self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise FerlabError(f"unknown schedule {self.schedule!r}: expected one of {', '.join(SCHEDULES)}")
+        check_choice(self.optimizer, OPTIMIZERS, "optimizer")
+        check_choice(self.schedule, SCHEDULES, "schedule")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise FerlabError("epochs and batch_size must be at least 1 and lr positive")
         if not 0.0 <= self.kd_weight <= 1.0 or self.kd_temperature <= 0:
-            raise FerlabError(f"kd_weight must be in [0, 1] and kd_temperature positive, "
-                              f"got {self.kd_weight} and {self.kd_temperature}")
+            raise FerlabError(
+                f"kd_weight must be in [0, 1] and kd_temperature positive, "
+                f"got {self.kd_weight} and {self.kd_temperature}"
+            )
         if self.mix_alpha <= 0:
             raise FerlabError(f"mix_alpha must be positive, got {self.mix_alpha}")
         for entry in self.extra_data:
             keys = set(entry) if isinstance(entry, dict) else set()
             if keys - set(EXTRA_DATA_KEYS) or not {"data", "data_root"} <= keys:
-                raise FerlabError(f"extra_data entry {entry}: needs data and data_root, may have "
-                                  f"{', '.join(EXTRA_DATA_KEYS[2:])}")
+                raise FerlabError(
+                    f"extra_data entry {entry}: needs data and data_root, may have {', '.join(EXTRA_DATA_KEYS[2:])}"
+                )
         if not self.out:
             self.out = str(Path("runs") / self.model)
 
@@ -125,18 +131,34 @@ EXTRA_DATA_KEYS = ("data", "data_root", "data_options", "split", "repeat")
 """The keys of a `TrainConfig.extra_data` entry."""
 
 
+def field_help() -> dict[str, str]:
+    """Each `TrainConfig` field's description, from the class docstring's ``Attributes:`` section
+    (an entry naming several fields, ``a, b: text``, describes each of them)."""
+    lines = (TrainConfig.__doc__ or "").split("Attributes:", 1)[-1].splitlines()
+    entries: list[tuple[list[str], list[str]]] = []
+    for line in lines:
+        names, colon, text = line.strip().partition(": ")
+        if colon and line.startswith(" " * 8) and not line.startswith(" " * 9):
+            entries.append(([name.strip() for name in names.split(",")], [text]))
+        elif entries and line.strip():
+            entries[-1][1].append(line.strip())
+    return {name: " ".join(text) for names, text in entries for name in names}
+
+
 def config_keys() -> list[str]:
     """The option names a config file may use."""
     return [f.name for f in fields(TrainConfig)]
 
 
-def load_config(path: Optional[Path] = None, **overrides: Any) -> TrainConfig:
+def load_config(path: Path | None = None, **overrides: Any) -> TrainConfig:
     """Build a `TrainConfig` from a YAML file (if given), then ``overrides`` (None values ignored).
 
     Raises `FerlabError` for an unreadable file, unknown keys or ill-typed values.
     """
     values: dict[str, Any] = {}
     if path is not None:
+        import yaml  # the training extra's; this module stays importable without it (CLI options)
+
         try:
             loaded = yaml.safe_load(Path(path).read_text())
         except (OSError, yaml.YAMLError) as error:
@@ -155,12 +177,12 @@ def load_config(path: Optional[Path] = None, **overrides: Any) -> TrainConfig:
 def _value_type(hint: Any) -> type:
     """``int`` for ``Optional[int]``, ``dict`` for ``dict[str, Any]``, the type itself otherwise."""
     args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-    if typing.get_origin(hint) is typing.Union:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # Optional[int] and int | None
         return _value_type(args[0])
     return typing.get_origin(hint) or hint
 
 
-def _check_types(values: dict[str, Any], path: Optional[Path]) -> None:
+def _check_types(values: dict[str, Any], path: Path | None) -> None:
     hints = typing.get_type_hints(TrainConfig)
     where = f"{path}: " if path else ""
     for key, value in values.items():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -23,9 +21,9 @@ class TrainingLoss(nn.Module):
 
     def __init__(
         self,
-        target_mode: Optional[str] = None,
+        target_mode: str | None = None,
         label_smoothing: float = 0.0,
-        class_weights: Optional[torch.Tensor] = None,
+        class_weights: torch.Tensor | None = None,
         rb_weight: float = 1.0,
         rb_delta: float = 0.1,
     ) -> None:
@@ -35,7 +33,7 @@ class TrainingLoss(nn.Module):
         self.region_biased = RegionBiasedLoss(rb_delta)
         self.rb_weight = rb_weight
 
-    def target(self, labels: torch.Tensor, targets: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def target(self, labels: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         """What the cross-entropy compares with under the target mode: class indices ``(B,)``
         or one distribution per image ``(B, C)`` (FERPlus ``crossentropy``)."""
         if targets is not None and self.target_mode == "crossentropy":
@@ -58,11 +56,15 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
 
     The mean over the batch; the ``T^2`` keeps its gradients on the scale of the label loss.
     """
-    return nn.functional.kl_div(
-        nn.functional.log_softmax(student_logits / temperature, dim=1),
-        nn.functional.log_softmax(teacher_logits.detach() / temperature, dim=1),
-        reduction="batchmean", log_target=True,
-    ) * temperature**2
+    return (
+        nn.functional.kl_div(
+            nn.functional.log_softmax(student_logits / temperature, dim=1),
+            nn.functional.log_softmax(teacher_logits.detach() / temperature, dim=1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        * temperature**2
+    )
 
 
 def inverse_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:

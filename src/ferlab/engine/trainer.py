@@ -15,9 +15,10 @@ import csv
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,11 +44,19 @@ from ferlab.models.files import BEST_NAME, LAST_NAME, TRAIN_FORMAT, load_model, 
 from ferlab.weights import resolve_model
 
 METRIC_COLUMNS = (
-    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1", "lr", "epoch_seconds", "images_per_s",
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "val_macro_f1",
+    "lr",
+    "epoch_seconds",
+    "images_per_s",
 )
 
 
-EpochCallback = Callable[[dict[str, float]], Optional[bool]]
+EpochCallback = Callable[[dict[str, float]], bool | None]
 """Called with each finished epoch's metrics row; returning True stops the run (see `train`)."""
 
 
@@ -97,8 +106,9 @@ def resolve_device(name: str) -> torch.device:
         raise FerlabError(f"unknown device {name!r}: expected auto, cpu or cuda") from None
 
 
-def train(config: TrainConfig, resume: bool = False, console: Optional[Console] = None,
-          on_epoch: Optional[EpochCallback] = None) -> TrainResult:
+def train(
+    config: TrainConfig, resume: bool = False, console: Console | None = None, on_epoch: EpochCallback | None = None
+) -> TrainResult:
     """Train ``config.model`` on ``config.data``; continue ``config.out/last.pt`` when ``resume``.
 
     ``on_epoch`` is called on every process after each epoch's checkpoint is written, with
@@ -167,8 +177,10 @@ class _Run:
         path = resolve_model(self.config.init)
         start, record = load_model(path)
         if record["model"] != self.config.model or tuple(record["classes"]) != tuple(self.train_set.classes):
-            raise FerlabError(f"--init {path}: a {record['model']} for {', '.join(record['classes'])}; this run "
-                              f"trains a {self.config.model} for {', '.join(self.train_set.classes)}")
+            raise FerlabError(
+                f"--init {path}: a {record['model']} for {', '.join(record['classes'])}; this run "
+                f"trains a {self.config.model} for {', '.join(self.train_set.classes)}"
+            )
         try:
             self.model.load_state_dict(start.state_dict())
         except RuntimeError as error:  # torch's first line only names the class; the mismatch follows
@@ -200,8 +212,9 @@ class _Run:
         train_set = load_dataset(config.data, config.data_root, config.train_split, **config.data_options)
         val_set = load_dataset(config.data, config.data_root, config.val_split, **config.data_options)
         for entry in config.extra_data:
-            extra = load_dataset(entry["data"], entry["data_root"], entry.get("split", "train"),
-                                 **entry.get("data_options", {}))
+            extra = load_dataset(
+                entry["data"], entry["data_root"], entry.get("split", "train"), **entry.get("data_options", {})
+            )
             train_set = combine(train_set, extra, int(entry.get("repeat", 1)))
         if (train_set.labels < 0).any():
             raise FerlabError(f"{config.data_root}: split {config.train_split!r} has unlabelled images")
@@ -215,8 +228,13 @@ class _Run:
         config = self.config
         params = self.model.parameters()
         if config.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
-                                   weight_decay=config.weight_decay, nesterov=config.momentum > 0)
+            return torch.optim.SGD(
+                params,
+                lr=config.lr,
+                momentum=config.momentum,
+                weight_decay=config.weight_decay,
+                nesterov=config.momentum > 0,
+            )
         optimizer = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
         return optimizer(params, lr=config.lr, weight_decay=config.weight_decay)
 
@@ -238,7 +256,7 @@ class _Run:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    def fit(self, resume: bool, on_epoch: Optional[EpochCallback] = None) -> TrainResult:
+    def fit(self, resume: bool, on_epoch: EpochCallback | None = None) -> TrainResult:
         if resume:
             self._resume()
         elif self.info.is_main:
@@ -253,8 +271,9 @@ class _Run:
             if row["val_acc"] > self.best_val_acc:
                 self.best_val_acc, self.best_epoch = row["val_acc"], epoch + 1
                 if self.info.is_main:
-                    save_atomically(self._record({"val_acc": row["val_acc"], "epoch": epoch + 1}),
-                                    self.run_dir / BEST_NAME)
+                    save_atomically(
+                        self._record({"val_acc": row["val_acc"], "epoch": epoch + 1}), self.run_dir / BEST_NAME
+                    )
             if self.info.is_main:
                 self._save_last(epoch + 1)
                 self._log(row, writer)
@@ -282,14 +301,22 @@ class _Run:
                 sums += torch.tensor([loss * len(index), correct, len(index)], dtype=torch.float64)
                 if progress is not None:
                     elapsed = time.perf_counter() - started
-                    progress.update(task, advance=1, loss=sums[0] / sums[2], acc=sums[1] / sums[2],
-                                    speed=sums[2] * info.world_size / max(elapsed, 1e-9))
+                    progress.update(
+                        task,
+                        advance=1,
+                        loss=sums[0] / sums[2],
+                        acc=sums[1] / sums[2],
+                        speed=sums[2] * info.world_size / max(elapsed, 1e-9),
+                    )
         seconds = time.perf_counter() - started
         sums = all_reduce_sum(sums, info)
         average_buffers(self.model, info)
         return {
-            "epoch": epoch + 1, "train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2]),
-            "lr": self.optimizer.param_groups[0]["lr"], "epoch_seconds": seconds,
+            "epoch": epoch + 1,
+            "train_loss": float(sums[0] / sums[2]),
+            "train_acc": float(sums[1] / sums[2]),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "epoch_seconds": seconds,
             "images_per_s": float(sums[2]) / seconds,
         }
 
@@ -347,7 +374,9 @@ class _Run:
             yield None, None
             return
         columns = (
-            TextColumn(f"epoch {epoch + 1}/{self.config.epochs}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn(f"epoch {epoch + 1}/{self.config.epochs}"),
+            BarColumn(),
+            MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]:.3f} acc {task.fields[acc]:.3f} {task.fields[speed]:.0f} img/s"),
             TimeRemainingColumn(),
         )
@@ -365,12 +394,21 @@ class _Run:
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        save_atomically({
-            "format": TRAIN_FORMAT, "config": self.config.to_dict(), "epoch": epochs_done,
-            "model_state": self._record({}), "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(), "rng": rng, "history": self.history,
-            "best_val_acc": self.best_val_acc, "best_epoch": self.best_epoch,
-        }, self.run_dir / LAST_NAME)
+        save_atomically(
+            {
+                "format": TRAIN_FORMAT,
+                "config": self.config.to_dict(),
+                "epoch": epochs_done,
+                "model_state": self._record({}),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "rng": rng,
+                "history": self.history,
+                "best_val_acc": self.best_val_acc,
+                "best_epoch": self.best_epoch,
+            },
+            self.run_dir / LAST_NAME,
+        )
 
     def _resume(self) -> None:
         path = self.run_dir / LAST_NAME
@@ -396,7 +434,7 @@ class _Run:
         if self.info.is_main:
             self.console.print(f"resuming {self.run_dir} after epoch {self.start_epoch}", markup=False)
 
-    def _log(self, row: dict[str, float], writer: Optional[SummaryWriter]) -> None:
+    def _log(self, row: dict[str, float], writer: SummaryWriter | None) -> None:
         with (self.run_dir / "metrics.csv").open("w", newline="") as handle:
             table = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS)
             table.writeheader()
@@ -416,13 +454,18 @@ class _Run:
 
         plot_learning_curves(self.history, self.run_dir / "learning_curves.png", title=self.config.model)
         summary = {
-            "model": self.config.model, "data": self.config.data, "best_val_acc": result.best_val_acc,
-            "best_epoch": result.best_epoch, "epochs": self.config.epochs,
+            "model": self.config.model,
+            "data": self.config.data,
+            "best_val_acc": result.best_val_acc,
+            "best_epoch": result.best_epoch,
+            "epochs": self.config.epochs,
             "parameters": sum(p.numel() for p in self.model.parameters()),
-            "train_images": len(self.train_set), "val_images": len(self.val_set),
+            "train_images": len(self.train_set),
+            "val_images": len(self.val_set),
             "mean_epoch_seconds": float(np.mean([r["epoch_seconds"] for r in self.history])),
             "history": self.history,
         }
         (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=2))
-        self.console.print(f"best val acc {result.best_val_acc:.4f} at epoch {result.best_epoch}; "
-                           f"run in {self.run_dir}", markup=False)
+        self.console.print(
+            f"best val acc {result.best_val_acc:.4f} at epoch {result.best_epoch}; run in {self.run_dir}", markup=False
+        )

@@ -19,7 +19,18 @@ from ferlab.evaluate.robustness import OCCLUSION_MODES, occlude
 from ferlab.evaluate.subset import read_subset_file, select_subset
 
 __all__ = [
-    "OCCLUSION_MODES", "EvalResult", "LabelAlignment", "align_labels", "calibration_scores",
-    "classification_metrics", "evaluate_model", "expected_calibration_error", "fit_temperature",
-    "negative_log_likelihood", "occlude", "predict_logits", "read_subset_file", "select_subset",
+    "OCCLUSION_MODES",
+    "EvalResult",
+    "LabelAlignment",
+    "align_labels",
+    "calibration_scores",
+    "classification_metrics",
+    "evaluate_model",
+    "expected_calibration_error",
+    "fit_temperature",
+    "negative_log_likelihood",
+    "occlude",
+    "predict_logits",
+    "read_subset_file",
+    "select_subset",
 ]

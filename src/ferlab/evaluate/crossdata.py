@@ -13,8 +13,9 @@ Identical class lists take the plain path: every class is scored, nothing is map
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -10,9 +10,10 @@ figure for "real photos"; `ferlab.evaluate.evaluate_model` scores the dataset's 
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 from ferlab.app.analyze import FaceAnalyzer, FaceResult, load_rgb
 from ferlab.data.dataset import Problem
@@ -39,7 +40,7 @@ class PhotoScore:
     file: str
     true: str
     predicted: str
-    detector: Optional[str]
+    detector: str | None
     faces: int
     confidence: float
 
@@ -49,13 +50,14 @@ class PhotoScore:
         return self.predicted != NO_FACE
 
 
-def largest_face(faces: Sequence[FaceResult]) -> Optional[FaceResult]:
+def largest_face(faces: Sequence[FaceResult]) -> FaceResult | None:
     """The face with the largest box, or None."""
     return max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), default=None)
 
 
-def score_photos(files: Sequence[Path], labels: Sequence[str], analyzer: FaceAnalyzer,
-                 on_file: Optional[Callable[[Path], None]] = None) -> tuple[list[PhotoScore], list[Problem]]:
+def score_photos(
+    files: Sequence[Path], labels: Sequence[str], analyzer: FaceAnalyzer, on_file: Callable[[Path], None] | None = None
+) -> tuple[list[PhotoScore], list[Problem]]:
     """Analyse each file with ``analyzer`` and keep its largest face; unreadable files are returned
     as problems (named, with the reason), never scored."""
     scores, problems = [], []
@@ -69,8 +71,16 @@ def score_photos(files: Sequence[Path], labels: Sequence[str], analyzer: FaceAna
             if on_file is not None:
                 on_file(path)
         face = largest_face(faces)
-        scores.append(PhotoScore(str(path), true, face.label if face else NO_FACE, face.detector if face else None,
-                                 len(faces), face.confidence if face else 0.0))
+        scores.append(
+            PhotoScore(
+                str(path),
+                true,
+                face.label if face else NO_FACE,
+                face.detector if face else None,
+                len(faces),
+                face.confidence if face else 0.0,
+            )
+        )
     return scores, problems
 
 
@@ -91,20 +101,26 @@ def end_to_end_metrics(scores: Sequence[PhotoScore], classes: Sequence[str]) -> 
     detected = [s for s in scores if s.detected]
     correct = [s for s in detected if s.predicted == s.true]
     columns = [*dict.fromkeys([*classes, *(s.predicted for s in scores if s.predicted != NO_FACE)]), NO_FACE]
-    present = sorted({s.true for s in scores}, key=lambda name: (name not in columns, columns.index(name)
-                                                                 if name in columns else 0, name))
-    confusion = {true: {column: sum(s.true == true and s.predicted == column for s in scores) for column in columns}
-                 for true in present}
+    present = sorted(
+        {s.true for s in scores},
+        key=lambda name: (name not in columns, columns.index(name) if name in columns else 0, name),
+    )
+    confusion = {
+        true: {column: sum(s.true == true and s.predicted == column for s in scores) for column in columns}
+        for true in present
+    }
     return {
         "n_images": len(scores),
         "detection_rate": _rate(len(detected), len(scores)),
         "accuracy_all": _rate(len(correct), len(scores)),
         "accuracy_detected": _rate(len(correct), len(detected)),
-        "recall_per_class": {true: _rate(row[true] if true in row else 0, sum(row.values()))
-                             for true, row in confusion.items()},
+        "recall_per_class": {
+            true: _rate(row[true] if true in row else 0, sum(row.values())) for true, row in confusion.items()
+        },
         "confusion": confusion,
-        "found_by": {name: sum(s.detector == name for s in detected) for name in dict.fromkeys(
-            s.detector for s in detected)},
+        "found_by": {
+            name: sum(s.detector == name for s in detected) for name in dict.fromkeys(s.detector for s in detected)
+        },
     }
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,8 +43,14 @@ class EvalResult:
 
 
 def _scored_logits(
-    model: nn.Module, dataset: FaceDataset, alignment: LabelAlignment, tta: str, batch_size: int,
-    device: Optional[torch.device], occlusion: str = "none", seed: int = 0,
+    model: nn.Module,
+    dataset: FaceDataset,
+    alignment: LabelAlignment,
+    tta: str,
+    batch_size: int,
+    device: torch.device | None,
+    occlusion: str = "none",
+    seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """Logits over the scored classes, labels in that space, and the mask of images kept."""
     labels = alignment.map(dataset.labels)
@@ -63,10 +70,10 @@ def evaluate_model(
     classes: Sequence[str],
     tta: str = "none",
     batch_size: int = 256,
-    device: Optional[torch.device | str] = None,
+    device: torch.device | str | None = None,
     occlusion: str = "none",
     seed: int = 0,
-    calibration_set: Optional[FaceDataset] = None,
+    calibration_set: FaceDataset | None = None,
     calibration_skip_reason: str = "no validation set given",
 ) -> EvalResult:
     """Score ``model`` (whose logits are in ``classes`` order) on a labelled ``dataset``.
@@ -126,7 +133,12 @@ def evaluate_model(
     if "skipped" in calibration:
         notes.append(f"temperature scaling skipped: {calibration['skipped']}")
     metrics.update(
-        data=dataset.name, split=dataset.split, tta=tta, occlusion=occlusion, cross_dataset=cross,
-        calibration=calibration, temperature=calibration.get("temperature"),
+        data=dataset.name,
+        split=dataset.split,
+        tta=tta,
+        occlusion=occlusion,
+        cross_dataset=cross,
+        calibration=calibration,
+        temperature=calibration.get("temperature"),
     )
     return EvalResult(logits, labels, alignment.classes, dataset.ids[keep], metrics, notes)

@@ -43,8 +43,9 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemarResult
     """McNemar's exact test on two boolean arrays of per-image correctness, in the same image order."""
     correct_a, correct_b = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
     if correct_a.shape != correct_b.shape or correct_a.ndim != 1:
-        raise FerlabError(f"paired outcomes must be two 1-D arrays of one length, got {correct_a.shape} "
-                          f"and {correct_b.shape}")
+        raise FerlabError(
+            f"paired outcomes must be two 1-D arrays of one length, got {correct_a.shape} and {correct_b.shape}"
+        )
     only_a, only_b = int((correct_a & ~correct_b).sum()), int((correct_b & ~correct_a).sum())
     discordant = only_a + only_b
     p_value = 1.0 if discordant == 0 else float(binomtest(only_a, discordant, 0.5).pvalue)

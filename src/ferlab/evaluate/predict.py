@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import torch
 from torch import nn
@@ -36,7 +34,7 @@ def predict_logits(
     images: np.ndarray,
     tta: str = "none",
     batch_size: int = 256,
-    device: Optional[torch.device] = None,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
     """Logits ``(N, num_classes)`` (float32, on the CPU) of ``model`` for uint8 ``images``.
 
@@ -54,9 +52,10 @@ def predict_logits(
     preprocessing = model_preprocessing(model)
     outputs = []
     for start in range(0, len(images), batch_size):
-        x = preprocessed(images[start:start + batch_size], preprocessing)
-        views = [model(torch.from_numpy(view).to(device, memory_format=torch.channels_last))
-                 for view in tta_views(x, tta)]
+        x = preprocessed(images[start : start + batch_size], preprocessing)
+        views = [
+            model(torch.from_numpy(view).to(device, memory_format=torch.channels_last)) for view in tta_views(x, tta)
+        ]
         outputs.append(torch.stack(views).mean(dim=0).float().cpu())
     if not outputs:
         return torch.empty(0, model.num_classes)

@@ -48,8 +48,15 @@ def confusion_figure(metrics: dict[str, Any], title: str) -> Figure:
     image = axes.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0)
     figure.colorbar(image, ax=axes, label="fraction of the true class")
     for (row, column), rate in np.ndenumerate(rates):
-        axes.text(column, row, f"{rate:.2f}\n({counts[row, column]})", ha="center", va="center",
-                  fontsize=8, color="white" if rate > 0.5 else "black")
+        axes.text(
+            column,
+            row,
+            f"{rate:.2f}\n({counts[row, column]})",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if rate > 0.5 else "black",
+        )
     axes.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     axes.set_yticks(range(len(classes)), classes)
     axes.set_xlabel("predicted")
@@ -69,22 +76,36 @@ def write_report(result: EvalResult, out_dir: Path, run_info: dict[str, Any]) ->
     (out_dir / METRICS_NAME).write_text(json.dumps(record, indent=2) + "\n")
     per_class_frame(result.metrics).to_csv(out_dir / PER_CLASS_NAME)
     confusion_frame(result.metrics).to_csv(out_dir / CONFUSION_CSV_NAME)
-    title = (f"{result.metrics['data']} {result.metrics['split']}: accuracy {result.metrics['accuracy']:.4f}, "
-             f"n = {result.metrics['n_images']}")
+    title = (
+        f"{result.metrics['data']} {result.metrics['split']}: accuracy {result.metrics['accuracy']:.4f}, "
+        f"n = {result.metrics['n_images']}"
+    )
     confusion_figure(result.metrics, title).savefig(out_dir / CONFUSION_PNG_NAME, dpi=120)
     return record
 
 
 def per_class_table(metrics: dict[str, Any]) -> Table:
     """Per-class precision, recall, F1 and support as a Rich table."""
-    table = Table(title=f"{metrics['data']} {metrics['split']}: {metrics['n_images']:,} images, "
-                        f"TTA {metrics['tta']}, occlusion {metrics['occlusion']}")
-    for column, justify in (("class", "left"), ("precision", "right"), ("recall", "right"),
-                            ("F1", "right"), ("support", "right")):
+    table = Table(
+        title=f"{metrics['data']} {metrics['split']}: {metrics['n_images']:,} images, "
+        f"TTA {metrics['tta']}, occlusion {metrics['occlusion']}"
+    )
+    for column, justify in (
+        ("class", "left"),
+        ("precision", "right"),
+        ("recall", "right"),
+        ("F1", "right"),
+        ("support", "right"),
+    ):
         table.add_column(column, justify=justify)
     for name, scores in metrics["per_class"].items():
-        table.add_row(name, f"{scores['precision']:.4f}", f"{scores['recall']:.4f}", f"{scores['f1']:.4f}",
-                      f"{scores['support']:,}")
+        table.add_row(
+            name,
+            f"{scores['precision']:.4f}",
+            f"{scores['recall']:.4f}",
+            f"{scores['f1']:.4f}",
+            f"{scores['support']:,}",
+        )
     return table
 
 
@@ -92,12 +113,19 @@ def overall_table(metrics: dict[str, Any]) -> Table:
     """Accuracy, macro-F1, and NLL/ECE before (and after) temperature scaling as a Rich table."""
     table = Table("score", "value")
     table.columns[1].justify = "right"
-    rows = [("accuracy", metrics["accuracy"]), ("macro F1", metrics["macro_f1"]), ("NLL", metrics["nll"]),
-            (f"ECE ({ECE_BINS} bins)", metrics["ece"])]
+    rows = [
+        ("accuracy", metrics["accuracy"]),
+        ("macro F1", metrics["macro_f1"]),
+        ("NLL", metrics["nll"]),
+        (f"ECE ({ECE_BINS} bins)", metrics["ece"]),
+    ]
     calibration = metrics["calibration"]
     if "temperature" in calibration:
-        rows += [("temperature T", calibration["temperature"]), ("NLL at T", calibration["nll_after"]),
-                 ("ECE at T", calibration["ece_after"])]
+        rows += [
+            ("temperature T", calibration["temperature"]),
+            ("NLL at T", calibration["nll_after"]),
+            ("ECE at T", calibration["ece_after"]),
+        ]
     for name, value in rows:
         table.add_row(name, f"{value:.4f}")
     return table
@@ -109,15 +137,17 @@ def print_summary(console: Console, record: dict[str, Any], out_dir: Path) -> No
     console.print(overall_table(record))
     for note in record["notes"]:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-    console.print(f"written to {out_dir}: {METRICS_NAME}, {PER_CLASS_NAME}, {CONFUSION_CSV_NAME}, "
-                  f"{CONFUSION_PNG_NAME}", highlight=False, markup=False)
+    console.print(
+        f"written to {out_dir}: {METRICS_NAME}, {PER_CLASS_NAME}, {CONFUSION_CSV_NAME}, {CONFUSION_PNG_NAME}",
+        highlight=False,
+        markup=False,
+    )
 
 
 def _percent(rate: dict[str, Any]) -> str:
     if rate["value"] is None:
         return "n/a (0 images)"
-    return (f"{rate['value']:.1%} (95% CI {rate['low']:.1%}-{rate['high']:.1%}; "
-            f"{rate['count']:,} of {rate['of']:,})")
+    return f"{rate['value']:.1%} (95% CI {rate['low']:.1%}-{rate['high']:.1%}; {rate['count']:,} of {rate['of']:,})"
 
 
 def print_end_to_end(console: Console, record: dict[str, Any], out_dir: Path) -> None:
@@ -127,8 +157,11 @@ def print_end_to_end(console: Console, record: dict[str, Any], out_dir: Path) ->
     for name, rate in record["recall_per_class"].items():
         table.add_row(name, _percent(rate), f"{record['confusion'][name]['no face']:,}")
     console.print(table)
-    for label, key in (("faces found", "detection_rate"), ("accuracy, all images", "accuracy_all"),
-                       ("accuracy, images with a face", "accuracy_detected")):
+    for label, key in (
+        ("faces found", "detection_rate"),
+        ("accuracy, all images", "accuracy_all"),
+        ("accuracy, images with a face", "accuracy_detected"),
+    ):
         console.print(Text(f"{label}: {_percent(record[key])}"), highlight=False)
     console.print(Text(f"faces found by: {record['found_by']}"), highlight=False)
     for problem in record["problems"]:

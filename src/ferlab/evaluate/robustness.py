@@ -48,5 +48,5 @@ def occlude(images: np.ndarray, mode: str, seed: int = 0) -> np.ndarray:
     tops = rng.integers(0, height - side + 1, len(images))
     lefts = rng.integers(0, width - side + 1, len(images))
     for image, top, left in zip(out, tops, lefts):
-        image[top:top + side, left:left + side] = GRAY
+        image[top : top + side, left : left + side] = GRAY
     return out

@@ -9,7 +9,7 @@ import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -54,13 +54,13 @@ class EvalRequest:
     split: str = "test"
     data_options: dict[str, Any] = field(default_factory=dict)
     tta: str = "none"
-    subset: Optional[Path] = None
+    subset: Path | None = None
     occlusion: str = "none"
-    out: Optional[Path] = None
+    out: Path | None = None
     batch_size: int = 256
     seed: int = 0
-    command: Optional[str] = None
-    detector: Optional[str] = None
+    command: str | None = None
+    detector: str | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.tta, TTA_MODES, "TTA mode")
@@ -105,7 +105,7 @@ def command_line(ctx: typer.Context) -> str:
     return shlex.join(words)
 
 
-def _validation_split(request: EvalRequest) -> tuple[Optional[FaceDataset], str]:
+def _validation_split(request: EvalRequest) -> tuple[FaceDataset | None, str]:
     """The val split of the evaluated dataset to fit the temperature on, or None and why not."""
     try:
         return load_dataset(request.data, request.data_root, "val", **request.data_options), ""
@@ -115,8 +115,11 @@ def _validation_split(request: EvalRequest) -> tuple[Optional[FaceDataset], str]
 
 def _run_info(request: EvalRequest) -> dict[str, Any]:
     return {
-        "command": request.command, "ferlab_version": ferlab.__version__, "weights": str(request.weights),
-        "data_root": str(request.data_root), "data_options": request.data_options,
+        "command": request.command,
+        "ferlab_version": ferlab.__version__,
+        "weights": str(request.weights),
+        "data_root": str(request.data_root),
+        "data_options": request.data_options,
         "subset": None if request.subset is None else str(request.subset),
     }
 
@@ -132,15 +135,23 @@ def run_end_to_end(request: EvalRequest) -> tuple[dict[str, Any], Path]:
     files = [Path(request.data_root) / name for name in dataset.ids]
     missing = [f for f in files if not f.is_file()]
     if missing:
-        raise FerlabError(f"{request.data_root}: end-to-end scoring needs image files, and dataset "
-                          f"{request.data!r} holds none (first id: {dataset.ids[0]}); score it without --detector")
+        raise FerlabError(
+            f"{request.data_root}: end-to-end scoring needs image files, and dataset "
+            f"{request.data!r} holds none (first id: {dataset.ids[0]}); score it without --detector"
+        )
     analyzer = FaceAnalyzer(request.detector, request.weights, tta=request.tta)
     scores, unreadable = score_photos(files, [dataset.classes[i] for i in dataset.labels], analyzer)
     out_dir = request.out or default_out_dir(request)
     record = {
-        **_run_info(request), "model": analyzer.classifier.name, "model_classes": list(analyzer.classifier.classes),
-        "backend": analyzer.classifier.backend, "detector": request.detector, "tta": request.tta,
-        "data": request.data, "split": request.split, "crop_rule": analyzer.crop_rule,
+        **_run_info(request),
+        "model": analyzer.classifier.name,
+        "model_classes": list(analyzer.classifier.classes),
+        "backend": analyzer.classifier.backend,
+        "detector": request.detector,
+        "tta": request.tta,
+        "data": request.data,
+        "split": request.split,
+        "crop_rule": analyzer.crop_rule,
         **end_to_end_metrics(scores, analyzer.classifier.classes),
         "problems": [{"file": p.path, "reason": p.reason} for p in [*dataset.problems, *unreadable]],
     }
@@ -161,13 +172,24 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
     calibration_set, skip_reason = _validation_split(request)
     device = default_device()
     result = evaluate_model(
-        model, dataset, record["classes"], tta=request.tta, batch_size=request.batch_size, device=device,
-        occlusion=request.occlusion, seed=request.seed, calibration_set=calibration_set,
+        model,
+        dataset,
+        record["classes"],
+        tta=request.tta,
+        batch_size=request.batch_size,
+        device=device,
+        occlusion=request.occlusion,
+        seed=request.seed,
+        calibration_set=calibration_set,
         calibration_skip_reason=skip_reason,
     )
     out_dir = request.out or default_out_dir(request)
     run_info = {
-        **_run_info(request), "model": record["model"], "model_classes": list(record["classes"]),
-        "occlusion_seed": request.seed, "batch_size": request.batch_size, "device": str(device),
+        **_run_info(request),
+        "model": record["model"],
+        "model_classes": list(record["classes"]),
+        "occlusion_seed": request.seed,
+        "batch_size": request.batch_size,
+        "device": str(device),
     }
     return write_report(result, out_dir, run_info), out_dir

@@ -37,9 +37,7 @@ def eye_angle(landmarks: np.ndarray) -> float:
     return math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
 
 
-def alignment_matrix(
-    face: Face, size: tuple[int, int] = (48, 48), margin: float = 0.2
-) -> np.ndarray:
+def alignment_matrix(face: Face, size: tuple[int, int] = (48, 48), margin: float = 0.2) -> np.ndarray:
     """The 2x3 affine matrix that maps image pixels to the aligned crop of ``face``.
 
     size: output (height, width). margin: extra room on each side, as a fraction of the

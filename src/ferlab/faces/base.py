@@ -42,15 +42,11 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     """Check an image and return it as a contiguous RGB ``uint8`` array of shape (H, W, 3)."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
-        raise FaceError(
-            f"expected a uint8 image, got dtype {image.dtype}: scale it to 0-255 and cast to uint8"
-        )
+        raise FaceError(f"expected a uint8 image, got dtype {image.dtype}: scale it to 0-255 and cast to uint8")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
-        raise FaceError(
-            f"expected an RGB image of shape (H, W, 3) or grayscale (H, W), got shape {image.shape}"
-        )
+        raise FaceError(f"expected an RGB image of shape (H, W, 3) or grayscale (H, W), got shape {image.shape}")
     if image.size == 0:
         raise FaceError(f"the image is empty (shape {image.shape})")
     if image.ndim == 2:

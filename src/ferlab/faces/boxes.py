@@ -35,8 +35,7 @@ def batched_nms_keep(boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray, 
     """Like `nms_keep`, but boxes only suppress boxes of their own group (e.g. pyramid level)."""
     if len(boxes) == 0:
         return np.empty(0, dtype=np.int64)
-    keep = cv2.dnn.NMSBoxesBatched(_xywh(boxes), _ranks(scores), np.asarray(groups, np.int64).tolist(), 0.0,
-                                   float(iou))
+    keep = cv2.dnn.NMSBoxesBatched(_xywh(boxes), _ranks(scores), np.asarray(groups, np.int64).tolist(), 0.0, float(iou))
     return _by_score(np.asarray(keep, dtype=np.int64).reshape(-1), scores)
 
 

@@ -57,9 +57,7 @@ class HaarDetector(Detector):
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
-            raise FaceError(
-                f"cannot load OpenCV's Haar cascade {path}: reinstall opencv-python-headless"
-            )
+            raise FaceError(f"cannot load OpenCV's Haar cascade {path}: reinstall opencv-python-headless")
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
         self.min_size = min_size
@@ -79,10 +77,7 @@ class HaarDetector(Detector):
         boxes = np.asarray(rects, dtype=np.float32).reshape(-1, 4)
         boxes[:, 2:] += boxes[:, :2]
         scores = np.asarray(weights, dtype=np.float32).reshape(-1)
-        return [
-            Face(tuple(boxes[i].tolist()), float(scores[i]))
-            for i in nms_keep(boxes, scores, self.nms_iou)
-        ]
+        return [Face(tuple(boxes[i].tolist()), float(scores[i])) for i in nms_keep(boxes, scores, self.nms_iou)]
 
 
 class DlibDetector(Detector):
@@ -103,9 +98,7 @@ class DlibDetector(Detector):
 
     name = "dlib"
 
-    def __init__(
-        self, model: str = "hog", upsample: int = 0, threshold: float = 0.0, landmarks: bool = True
-    ) -> None:
+    def __init__(self, model: str = "hog", upsample: int = 0, threshold: float = 0.0, landmarks: bool = True) -> None:
         if model not in ("hog", "cnn"):
             raise FaceError(f"unknown dlib face model {model!r}; available: cnn, hog")
         try:
@@ -116,13 +109,9 @@ class DlibDetector(Detector):
         if model == "hog":
             self._detector = dlib.get_frontal_face_detector()
         else:
-            self._detector = dlib.cnn_face_detection_model_v1(
-                str(models / "mmod_human_face_detector.dat")
-            )
+            self._detector = dlib.cnn_face_detection_model_v1(str(models / "mmod_human_face_detector.dat"))
         self._predictor = (
-            dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat"))
-            if landmarks
-            else None
+            dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat")) if landmarks else None
         )
         self.model = model
         self.upsample = upsample
@@ -225,8 +214,6 @@ def get_detector(name: str = "opencv", max_side: int | None = None, **options: A
     try:
         factory = _BACKENDS[name]
     except KeyError:
-        raise FaceError(
-            f"unknown face detector {name!r}; available: {', '.join(list_detectors())}"
-        ) from None
+        raise FaceError(f"unknown face detector {name!r}; available: {', '.join(list_detectors())}") from None
     detector = factory(**options)
     return detector if max_side is None else ScaledDetector(detector, max_side)

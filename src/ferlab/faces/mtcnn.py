@@ -59,9 +59,7 @@ class MTCNNDetector(Detector):
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         self._pnet, self._rnet, self._onet = (
-            onnxruntime.InferenceSession(
-                str(folder / f"{net}.onnx"), options, providers=["CPUExecutionProvider"]
-            )
+            onnxruntime.InferenceSession(str(folder / f"{net}.onnx"), options, providers=["CPUExecutionProvider"])
             for net in ("pnet", "rnet", "onet")
         )
         self.min_face_size = min_face_size
@@ -97,9 +95,7 @@ class MTCNNDetector(Detector):
             # unrounded). The plain [2col, 2col + 12) / scale, tried first, let a false
             # positive on the astronaut's suit collar through (O-Net score 0.85).
             corners = np.stack([cols, rows], axis=1) * 2.0
-            windows.append(
-                np.concatenate([(corners + 1.0) / scale - 1.0, (corners + 12.0) / scale], axis=1)
-            )
+            windows.append(np.concatenate([(corners + 1.0) / scale - 1.0, (corners + 12.0) / scale], axis=1))
             scores.append(prob[rows, cols])
             offsets.append(offset_map[0].transpose(1, 0, 2)[rows, cols])
             levels.append(np.full(len(rows), level))
@@ -146,10 +142,7 @@ class MTCNNDetector(Detector):
         )
         boxes = _calibrate(boxes, offset)
         keep = nms_keep(boxes, score, 0.7)
-        return [
-            Face(tuple(boxes[i].tolist()), float(score[i]), landmarks[i].astype(np.float32))
-            for i in keep
-        ]
+        return [Face(tuple(boxes[i].tolist()), float(score[i]), landmarks[i].astype(np.float32)) for i in keep]
 
 
 def _run(net: Any, images: np.ndarray) -> list[np.ndarray]:

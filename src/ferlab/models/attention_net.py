@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -100,7 +100,7 @@ class AttentionNet(FerModel):
         num_classes: int = 7,
         in_chans: int = 1,
         backbone: str = "resnet_like",
-        backbone_kwargs: Optional[dict[str, Any]] = None,
+        backbone_kwargs: dict[str, Any] | None = None,
         attention_widths: tuple[int, int, int] = (32, 64, 128),
         num_filters: int = 32,
         feature_blocks: int = 4,
@@ -119,9 +119,7 @@ class AttentionNet(FerModel):
         self.reconstruct = nn.Sequential(
             ConvBnAct(chs, chs // 2), ConvBnAct(chs // 2, chs // 4), nn.Conv2d(chs // 4, in_chans, 1)
         )
-        self.backbone = create_backbone(
-            "attention_net", backbone, backbone_kwargs, num_classes, in_chans
-        )
+        self.backbone = create_backbone("attention_net", backbone, backbone_kwargs, num_classes, in_chans)
         self.num_features = self.backbone.num_features
         self.head_hidden_size = self.backbone.head_hidden_size
         self.in_chans_layers = ("attention.enc1.0.conv", "extractor.stem", "reconstruct.2") + tuple(
@@ -163,12 +161,10 @@ def attention_net(
     num_classes: int = 7,
     in_chans: int = 1,
     backbone: str = "resnet_like",
-    backbone_kwargs: Optional[dict[str, Any]] = None,
+    backbone_kwargs: dict[str, Any] | None = None,
     attention_widths: tuple[int, int, int] = (32, 64, 128),
     num_filters: int = 32,
     feature_blocks: int = 4,
 ) -> AttentionNet:
     """FERAtt-style attention network; the classifier is the registered model ``backbone``."""
-    return AttentionNet(
-        num_classes, in_chans, backbone, backbone_kwargs, attention_widths, num_filters, feature_blocks
-    )
+    return AttentionNet(num_classes, in_chans, backbone, backbone_kwargs, attention_widths, num_filters, feature_blocks)

@@ -20,7 +20,8 @@ Interface (see `FerModel`):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Callable, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -59,9 +60,9 @@ class FerModel(nn.Module, ABC):
     head_hidden_size: int
     in_chans_layers: tuple[str, ...] = ()
     head_layers: tuple[str, ...] = ()
-    pretrained_report: Optional[LoadReport] = None
+    pretrained_report: LoadReport | None = None
     """Set by `create_model` when it loaded a weights file."""
-    preprocessing: Optional["Preprocessing"] = None
+    preprocessing: Preprocessing | None = None
     """Set by `ferlab.models.files.load_model`: the preprocessing the model file stores."""
 
     @abstractmethod
@@ -91,17 +92,13 @@ def make_classifier(in_features: int, num_classes: int) -> nn.Module:
     return nn.Linear(in_features, num_classes) if num_classes > 0 else nn.Identity()
 
 
-def conv2d(
-    in_chs: int, out_chs: int, kernel_size: int | tuple[int, int] = 3, stride: int = 1
-) -> nn.Conv2d:
+def conv2d(in_chs: int, out_chs: int, kernel_size: int | tuple[int, int] = 3, stride: int = 1) -> nn.Conv2d:
     """A bias-free convolution (batch norm follows) with 'same' padding for odd kernels."""
     kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     return nn.Conv2d(in_chs, out_chs, (kh, kw), stride=stride, padding=(kh // 2, kw // 2), bias=False)
 
 
-def conv_bn(
-    in_chs: int, out_chs: int, kernel_size: int | tuple[int, int] = 3, stride: int = 1
-) -> nn.Sequential:
+def conv_bn(in_chs: int, out_chs: int, kernel_size: int | tuple[int, int] = 3, stride: int = 1) -> nn.Sequential:
     """`conv2d` followed by batch norm, no activation (residual branches, projections)."""
     return nn.Sequential(conv2d(in_chs, out_chs, kernel_size, stride), nn.BatchNorm2d(out_chs))
 
@@ -130,7 +127,7 @@ def check_rate(name: str, value: float) -> float:
     return value
 
 
-def check_widths(name: str, widths: tuple[int, ...], length: Optional[int] = None) -> tuple[int, ...]:
+def check_widths(name: str, widths: tuple[int, ...], length: int | None = None) -> tuple[int, ...]:
     """Validate a tuple of positive layer widths (of a given length, if any) and return it."""
     if (
         not isinstance(widths, (tuple, list))

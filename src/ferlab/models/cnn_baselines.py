@@ -8,8 +8,6 @@ classifier. They are one class, `FerCNN`, in three configurations.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -35,7 +33,7 @@ class ConvUnit(nn.Module):
     def __init__(self, in_chs: int, out_chs: int, residual: bool) -> None:
         super().__init__()
         self.conv = conv_bn(in_chs, out_chs, 3)
-        self.shortcut: Optional[nn.Module] = None
+        self.shortcut: nn.Module | None = None
         if residual:
             self.shortcut = nn.Identity() if in_chs == out_chs else conv_bn(in_chs, out_chs, 1)
         self.act = nn.ReLU()
@@ -133,8 +131,13 @@ def lenet_like(
 ) -> FerCNN:
     """LeNet-like FER CNN: one 3x3 conv-BN-ReLU then max pool per stage, three stages."""
     return FerCNN(
-        widths=widths, convs_per_stage=1, hidden=hidden, residual=False,
-        num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate,
+        widths=widths,
+        convs_per_stage=1,
+        hidden=hidden,
+        residual=False,
+        num_classes=num_classes,
+        in_chans=in_chans,
+        drop_rate=drop_rate,
     )
 
 
@@ -152,8 +155,13 @@ def vgg_like(
 ) -> FerCNN:
     """VGG-like FER CNN: two 3x3 conv-BN-ReLU then max pool per stage, four stages."""
     return FerCNN(
-        widths=widths, convs_per_stage=2, hidden=hidden, residual=False,
-        num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate,
+        widths=widths,
+        convs_per_stage=2,
+        hidden=hidden,
+        residual=False,
+        num_classes=num_classes,
+        in_chans=in_chans,
+        drop_rate=drop_rate,
     )
 
 
@@ -171,6 +179,11 @@ def resnet_like(
 ) -> FerCNN:
     """ResNet-like FER CNN: the VGG-like with a shortcut around every conv."""
     return FerCNN(
-        widths=widths, convs_per_stage=2, hidden=hidden, residual=True,
-        num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate,
+        widths=widths,
+        convs_per_stage=2,
+        hidden=hidden,
+        residual=True,
+        num_classes=num_classes,
+        in_chans=in_chans,
+        drop_rate=drop_rate,
     )

@@ -49,7 +49,12 @@ class DeepEmotion(FerModel):
     head_layers = ("fc2",)
 
     def __init__(
-        self, num_classes: int = 7, in_chans: int = 1, drop_rate: float = 0.5, width: int = 10, hidden: int = 50,
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        drop_rate: float = 0.5,
+        width: int = 10,
+        hidden: int = 50,
         stn: bool = True,
     ) -> None:
         super().__init__()
@@ -131,7 +136,11 @@ class DeepEmotion(FerModel):
     source="Minaee & Abdolrashidi, Deep-Emotion, arXiv:1902.01019 (2019), and the authors' code",
 )
 def deep_emotion(
-    num_classes: int = 7, in_chans: int = 1, drop_rate: float = 0.5, width: int = 10, hidden: int = 50,
+    num_classes: int = 7,
+    in_chans: int = 1,
+    drop_rate: float = 0.5,
+    width: int = 10,
+    hidden: int = 50,
     stn: bool = True,
 ) -> DeepEmotion:
     """Deep-Emotion attentional CNN, 48x48 input only; ``width``/``hidden``/``stn`` for studies."""

@@ -63,8 +63,12 @@ def read_checkpoint(path: Path, expected_format: str | None = None) -> dict[str,
 
 def build_from_record(record: dict[str, Any], source: Path | str = "checkpoint") -> FerModel:
     """Rebuild the model a model record describes and load its weights."""
-    model = create_model(record["model"], num_classes=record["num_classes"], in_chans=record["in_chans"],
-                         **record.get("model_options", {}))
+    model = create_model(
+        record["model"],
+        num_classes=record["num_classes"],
+        in_chans=record["in_chans"],
+        **record.get("model_options", {}),
+    )
     try:
         model.load_state_dict(record["state_dict"])
     except RuntimeError as error:

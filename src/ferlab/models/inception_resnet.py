@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -74,7 +74,10 @@ def _block_a(scale: float, act: ActLayer, w: Widen) -> ResidualInception:
             _chain(act, w, (256, 32, 1, 1), (32, 32, 3, 1)),
             _chain(act, w, (256, 32, 1, 1), (32, 32, 3, 1), (32, 32, 3, 1)),
         ],
-        w(96), w(256), scale, act,
+        w(96),
+        w(256),
+        scale,
+        act,
     )
 
 
@@ -96,7 +99,10 @@ def _block_b(scale: float, act: ActLayer, w: Widen) -> ResidualInception:
             _chain(act, w, (896, 128, 1, 1)),
             _chain(act, w, (896, 128, 1, 1), (128, 128, (1, 7), 1), (128, 128, (7, 1), 1)),
         ],
-        w(256), w(896), scale, act,
+        w(256),
+        w(896),
+        scale,
+        act,
     )
 
 
@@ -119,7 +125,10 @@ def _block_c(scale: float, act: ActLayer, w: Widen) -> ResidualInception:
             _chain(act, w, (1792, 192, 1, 1)),
             _chain(act, w, (1792, 192, 1, 1), (192, 192, (1, 3), 1), (192, 192, (3, 1), 1)),
         ],
-        w(384), w(1792), scale, act,
+        w(384),
+        w(1792),
+        scale,
+        act,
     )
 
 

@@ -31,7 +31,7 @@ import importlib.util
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -60,7 +60,7 @@ def _write_error(out: Path, error: OSError) -> FerlabError:
     return FerlabError(f"{out}: cannot write the ONNX file: {error.strerror or error}")
 
 
-def export_onnx(model: str | Path, out: Path, opset: Optional[int] = None) -> Path:
+def export_onnx(model: str | Path, out: Path, opset: int | None = None) -> Path:
     """Export a shipped model name, run folder or model file to the ONNX file ``out``.
 
     The file is written atomically; its folder is created. ``opset`` defaults to
@@ -78,8 +78,14 @@ def export_onnx(model: str | Path, out: Path, opset: Optional[int] = None) -> Pa
         raise _write_error(out, error) from None
     try:
         program = torch.onnx.export(
-            network, (torch.zeros(2, *network.input_size),), None, dynamo=True, verbose=False,
-            input_names=[INPUT], output_names=[OUTPUT], opset_version=opset,
+            network,
+            (torch.zeros(2, *network.input_size),),
+            None,
+            dynamo=True,
+            verbose=False,
+            input_names=[INPUT],
+            output_names=[OUTPUT],
+            opset_version=opset,
             dynamic_shapes=({0: torch.export.Dim("batch")},),
         )
     except Exception as error:  # the exporter raises many types; any of them means "cannot export"
@@ -99,12 +105,13 @@ def export_onnx(model: str | Path, out: Path, opset: Optional[int] = None) -> Pa
 def onnx_metadata(record: dict[str, Any], preprocessing: Preprocessing) -> dict[str, str]:
     """The ``metadata_props`` of a model's ONNX file (see the module docstring)."""
     return {
-        "ferlab.model": record["model"], "ferlab.classes": json.dumps(list(record["classes"])),
+        "ferlab.model": record["model"],
+        "ferlab.classes": json.dumps(list(record["classes"])),
         **preprocessing.to_metadata(),
         "ferlab.temperature": repr(float(record.get("temperature", 1.0))),
         "ferlab.tta_temperatures": json.dumps({k: float(v) for k, v in record.get("tta_temperatures", {}).items()}),
         "ferlab.tta": f"average the logits over the views of ferlab.preprocess.tta_views: {', '.join(TTA_MODES)}; "
-                      f"tencrop pads 4 pixels (reflect) and takes 4 corner and 1 centre crop, each with its mirror",
+        f"tencrop pads 4 pixels (reflect) and takes 4 corner and 1 centre crop, each with its mirror",
         "ferlab.version": ferlab.__version__,
     }
 

@@ -90,8 +90,14 @@ class InferenceSpeed:
     """Images per second at ``batch_size``, from the median time of one batch."""
 
 
-def time_forward(model: nn.Module, input_size: tuple[int, int, int], batch_size: int, device: torch.device,
-                 seconds: float = 1.0, min_repeats: int = 3) -> list[float]:
+def time_forward(
+    model: nn.Module,
+    input_size: tuple[int, int, int],
+    batch_size: int,
+    device: torch.device,
+    seconds: float = 1.0,
+    min_repeats: int = 3,
+) -> list[float]:
     """Wall seconds of repeated forward passes of a random ``(batch_size, *input_size)`` batch.
 
     The model is moved to ``device`` and put in eval mode; inputs are channels-last float32,
@@ -115,8 +121,9 @@ def time_forward(model: nn.Module, input_size: tuple[int, int, int], batch_size:
     return times
 
 
-def measure_inference_speed(model: nn.Module, input_size: tuple[int, int, int], device: torch.device,
-                            seconds: float = 1.0, batch_size: int = 64) -> InferenceSpeed:
+def measure_inference_speed(
+    model: nn.Module, input_size: tuple[int, int, int], device: torch.device, seconds: float = 1.0, batch_size: int = 64
+) -> InferenceSpeed:
     """Latency at batch 1 and throughput at ``batch_size`` on ``device``, each timed for about ``seconds``.
 
     Medians of `time_forward` runs, so a pass slowed by another job on the machine does not

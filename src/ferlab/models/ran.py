@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -83,7 +84,7 @@ class RegionAttentionNet(FerModel):
         num_classes: int = 7,
         in_chans: int = 1,
         backbone: str = "resnet_like",
-        backbone_kwargs: Optional[dict[str, Any]] = None,
+        backbone_kwargs: dict[str, Any] | None = None,
         regions: Sequence[Sequence[float]] = PAPER_REGIONS,
     ) -> None:
         super().__init__()
@@ -106,9 +107,7 @@ class RegionAttentionNet(FerModel):
             x0, y0 = min(round(left * width), width - 1), min(round(top * height), height - 1)
             x1, y1 = max(round(right * width), x0 + 1), max(round(bottom * height), y0 + 1)
             views.append(
-                F.interpolate(
-                    x[..., y0:y1, x0:x1], size=(height, width), mode="bilinear", align_corners=False
-                )
+                F.interpolate(x[..., y0:y1, x0:x1], size=(height, width), mode="bilinear", align_corners=False)
             )
         return torch.stack(views, dim=1)
 
@@ -179,7 +178,7 @@ def ran(
     num_classes: int = 7,
     in_chans: int = 1,
     backbone: str = "resnet_like",
-    backbone_kwargs: Optional[dict[str, Any]] = None,
+    backbone_kwargs: dict[str, Any] | None = None,
     regions: Sequence[Sequence[float]] = PAPER_REGIONS,
 ) -> RegionAttentionNet:
     """Region Attention Network over the registered model ``backbone``."""

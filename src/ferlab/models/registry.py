@@ -13,9 +13,10 @@ import fnmatch
 import inspect
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar, Union
+from typing import Any, TypeVar, Union
 
 from ferlab.errors import ModelError
 from ferlab.models.base import FerModel
@@ -66,7 +67,7 @@ def register_model(
     return decorator
 
 
-def list_models(pattern: Optional[str] = None) -> list[str]:
+def list_models(pattern: str | None = None) -> list[str]:
     """Sorted names of the registered models, optionally filtered by a shell-style pattern."""
     names = sorted(_REGISTRY)
     return names if pattern is None else [n for n in names if fnmatch.fnmatch(n, pattern)]
@@ -79,9 +80,7 @@ def get_model_info(name: str) -> ModelInfo:
     except KeyError:
         close = difflib.get_close_matches(str(name), _REGISTRY, n=3, cutoff=0.5)
         hint = f"did you mean {' or '.join(close)}? " if close else ""
-        raise ModelError(
-            f"unknown model {name!r}; {hint}available: {', '.join(list_models())}"
-        ) from None
+        raise ModelError(f"unknown model {name!r}; {hint}available: {', '.join(list_models())}") from None
 
 
 def create_model(
@@ -120,8 +119,7 @@ def create_model(
         close = difflib.get_close_matches(unknown[0], info.options, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ModelError(
-            f"{name} does not take option {unknown[0]!r}; {hint}"
-            f"its options: {', '.join(info.options) or 'none'}"
+            f"{name} does not take option {unknown[0]!r}; {hint}its options: {', '.join(info.options) or 'none'}"
         )
     weights = _weights_path(name, pretrained)
     model = info.builder(num_classes=num_classes, in_chans=in_chans, **kwargs)
@@ -136,7 +134,7 @@ def create_model(
 def create_backbone(
     owner: str,
     name: str,
-    backbone_kwargs: Optional[dict[str, Any]],
+    backbone_kwargs: dict[str, Any] | None,
     num_classes: int,
     in_chans: int,
 ) -> FerModel:
@@ -158,7 +156,7 @@ def create_backbone(
 _WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
 
 
-def _weights_path(name: str, pretrained: PretrainedArg) -> Optional[Path]:
+def _weights_path(name: str, pretrained: PretrainedArg) -> Path | None:
     """The local weights file `pretrained` designates, None for no weights."""
     if pretrained is None or pretrained is False:
         return None

@@ -10,8 +10,6 @@ default is 1, grayscale). ``small_input=True`` adapts the network to 48x48 faces
 
 from __future__ import annotations
 
-from typing import Union
-
 import torch
 import torchvision
 from torch import nn
@@ -61,7 +59,7 @@ class ResNet(FerModel, torchvision.models.ResNet):
 
     def __init__(
         self,
-        block: type[Union[BasicBlock, Bottleneck]],
+        block: type[BasicBlock | Bottleneck],
         layers: list[int],
         num_classes: int,
         in_chans: int,
@@ -82,7 +80,7 @@ class ResNet(FerModel, torchvision.models.ResNet):
             self.conv1 = _fresh_conv(in_chans, width, 7, 2, bias=False)
         self.fc = make_classifier(self.num_features, num_classes)
 
-    def _rebuild_stages(self, block: type[Union[BasicBlock, Bottleneck]], layers: list[int], width: int) -> None:
+    def _rebuild_stages(self, block: type[BasicBlock | Bottleneck], layers: list[int], width: int) -> None:
         """Rebuild the stem norm and the four stages at ``width`` with torchvision's own ``_make_layer``."""
         if not isinstance(width, int) or isinstance(width, bool) or width < 1:
             raise ModelError(f"width must be an integer >= 1, got {width!r}")
@@ -198,8 +196,6 @@ def resnet50(num_classes: int = 7, in_chans: int = 1, small_input: bool = False)
     description="torchvision VGG-16 (small_input=True: no 5th pool, global pool, 48x48)",
     source=_VGG_SOURCE.format("vgg16"),
 )
-def vgg16(
-    num_classes: int = 7, in_chans: int = 1, small_input: bool = False, drop_rate: float = 0.5
-) -> VGG:
+def vgg16(num_classes: int = 7, in_chans: int = 1, small_input: bool = False, drop_rate: float = 0.5) -> VGG:
     """VGG-16; 224x224 input, or 48x48 with ``small_input=True``."""
     return VGG(num_classes, in_chans, bool(small_input), check_rate("drop_rate", drop_rate))

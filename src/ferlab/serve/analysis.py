@@ -14,6 +14,7 @@ from ferlab.app.draw import annotate, encode_rgb
 from ferlab.data.images import ImageReadError, ImageTooLarge, read_image
 from ferlab.serve.errors import ApiError
 
+
 def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     """RGB uint8 pixels of an uploaded image file, decoded in memory.
 

@@ -42,31 +42,45 @@ def api_router(analyzer: FaceAnalyzer, settings: ServeSettings, worker: Inferenc
     @router.get("/v1/models", response_model=ModelsInfo, tags=["models"])
     async def models() -> ModelsInfo:
         """The loaded model, what runs it, its TTA, classes and detector, and every model shipped with ferlab."""
-        return ModelsInfo(loaded=analyzer.classifier.name, backend=analyzer.classifier.backend,
-                          tta=analyzer.classifier.tta,
-                          classes=list(analyzer.classifier.classes),
-                          detector=analyzer.detector.name, shipped=list_shipped(), version=ferlab.__version__)
+        return ModelsInfo(
+            loaded=analyzer.classifier.name,
+            backend=analyzer.classifier.backend,
+            tta=analyzer.classifier.tta,
+            classes=list(analyzer.classifier.classes),
+            detector=analyzer.detector.name,
+            shipped=list_shipped(),
+            version=ferlab.__version__,
+        )
 
     @router.post("/v1/analyze", response_model=Analysis, responses=ERROR_RESPONSES, tags=["analyze"])
-    async def analyze(file: Annotated[UploadFile, File(description="an image file (PNG, JPEG, ...)")],
-                      annotated: Annotate = False) -> dict[str, Any]:
+    async def analyze(
+        file: Annotated[UploadFile, File(description="an image file (PNG, JPEG, ...)")], annotated: Annotate = False
+    ) -> dict[str, Any]:
         """Faces in one image: box, landmarks, expression label and probabilities of each."""
         data = await file.read()
         return await worker.run(analyze_upload, analyzer, data, settings.max_pixels, annotated)
 
     @router.post("/v1/analyze/batch", response_model=BatchResult, responses=ERROR_RESPONSES, tags=["analyze"])
-    async def analyze_batch(files: Annotated[list[UploadFile], File(
-                                description=f"image files, 1 to {settings.max_batch_files}",
-                                min_length=1, max_length=settings.max_batch_files)],
-                            annotated: Annotate = False) -> BatchResult:
+    async def analyze_batch(
+        files: Annotated[
+            list[UploadFile],
+            File(
+                description=f"image files, 1 to {settings.max_batch_files}",
+                min_length=1,
+                max_length=settings.max_batch_files,
+            ),
+        ],
+        annotated: Annotate = False,
+    ) -> BatchResult:
         """Faces in each of several images; a file that cannot be read gets an error item, the rest go on."""
         results = []
         for upload in files:
             item = BatchItem(filename=upload.filename or "", status=200)
             data = await upload.read()
             try:
-                item.analysis = Analysis(**await worker.run(analyze_upload, analyzer, data, settings.max_pixels,
-                                                            annotated))
+                item.analysis = Analysis(
+                    **await worker.run(analyze_upload, analyzer, data, settings.max_pixels, annotated)
+                )
             except ApiError as error:
                 item.status, item.error = error.status_code, str(error.detail)
             results.append(item)

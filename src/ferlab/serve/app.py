@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Optional
 
 from fastapi import FastAPI
 
@@ -18,7 +18,7 @@ from ferlab.serve.settings import ServeSettings
 from ferlab.serve.worker import InferenceWorker
 
 
-def create_app(settings: Optional[ServeSettings] = None, analyzer: Optional[FaceAnalyzer] = None) -> FastAPI:
+def create_app(settings: ServeSettings | None = None, analyzer: FaceAnalyzer | None = None) -> FastAPI:
     """The service: JSON API under ``/v1``, ``/healthz``, the web page at ``/``, docs at ``/docs``.
 
     settings: limits and what to load (defaults: `ServeSettings()`).
@@ -35,8 +35,12 @@ def create_app(settings: Optional[ServeSettings] = None, analyzer: Optional[Face
         worker.close()
 
     app = FastAPI(
-        title="ferlab", version=ferlab.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-        description="Faces and their expressions in uploaded images. Errors are JSON `{\"error\": \"...\"}`. "
+        title="ferlab",
+        version=ferlab.__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description='Faces and their expressions in uploaded images. Errors are JSON `{"error": "..."}`. '
         f"Limits: {settings.max_upload_mb:g} MiB per request, {settings.max_pixels:,} pixels per image, "
         f"{settings.timeout_s:g} s per request, {settings.max_batch_files} files per batch.",
     )

@@ -28,7 +28,8 @@ def add_docs(app: FastAPI) -> None:
         """Swagger UI for this server's schema; no validator badge (it would contact validator.swagger.io)."""
         root = request.scope.get("root_path", "").rstrip("/")
         return get_swagger_ui_html(
-            openapi_url=root + app.openapi_url, title=f"{app.title} - Swagger UI",
+            openapi_url=root + app.openapi_url,
+            title=f"{app.title} - Swagger UI",
             swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
@@ -37,8 +38,8 @@ def add_docs(app: FastAPI) -> None:
         )
 
     if redirect_url:
+
         @app.get(redirect_url, include_in_schema=False)
         async def swagger_ui_redirect() -> HTMLResponse:
             """The page Swagger UI's OAuth2 login returns to."""
             return get_swagger_ui_oauth2_redirect_html()
-

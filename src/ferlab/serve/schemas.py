@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from pydantic import BaseModel, Field
 
 
@@ -12,7 +10,7 @@ class FaceOut(BaseModel):
 
     box: list[float] = Field(description="x1, y1, x2, y2 in pixels of the uploaded image (after EXIF rotation)")
     score: float = Field(description="the detector's confidence (scales differ between detectors)")
-    landmarks: Optional[list[list[float]]] = Field(description="(x, y) points from the detector, or null")
+    landmarks: list[list[float]] | None = Field(description="(x, y) points from the detector, or null")
     label: str = Field(description="the most probable expression, e.g. happy")
     probabilities: dict[str, float] = Field(description="every class → its probability (they sum to 1)")
 
@@ -31,7 +29,7 @@ class Analysis(BaseModel):
     faces: list[FaceOut] = Field(description="surest face first; empty when none was found")
     model: str = Field(description="the expression model's name")
     version: str = Field(description="ferlab's version")
-    annotated_png: Optional[str] = Field(None, description="with annotated=true: the annotated image, base64 PNG")
+    annotated_png: str | None = Field(None, description="with annotated=true: the annotated image, base64 PNG")
 
 
 class BatchItem(BaseModel):
@@ -39,8 +37,8 @@ class BatchItem(BaseModel):
 
     filename: str = Field(description="the name the client gave the file (only echoed, never used as a path)")
     status: int = Field(description="the HTTP status this file would have had on its own")
-    analysis: Optional[Analysis] = None
-    error: Optional[str] = None
+    analysis: Analysis | None = None
+    error: str | None = None
 
 
 class BatchResult(BaseModel):

@@ -1,2 +1,2 @@
-"""Studies across models and settings: `compare` (accuracy against cost), `sweep`
-(hyperparameter sensitivity with Optuna) and `explain` (what the networks look at)."""
+"""Studies across models and settings: `compare` (accuracy against cost at matched compute, with
+paired statistics) and `sweep` (hyperparameter sensitivity with Optuna, several workers)."""

@@ -20,7 +20,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,11 +36,11 @@ from ferlab.engine.config import TrainConfig, config_keys, load_config
 from ferlab.engine.trainer import EpochCallback, resolve_device, train
 from ferlab.errors import FerlabError
 from ferlab.evaluate import evaluate_model
+from ferlab.evaluate.paired import mcnemar_exact, wilson_interval
 from ferlab.models import count_parameters, get_model_info, measure_flops
 from ferlab.models.files import LAST_NAME, load_model
 from ferlab.models.profile import measure_inference_speed
 from ferlab.study.machine import machine_info
-from ferlab.evaluate.paired import mcnemar_exact, wilson_interval
 
 TEST_SPLIT = "test"
 SPEED_BATCH = 64
@@ -100,8 +100,10 @@ class CompareEntry:
         fixed = sorted(set(self.options) & {"model", "model_options", "out"})
         unknown = sorted(set(self.options) - set(config_keys()))
         if fixed or unknown:
-            raise FerlabError(f"entry {self.label!r}: options may not set {', '.join(fixed + unknown)} "
-                              f"(use model/model_options; known training options: {', '.join(config_keys())})")
+            raise FerlabError(
+                f"entry {self.label!r}: options may not set {', '.join(fixed + unknown)} "
+                f"(use model/model_options; known training options: {', '.join(config_keys())})"
+            )
 
 
 def load_entries(path: Path) -> tuple[CompareEntry, ...]:
@@ -141,9 +143,9 @@ class CompareRequest:
     name: str
     runs_dir: Path
     out: Path
-    budget_minutes: Optional[float] = None
+    budget_minutes: float | None = None
     timing_seconds: float = 1.0
-    command: Optional[str] = None
+    command: str | None = None
 
     def __post_init__(self) -> None:
         if not self.entries:
@@ -172,8 +174,13 @@ class CompareResult:
 
 def model_config(protocol: TrainConfig, entry: CompareEntry, runs_dir: Path) -> TrainConfig:
     """The protocol with only the entry's model, options and run folder changed."""
-    values = {**protocol.to_dict(), **entry.options, "model": entry.model, "model_options": entry.model_options,
-              "out": str(runs_dir / entry.label)}
+    values = {
+        **protocol.to_dict(),
+        **entry.options,
+        "model": entry.model,
+        "model_options": entry.model_options,
+        "out": str(runs_dir / entry.label),
+    }
     return load_config(**values)
 
 
@@ -199,7 +206,7 @@ def run_state(config: TrainConfig) -> str:
     return "reused" if finished else "resumed" if started else "trained"
 
 
-def budget_stop(minutes: Optional[float]) -> Optional[EpochCallback]:
+def budget_stop(minutes: float | None) -> EpochCallback | None:
     """An ``on_epoch`` callback stopping training after the epoch that ends ``minutes`` from now or later."""
     if minutes is None:
         return None
@@ -207,8 +214,9 @@ def budget_stop(minutes: Optional[float]) -> Optional[EpochCallback]:
     return lambda row: time.monotonic() >= deadline
 
 
-def measure_run(label: str, config: TrainConfig, state: str, test_set: FaceDataset, device: torch.device,
-                timing_seconds: float) -> tuple[dict[str, Any], list[dict[str, float]], np.ndarray]:
+def measure_run(
+    label: str, config: TrainConfig, state: str, test_set: FaceDataset, device: torch.device, timing_seconds: float
+) -> tuple[dict[str, Any], list[dict[str, float]], np.ndarray]:
     """The `COLUMNS` row of a finished run (all but McNemar's p), its per-epoch history, and
     which test images ``best.pt`` classifies correctly (in the test split's order).
 
@@ -222,7 +230,10 @@ def measure_run(label: str, config: TrainConfig, state: str, test_set: FaceDatas
     model, record = load_model(run)
     input_size = tuple(model.input_size)
     row: dict[str, Any] = {
-        "model": label, "arch": config.model, "run": state, "epochs": len(history),
+        "model": label,
+        "arch": config.model,
+        "run": state,
+        "epochs": len(history),
         "params": count_parameters(model),
         "gflops": measure_flops(model, input_size) / 1e9,
         "train_s_per_epoch": statistics.median(r["epoch_seconds"] for r in history),
@@ -237,8 +248,13 @@ def measure_run(label: str, config: TrainConfig, state: str, test_set: FaceDatas
     scored = evaluate_model(model, test_set, record["classes"], device=device)
     correct = (scored.logits.argmax(1) == scored.labels).numpy()
     low, high = wilson_interval(int(correct.sum()), len(correct))
-    row.update(best_val_acc=summary["best_val_acc"], test_acc=scored.metrics["accuracy"], test_acc_low=low,
-               test_acc_high=high, test_macro_f1=scored.metrics["macro_f1"])
+    row.update(
+        best_val_acc=summary["best_val_acc"],
+        test_acc=scored.metrics["accuracy"],
+        test_acc_low=low,
+        test_acc_high=high,
+        test_macro_f1=scored.metrics["macro_f1"],
+    )
     return row, history, correct
 
 
@@ -257,7 +273,7 @@ def load_summary(run: Path) -> dict[str, Any]:
         raise FerlabError(f"{run / SUMMARY_NAME}: cannot read the run's summary ({error})") from None
 
 
-def run_compare(request: CompareRequest, console: Optional[Console] = None) -> CompareResult:
+def run_compare(request: CompareRequest, console: Console | None = None) -> CompareResult:
     """Train (or resume, or reuse) every model, score and time them, write the outputs.
 
     Every run folder is checked against the protocol and the test split is loaded before
@@ -275,13 +291,18 @@ def run_compare(request: CompareRequest, console: Optional[Console] = None) -> C
     for entry, config, state in zip(request.entries, configs, states):
         if state != "reused":
             train(config, resume=state == "resumed", console=console, on_epoch=budget_stop(request.budget_minutes))
-        row, histories[entry.label], outcomes = measure_run(entry.label, config, state, test_set, device,
-                                                            request.timing_seconds)
+        row, histories[entry.label], outcomes = measure_run(
+            entry.label, config, state, test_set, device, request.timing_seconds
+        )
         rows.append(row)
         correct.append(outcomes)
-        console.print(f"{entry.label}: {state} {config.out} ({row['epochs']} epochs): test accuracy "
-                      f"{row['test_acc']:.4f}, macro-F1 {row['test_macro_f1']:.4f}; {row['gflops']:.3f} GFLOPs, "
-                      f"{row['cpu_latency_ms']:.2f} ms per image on the CPU", highlight=False, markup=False)
+        console.print(
+            f"{entry.label}: {state} {config.out} ({row['epochs']} epochs): test accuracy "
+            f"{row['test_acc']:.4f}, macro-F1 {row['test_macro_f1']:.4f}; {row['gflops']:.3f} GFLOPs, "
+            f"{row['cpu_latency_ms']:.2f} ms per image on the CPU",
+            highlight=False,
+            markup=False,
+        )
     add_mcnemar(rows, correct)
     files = write_outputs(request, rows, histories)
     return CompareResult(rows, histories, files)
@@ -297,8 +318,10 @@ def format_cell(value: Any, fmt: str) -> str:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table (text columns left-aligned, numbers right-aligned)."""
-    lines = ["| " + " | ".join(header for _, header, _ in COLUMNS) + " |",
-             "| " + " | ".join("---" if fmt == "{}" else "---:" for _, _, fmt in COLUMNS) + " |"]
+    lines = [
+        "| " + " | ".join(header for _, header, _ in COLUMNS) + " |",
+        "| " + " | ".join("---" if fmt == "{}" else "---:" for _, _, fmt in COLUMNS) + " |",
+    ]
     lines += ["| " + " | ".join(format_cell(row[column], fmt) for column, _, fmt in COLUMNS) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -306,11 +329,20 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 def markdown_report(request: CompareRequest, rows: list[dict[str, Any]], stem: str) -> str:
     """The table file: table, how each column was measured, command, protocol, machine, figures."""
     protocol = {k: v for k, v in request.protocol.to_dict().items() if k not in ("model", "model_options", "out")}
-    entries = yaml.safe_dump([{"label": e.label, "model": e.model, "model_options": e.model_options,
-                               **({"options": e.options} if e.options else {})} for e in request.entries],
-                             sort_keys=False, default_flow_style=None).strip()
-    protocol.update(test_split=TEST_SPLIT, budget_minutes=request.budget_minutes,
-                    timing_seconds=request.timing_seconds)
+    entries = yaml.safe_dump(
+        [
+            {
+                "label": e.label,
+                "model": e.model,
+                "model_options": e.model_options,
+                **({"options": e.options} if e.options else {}),
+            }
+            for e in request.entries
+        ],
+        sort_keys=False,
+        default_flow_style=None,
+    ).strip()
+    protocol.update(test_split=TEST_SPLIT, budget_minutes=request.budget_minutes, timing_seconds=request.timing_seconds)
     made_by = f"`{request.command}`" if request.command else "`ferlab.study.compare.run_compare` (Python)"
     machine = "\n".join(f"- {key}: {value}" for key, value in machine_info().items())
     return f"""# Model comparison: {request.name}
@@ -371,8 +403,7 @@ def accuracy_figure(rows: list[dict[str, Any]], name: str, cost: str = "gflops")
     for row in rows:
         error = [[row["test_acc"] - row["test_acc_low"]], [row["test_acc_high"] - row["test_acc"]]]
         axes.errorbar(row[cost], row["test_acc"], yerr=error, fmt="o", capsize=3)
-        axes.annotate(row["model"], (row[cost], row["test_acc"]), xytext=(5, 5), textcoords="offset points",
-                      fontsize=8)
+        axes.annotate(row["model"], (row[cost], row["test_acc"]), xytext=(5, 5), textcoords="offset points", fontsize=8)
     axes.set_xscale("log")
     axes.set_xlabel(COST_AXES[cost])
     axes.set_ylabel(f"{TEST_SPLIT} accuracy (95% CI)")
@@ -405,8 +436,9 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def write_outputs(request: CompareRequest, rows: list[dict[str, Any]],
-                  histories: dict[str, list[dict[str, float]]]) -> list[Path]:
+def write_outputs(
+    request: CompareRequest, rows: list[dict[str, Any]], histories: dict[str, list[dict[str, float]]]
+) -> list[Path]:
     """Write ``compare_<name>.md``, ``.csv``, ``_acc_vs_gflops.png``, ``_acc_vs_latency.png`` and
     ``_val_acc.png`` into ``request.out``.
 

@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -80,8 +80,14 @@ def shown_url(url: str) -> str:
         return url
 
 
-def open_study(storage: str, name: str, seed: Optional[int] = None, epochs: int = 1,
-               create: bool = True, heartbeat_s: int = DEFAULT_HEARTBEAT_S) -> optuna.Study:
+def open_study(
+    storage: str,
+    name: str,
+    seed: int | None = None,
+    epochs: int = 1,
+    create: bool = True,
+    heartbeat_s: int = DEFAULT_HEARTBEAT_S,
+) -> optuna.Study:
     """Create or join (``create``), else load, the study ``name`` in the storage at URL ``storage``.
 
     ``seed`` seeds the sampler of the worker that creates the study; ``epochs`` sets the
@@ -99,8 +105,9 @@ def open_study(storage: str, name: str, seed: Optional[int] = None, epochs: int 
     try:
         if create:
             with _optuna_quiet():
-                return optuna.create_study(storage=rdb, study_name=name, direction="maximize", pruner=pruner,
-                                           sampler=_sampler(seed))
+                return optuna.create_study(
+                    storage=rdb, study_name=name, direction="maximize", pruner=pruner, sampler=_sampler(seed)
+                )
         return optuna.load_study(study_name=name, storage=rdb, pruner=pruner)
     except optuna.exceptions.DuplicatedStudyError:  # another worker created it: join with a seed of our own
         return optuna.load_study(study_name=name, storage=rdb, pruner=pruner, sampler=_sampler(None))
@@ -119,7 +126,7 @@ def _optuna_quiet() -> Iterator[None]:
         optuna.logging.set_verbosity(verbosity)
 
 
-def _sampler(seed: Optional[int]) -> optuna.samplers.TPESampler:
+def _sampler(seed: int | None) -> optuna.samplers.TPESampler:
     """TPE; with the constant liar, so parallel workers do not all sample next to the same running trial."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
@@ -134,8 +141,9 @@ def _open_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s,
-                                                  grace_period=2 * heartbeat_s)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s
+                )
         except sqlalchemy.exc.DBAPIError as error:
             attempts_left -= 1
             if attempts_left:
@@ -168,8 +176,15 @@ class PruneOnEpoch:
         return self.pruned
 
 
-def run_sweep(study: optuna.Study, base: TrainConfig, space: SearchSpace, trials: int, out: Path,
-              command: str = "", console: Optional[Console] = None) -> None:
+def run_sweep(
+    study: optuna.Study,
+    base: TrainConfig,
+    space: SearchSpace,
+    trials: int,
+    out: Path,
+    command: str = "",
+    console: Console | None = None,
+) -> None:
     """Run trials of ``study`` until it holds ``trials`` finished or running ones (over all workers).
 
     Trials whose worker stopped sending heartbeats are failed first, so they stop counting.
@@ -191,8 +206,10 @@ def run_sweep(study: optuna.Study, base: TrainConfig, space: SearchSpace, trials
         if trial.state == TrialState.PRUNED:
             console.print(f"trial {trial.number} pruned after epoch {trial.user_attrs['epochs']}")
         elif trial.state == TrialState.COMPLETE:
-            console.print(f"trial {trial.number}: best val acc {trial.value:.4f}; best so far "
-                          f"{study.best_value:.4f} (trial {study.best_trial.number})")
+            console.print(
+                f"trial {trial.number}: best val acc {trial.value:.4f}; best so far "
+                f"{study.best_value:.4f} (trial {study.best_trial.number})"
+            )
 
     with _optuna_quiet():
         while True:
@@ -211,7 +228,7 @@ class _StudyFull(Exception):
     """Another worker took the study's last trial while this one was being asked for."""
 
 
-def _taken(study: optuna.Study, before: Optional[int] = None) -> int:
+def _taken(study: optuna.Study, before: int | None = None) -> int:
     """How many trials (numbered below ``before``, if given) are finished or running."""
     counted = study.get_trials(deepcopy=False, states=_COUNTED)
     return sum(1 for t in counted if before is None or t.number < before)
@@ -220,9 +237,14 @@ def _taken(study: optuna.Study, before: Optional[int] = None) -> int:
 def _join(study: optuna.Study, base: TrainConfig, space: SearchSpace, command: str) -> None:
     """Record the study's protocol (base options and space) when new; refuse a worker with another one."""
     config = {k: v for k, v in base.to_dict().items() if k not in MACHINE_LOCAL}
-    protocol = json.loads(json.dumps({
-        "config": config, "space": {name: json.loads(distribution_to_json(d)) for name, d in space.items()},
-    }))
+    protocol = json.loads(
+        json.dumps(
+            {
+                "config": config,
+                "space": {name: json.loads(distribution_to_json(d)) for name, d in space.items()},
+            }
+        )
+    )
     stored = study.user_attrs.get("protocol")
     if stored is None:
         study.set_user_attr("protocol", protocol)
@@ -261,15 +283,21 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
         seconds = None
         if trial.datetime_start and trial.datetime_complete:
             seconds = round((trial.datetime_complete - trial.datetime_start).total_seconds(), 1)
-        rows.append({
-            "number": trial.number, "state": trial.state.name.lower(), "val_acc": trial.user_attrs.get("val_acc"),
-            "epochs": trial.user_attrs.get("epochs"), "seconds": seconds, "host": trial.user_attrs.get("host"),
-            **trial.params,
-        })
+        rows.append(
+            {
+                "number": trial.number,
+                "state": trial.state.name.lower(),
+                "val_acc": trial.user_attrs.get("val_acc"),
+                "epochs": trial.user_attrs.get("epochs"),
+                "seconds": seconds,
+                "host": trial.user_attrs.get("host"),
+                **trial.params,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def importances(study: optuna.Study) -> Optional[dict[str, float]]:
+def importances(study: optuna.Study) -> dict[str, float] | None:
     """fANOVA importance of each hyperparameter (seeded).
 
     None below `MIN_TRIALS_FOR_IMPORTANCE` complete trials, or when they all scored the same.
@@ -304,8 +332,7 @@ def write_report(study: optuna.Study, out: Path) -> list[Path]:
             figure.suptitle(f"{study.study_name}: each hyperparameter against validation accuracy (complete trials)")
             written.append(_save(figure, out / "sensitivity.png"))
         if scores is not None:
-            axis = plot_param_importances(study, evaluator=_fanova(),
-                                          target_name="best validation accuracy")
+            axis = plot_param_importances(study, evaluator=_fanova(), target_name="best validation accuracy")
             axis.set_title(f"{study.study_name}: fANOVA importance of each hyperparameter")
             written.append(_save(axis.figure, out / "importances.png"))
     (out / "sweep.md").write_text(_markdown(study, table, scores, [p.name for p in written]))
@@ -338,8 +365,7 @@ def _cell(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _markdown(study: optuna.Study, table: pd.DataFrame, scores: Optional[dict[str, float]],
-              files: list[str]) -> str:
+def _markdown(study: optuna.Study, table: pd.DataFrame, scores: dict[str, float] | None, files: list[str]) -> str:
     """``sweep.md``: counts, best trial, importances, the trial table, command, protocol, machine."""
     protocol = study.user_attrs.get("protocol", {})
     counts = table["state"].value_counts() if len(table) else pd.Series(dtype=int)
@@ -354,18 +380,37 @@ def _markdown(study: optuna.Study, table: pd.DataFrame, scores: Optional[dict[st
     if complete:
         best = study.best_trial
         params = ", ".join(f"{k} = {_cell(v)}" for k, v in best.params.items())
-        lines += [f"Best: trial {best.number}, val acc {best.value:.4f}, with {params} "
-                  f"(run folder `trials/{best.number}` on {best.user_attrs.get('host')}).", ""]
+        lines += [
+            f"Best: trial {best.number}, val acc {best.value:.4f}, with {params} "
+            f"(run folder `trials/{best.number}` on {best.user_attrs.get('host')}).",
+            "",
+        ]
     lines += ["## Parameter importances (fANOVA)", ""]
     if scores is None:
-        lines.append(f"Not computed: importances need {MIN_TRIALS_FOR_IMPORTANCE} complete trials with different "
-                     f"scores; there are {len(complete)}, with {len({t.value for t in complete})} different score(s).")
+        lines.append(
+            f"Not computed: importances need {MIN_TRIALS_FOR_IMPORTANCE} complete trials with different "
+            f"scores; there are {len(complete)}, with {len({t.value for t in complete})} different score(s)."
+        )
     else:
         lines.append(_markdown_table(pd.DataFrame({"parameter": list(scores), "importance": list(scores.values())})))
-    lines += ["", "## Trials", "", _markdown_table(table) if len(table) else "No trials yet.", "",
-              "Files: " + ", ".join(f"`{name}`" for name in files) + ", `sweep.md`.", "",
-              "## Protocol", "", f"First worker's command: `{study.user_attrs.get('command', '?')}`", "",
-              "```yaml", yaml.safe_dump(protocol, sort_keys=False, default_flow_style=None).strip(), "```", "",
-              "## Machine writing this report", ""]
+    lines += [
+        "",
+        "## Trials",
+        "",
+        _markdown_table(table) if len(table) else "No trials yet.",
+        "",
+        "Files: " + ", ".join(f"`{name}`" for name in files) + ", `sweep.md`.",
+        "",
+        "## Protocol",
+        "",
+        f"First worker's command: `{study.user_attrs.get('command', '?')}`",
+        "",
+        "```yaml",
+        yaml.safe_dump(protocol, sort_keys=False, default_flow_style=None).strip(),
+        "```",
+        "",
+        "## Machine writing this report",
+        "",
+    ]
     lines += [f"- {key}: {value}" for key, value in machine_info().items()]
     return "\n".join(lines) + "\n"

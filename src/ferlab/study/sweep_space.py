@@ -38,8 +38,16 @@ SearchSpace = dict[str, BaseDistribution]
 """Hyperparameter name (``lr``, ``model_options.drop_rate``) to its Optuna distribution."""
 
 FIXED = (
-    "model", "data", "data_root", "out", "model_options", "data_options", "device", "threads",
-    "train_split", "val_split",
+    "model",
+    "data",
+    "data_root",
+    "out",
+    "model_options",
+    "data_options",
+    "device",
+    "threads",
+    "train_split",
+    "val_split",
 )
 """Options a sweep keeps fixed: set them in ``--config`` or on the command line."""
 
@@ -108,7 +116,7 @@ def trial_config(base: TrainConfig, params: dict[str, Any], out: str | Path) -> 
 
 
 def _check_name(name: str, where: str) -> None:
-    if name.startswith(MODEL_PREFIX) and all(name[len(MODEL_PREFIX):].split(".")):
+    if name.startswith(MODEL_PREFIX) and all(name[len(MODEL_PREFIX) :].split(".")):
         return
     if name in FIXED:
         raise FerlabError(f"{where}: {name} cannot be searched; set it in --config or on the command line")

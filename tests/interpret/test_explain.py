@@ -4,8 +4,9 @@ answer, learning curves of a real run, dataset and photo inputs, one-line errors
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,12 +18,12 @@ from ferlab.data import load_dataset
 from ferlab.data.labels import FER2013_CLASSES
 from ferlab.engine.checkpoint import model_record, save_atomically
 from ferlab.faces import align_face, get_detector
+from ferlab.interpret.explain import photo_inputs
+from ferlab.interpret.grid import PANEL_PX, TITLE_PX
+from ferlab.interpret.internals import activation_maps, grad_cam
 from ferlab.models import create_model, get_model_info, list_models
 from ferlab.models.base import FerModel
 from ferlab.preprocess import CROP_MARGIN
-from ferlab.study.explain import photo_inputs
-from ferlab.study.grid import PANEL_PX, TITLE_PX
-from ferlab.study.internals import activation_maps, grad_cam
 
 ASTRONAUT = Path(__file__).resolve().parents[2] / "src" / "ferlab" / "assets" / "astronaut.png"
 _LIGHT_BACKBONE = {"backbone": "lenet_like", "backbone_kwargs": {"widths": (8, 16, 16), "hidden": 32}}
@@ -32,8 +33,11 @@ FAMILIES: dict[str, tuple[str, dict[str, Any], dict[str, int]]] = {
     "deep_emotion": ("deep_emotion", {}, {"stn_warp.png": 2}),
     "torchvision_models": ("resnet18", {"small_input": True}, {}),
     "inception_resnet": ("inception_resnet_v1", {"repeats": (1, 1, 1)}, {}),
-    "attention_net": ("attention_net", {**_LIGHT_BACKBONE, "attention_widths": (8, 16, 16), "num_filters": 8,
-                                        "feature_blocks": 1}, {"attention.png": 3}),
+    "attention_net": (
+        "attention_net",
+        {**_LIGHT_BACKBONE, "attention_widths": (8, 16, 16), "num_filters": 8, "feature_blocks": 1},
+        {"attention.png": 3},
+    ),
     "ran": ("ran", _LIGHT_BACKBONE, {"ran_regions.png": 6}),
 }
 ALL_FAMILY_FIGURES = {"stn_warp.png", "attention.png", "ran_regions.png"}
@@ -80,8 +84,7 @@ def _grid_shape(path: Path) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_every_family_gets_activations_gradcam_and_its_own_figure(family: str, faces_csv: Path,
-                                                                 tmp_path: Path) -> None:
+def test_every_family_gets_activations_gradcam_and_its_own_figure(family: str, faces_csv: Path, tmp_path: Path) -> None:
     name, options, own = FAMILIES[family]
     out = tmp_path / "out"
     _explain(_model_file(tmp_path / "model.pt", name, options), "--data-root", faces_csv, "--n", 3, "--out", out)
@@ -101,7 +104,7 @@ def test_gradcam_panel_is_coloured_where_the_face_is_gray(faces_csv: Path, tmp_p
     _explain(_model_file(tmp_path / "model.pt", "lenet_like", {}), "--data-root", faces_csv, "--n", 1, "--out", out)
     pixels = np.asarray(Image.open(out / "gradcam.png").convert("RGB")).astype(int)
     width, height = PANEL_PX
-    face, overlay = (pixels[TITLE_PX + 60:TITLE_PX + height, c * width + 20:(c + 1) * width - 20] for c in (0, 1))
+    face, overlay = (pixels[TITLE_PX + 60 : TITLE_PX + height, c * width + 20 : (c + 1) * width - 20] for c in (0, 1))
     assert np.ptp(face, axis=-1).max() == 0, "the face is drawn in gray"
     assert np.ptp(overlay, axis=-1).mean() > 20, "the heat map is drawn in colour over it"
 
@@ -128,8 +131,14 @@ class QuadrantModel(FerModel):
         self.num_classes = self.num_features = self.head_hidden_size = 4
         self.in_chans, self.input_size = 1, (1, 16, 16)
         masks = torch.zeros(4, 4, 4)
-        for q, (rows, cols) in enumerate([(slice(0, 2), slice(0, 2)), (slice(0, 2), slice(2, 4)),
-                                          (slice(2, 4), slice(0, 2)), (slice(2, 4), slice(2, 4))]):
+        for q, (rows, cols) in enumerate(
+            [
+                (slice(0, 2), slice(0, 2)),
+                (slice(0, 2), slice(2, 4)),
+                (slice(2, 4), slice(0, 2)),
+                (slice(2, 4), slice(2, 4)),
+            ]
+        ):
             masks[q, rows, cols] = 1
         self.register_buffer("masks", masks)
 
@@ -140,8 +149,12 @@ class QuadrantModel(FerModel):
         return features.mean(dim=(2, 3))
 
 
-QUADRANTS = {0: (slice(0, 8), slice(0, 8)), 1: (slice(0, 8), slice(8, 16)),
-             2: (slice(8, 16), slice(0, 8)), 3: (slice(8, 16), slice(8, 16))}
+QUADRANTS = {
+    0: (slice(0, 8), slice(0, 8)),
+    1: (slice(0, 8), slice(8, 16)),
+    2: (slice(8, 16), slice(0, 8)),
+    3: (slice(8, 16), slice(8, 16)),
+}
 
 
 @pytest.mark.parametrize("target", [None, 1])
@@ -187,8 +200,11 @@ def test_run_folder_gets_learning_curves_and_split_faces_with_their_labels(faces
     from ferlab.engine import load_config, train
 
     run = tmp_path / "run"
-    train(load_config(model="lenet_like", data_root=str(faces_csv), out=str(run), epochs=1, batch_size=56,
-                      device="cpu", threads=1))
+    train(
+        load_config(
+            model="lenet_like", data_root=str(faces_csv), out=str(run), epochs=1, batch_size=56, device="cpu", threads=1
+        )
+    )
     _explain(run, "--data", "fer2013", "--data-root", faces_csv, "--split", "test", "--n", 4)
     out = run / "explain"
     report = json.loads((out / "explain.json").read_text())
@@ -238,16 +254,21 @@ BAD_INPUTS = {
     "no input": (lambda tmp, model, csv: [model, "--split", "test"], "give IMAGE files or --data-root"),
     "both inputs": (lambda tmp, model, csv: [model, ASTRONAUT, "--data-root", csv], "exactly one of them"),
     "bad split": (lambda tmp, model, csv: [model, "--data-root", csv, "--split", "dev"], "dev"),
-    "unknown cam layer": (lambda tmp, model, csv: [model, ASTRONAUT, "--cam-layer", "stages.9"],
-                          "has no layer 'stages.9'; its layers include stages, stages.0"),
-    "cam layer not a map": (lambda tmp, model, csv: [model, ASTRONAUT, "--cam-layer", "hidden"],
-                            "layer 'hidden' gives (1, 256), not a B x C x H x W feature map"),
+    "unknown cam layer": (
+        lambda tmp, model, csv: [model, ASTRONAUT, "--cam-layer", "stages.9"],
+        "has no layer 'stages.9'; its layers include stages, stages.0",
+    ),
+    "cam layer not a map": (
+        lambda tmp, model, csv: [model, ASTRONAUT, "--cam-layer", "hidden"],
+        "layer 'hidden' gives (1, 256), not a B x C x H x W feature map",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
-def test_bad_input_is_a_one_line_error_with_exit_2(case: str, tmp_path: Path, model_path: Path, faces_csv: Path,
-                                                  capsys, monkeypatch) -> None:
+def test_bad_input_is_a_one_line_error_with_exit_2(
+    case: str, tmp_path: Path, model_path: Path, faces_csv: Path, capsys, monkeypatch
+) -> None:
     arguments, message = BAD_INPUTS[case]
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exited:

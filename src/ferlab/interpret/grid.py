@@ -7,9 +7,9 @@ captions, so a grid of R rows and C columns is always
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 import matplotlib
 
@@ -40,7 +40,7 @@ class Panel:
     image: np.ndarray
     """``(H, W)`` or ``(H, W, 3)`` in [0, 1]."""
     title: str = ""
-    heat: Optional[np.ndarray] = None
+    heat: np.ndarray | None = None
     """``(H, W)`` in [0, 1], drawn over the image in the jet colours."""
     cmap: str = "gray"
 
@@ -64,8 +64,15 @@ def save_grid(rows: Sequence[Sequence[Panel]], path: Path, title: str) -> None:
         top = TITLE_PX + r * height
         for c, panel in enumerate(row):
             canvas.paste(_colour(panel), (c * width + (width - IMAGE_PX) // 2, top + CAPTION_PX))
-            figure.text((c + 0.5) * width / canvas.width, 1 - (top + CAPTION_PX - 2) / canvas.height, panel.title,
-                        ha="center", va="bottom", fontsize=7, linespacing=1.1)
+            figure.text(
+                (c + 0.5) * width / canvas.width,
+                1 - (top + CAPTION_PX - 2) / canvas.height,
+                panel.title,
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                linespacing=1.1,
+            )
     figure.figimage(np.asarray(canvas), origin="upper", zorder=0)
     figure.suptitle(title, fontsize=10, y=1 - 8 / canvas.height, va="top")
     figure.savefig(path, dpi=DPI)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,10 +32,10 @@ from ferlab.engine.plots import plot_learning_curves
 from ferlab.errors import FerlabError
 from ferlab.evaluate.predict import default_device, model_inputs
 from ferlab.faces import Face, align_face, get_detector
+from ferlab.interpret.grid import Panel, save_grid
+from ferlab.interpret.internals import activation_maps, grad_cam
 from ferlab.models.base import FerModel
 from ferlab.preprocess import CROP_MARGIN, MEAN, STD
-from ferlab.study.grid import Panel, save_grid
-from ferlab.study.internals import activation_maps, grad_cam
 
 
 @dataclass
@@ -45,7 +46,7 @@ class ExplainInputs:
     """uint8 ``(N, H, W)`` or ``(N, H, W, 3)`` faces."""
     names: list[str]
     """One short name per face (file name, or split and row)."""
-    truths: Optional[list[Optional[str]]] = None
+    truths: list[str | None] | None = None
     """True class names where known."""
     notes: list[str] = field(default_factory=list)
     """What the user should know about how the faces were found."""
@@ -72,8 +73,9 @@ def photo_inputs(paths: Sequence[Path], input_size: Sequence[int], detector: str
     return ExplainInputs(np.stack(crops), [Path(path).name for path in paths], notes=notes)
 
 
-def split_inputs(data: str, root: Path, split: str, n: int, seed: Optional[int] = None,
-                 options: Optional[dict[str, Any]] = None) -> ExplainInputs:
+def split_inputs(
+    data: str, root: Path, split: str, n: int, seed: int | None = None, options: dict[str, Any] | None = None
+) -> ExplainInputs:
     """``n`` faces of a dataset split with their labels: the first ones, or ``seed``-ed random ones."""
     if n < 1:
         raise FerlabError(f"--n must be at least 1, got {n}")
@@ -90,7 +92,7 @@ def split_inputs(data: str, root: Path, split: str, n: int, seed: Optional[int] 
     return ExplainInputs(dataset.images[indices], names, truths)
 
 
-def run_history(run: str | Path) -> Optional[list[dict[str, float]]]:
+def run_history(run: str | Path) -> list[dict[str, float]] | None:
     """The per-epoch metrics of a run folder (its ``metrics.csv``), None for anything else."""
     path = Path(run) / "metrics.csv"
     if not path.is_file():
@@ -128,30 +130,40 @@ def _activation_rows(model: FerModel, x: torch.Tensor, caption: str) -> list[lis
     for layer in activation_maps(model, x[:1]):
         height, width = layer.maps.shape[-2:]
         label = f"{layer.name}\n{layer.channels} ch, {height}x{width}"
-        rows.append([Panel(channel, f"{label}: ch 0" if i == 0 else f"ch {i}", cmap="viridis")
-                     for i, channel in enumerate(_stretched(layer.maps[0]))])
+        rows.append(
+            [
+                Panel(channel, f"{label}: ch 0" if i == 0 else f"ch {i}", cmap="viridis")
+                for i, channel in enumerate(_stretched(layer.maps[0]))
+            ]
+        )
     return rows
 
 
-def _gradcam_rows(model: FerModel, x: torch.Tensor, captions: list[str],
-                  layer: Optional[str]) -> list[list[Panel]]:
+def _gradcam_rows(model: FerModel, x: torch.Tensor, captions: list[str], layer: str | None) -> list[list[Panel]]:
     """One row per face: the face, and the Grad-CAM of its predicted class (at ``layer``) over it."""
     cam, _ = grad_cam(model, x, layer=layer)
     where = f"\nat {layer}" if layer else ""
-    titles = [f"Grad-CAM of the prediction{where}" if heat.max() > 0
-              else f"Grad-CAM{where}: empty\n(no positive evidence)" for heat in cam]
-    return [[Panel(picture, caption), Panel(picture, title, heat=heat)]
-            for picture, caption, title, heat in zip(_pictures(x), captions, titles, cam.cpu().numpy())]
+    titles = [
+        f"Grad-CAM of the prediction{where}" if heat.max() > 0 else f"Grad-CAM{where}: empty\n(no positive evidence)"
+        for heat in cam
+    ]
+    return [
+        [Panel(picture, caption), Panel(picture, title, heat=heat)]
+        for picture, caption, title, heat in zip(_pictures(x), captions, titles, cam.cpu().numpy())
+    ]
 
 
-def _family_figures(model: FerModel, x: torch.Tensor, outputs: dict[str, torch.Tensor],
-                    captions: list[str]) -> dict[str, list[list[Panel]]]:
+def _family_figures(
+    model: FerModel, x: torch.Tensor, outputs: dict[str, torch.Tensor], captions: list[str]
+) -> dict[str, list[list[Panel]]]:
     """The figures of the model-specific `forward_explain` outputs this model has, one row per face."""
     pictures = _pictures(x)
     figures = {}
     if "warped" in outputs:
-        figures["stn_warp.png"] = [[Panel(p, c), Panel(w, "warped by the spatial transformer")]
-                                   for p, c, w in zip(pictures, captions, _pictures(outputs["warped"]))]
+        figures["stn_warp.png"] = [
+            [Panel(p, c), Panel(w, "warped by the spatial transformer")]
+            for p, c, w in zip(pictures, captions, _pictures(outputs["warped"]))
+        ]
     if "attention" in outputs:
         attention, attended = _stretched(outputs["attention"][:, 0]), _channels_last(_stretched(outputs["attended"]))
         figures["attention.png"] = [
@@ -161,8 +173,9 @@ def _family_figures(model: FerModel, x: torch.Tensor, outputs: dict[str, torch.T
     if "region_weights" in outputs:
         views = _pictures(model.crops(x).flatten(0, 1)).reshape(len(x), -1, *pictures.shape[1:])
         weights = zip(captions, outputs["region_weights"].tolist(), outputs["relation_weights"].tolist())
-        figures["ran_regions.png"] = [[Panel(view, title) for view, title in zip(row, _region_titles(*w))]
-                                      for row, w in zip(views, weights)]
+        figures["ran_regions.png"] = [
+            [Panel(view, title) for view, title in zip(row, _region_titles(*w))] for row, w in zip(views, weights)
+        ]
     return figures
 
 
@@ -199,8 +212,15 @@ def _predictions(logits: torch.Tensor, record: dict[str, Any], inputs: ExplainIn
     probabilities = torch.softmax(logits.float().cpu() / record.get("temperature", 1.0), dim=1)
     classes = [concept(name) or name for name in record["classes"]]
     truths = inputs.truths or [None] * len(logits)
-    return [{"name": name, "predicted": classes[int(row.argmax())], "probability": round(float(row.max()), 4),
-             "true": truth} for name, row, truth in zip(inputs.names, probabilities, truths)]
+    return [
+        {
+            "name": name,
+            "predicted": classes[int(row.argmax())],
+            "probability": round(float(row.max()), 4),
+            "true": truth,
+        }
+        for name, row, truth in zip(inputs.names, probabilities, truths)
+    ]
 
 
 def _caption(prediction: dict[str, Any]) -> str:
@@ -209,8 +229,14 @@ def _caption(prediction: dict[str, Any]) -> str:
     return f"{prediction['name']}\n{prediction['predicted']} {prediction['probability']:.0%}{truth}"
 
 
-def explain(model: FerModel, record: dict[str, Any], inputs: ExplainInputs, out: Path,
-            history: Optional[list[dict[str, float]]] = None, cam_layer: Optional[str] = None) -> ExplainReport:
+def explain(
+    model: FerModel,
+    record: dict[str, Any],
+    inputs: ExplainInputs,
+    out: Path,
+    history: list[dict[str, float]] | None = None,
+    cam_layer: str | None = None,
+) -> ExplainReport:
     """Write the figures of ``model`` (loaded with its ``record``) on ``inputs`` into ``out``.
 
     ``history`` (see `run_history`) adds the learning curves; ``cam_layer`` names the module

@@ -7,9 +7,9 @@ of each image, the whole face, so every map lines up with the input image.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -56,8 +56,11 @@ def activation_maps(model: nn.Module, x: torch.Tensor, layers: int = 4, channels
 
         return record
 
-    handles = [module.register_forward_hook(recorder(name))
-               for name, module in model.named_modules() if isinstance(module, nn.Conv2d)]
+    handles = [
+        module.register_forward_hook(recorder(name))
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv2d)
+    ]
     try:
         model(x)
     finally:
@@ -112,7 +115,7 @@ def _captured_layer(model: nn.Module, layer: str) -> Iterator[list[torch.Tensor]
 
 
 def grad_cam(
-    model: FerModel, x: torch.Tensor, classes: Optional[torch.Tensor] = None, layer: Optional[str] = None
+    model: FerModel, x: torch.Tensor, classes: torch.Tensor | None = None, layer: str | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Grad-CAM (Selvaraju et al., ICCV 2017) of ``classes`` (default: the predicted ones).
 
