@@ -13,9 +13,11 @@ from ferlab.errors import ModelError
 from ferlab.models.base import FerModel, make_classifier
 from ferlab.models.registry import create_backbone, register_model
 
-Box = tuple[float, float, float, float]
+RelativeBoxXYXY = tuple[float, float, float, float]
+"""A box as ``(left, top, right, bottom)`` fractions of the image (0..1); pixel boxes are
+`ferlab.faces.BoxXYXY` (corners) and `ferlab.data.images.BoxXYWH` (corner and size)."""
 
-PAPER_REGIONS: tuple[Box, ...] = (
+PAPER_REGIONS: tuple[RelativeBoxXYXY, ...] = (
     (0.0, 0.0, 0.75, 0.75),  # top-left, scale 0.75
     (0.25, 0.0, 1.0, 0.75),  # top-right, scale 0.75
     (0.125, 0.25, 0.875, 1.0),  # centre-down, scale 0.75
@@ -25,7 +27,7 @@ PAPER_REGIONS: tuple[Box, ...] = (
 """The five fixed crops, ``(left, top, right, bottom)`` as fractions of the face image."""
 
 
-def _check_regions(regions: Sequence[Sequence[float]]) -> tuple[Box, ...]:
+def _check_regions(regions: Sequence[Sequence[float]]) -> tuple[RelativeBoxXYXY, ...]:
     boxes = tuple(tuple(box) for box in regions) if isinstance(regions, (tuple, list)) else ()
     valid = len(boxes) > 0 and all(
         len(box) == 4
