@@ -1,4 +1,4 @@
-"""The README's onnxruntime + OpenCV snippet reproduces `ferlab.analyze`'s probabilities."""
+"""The README's onnxruntime + Pillow snippet reproduces `ferlab.analyze`'s probabilities."""
 
 from __future__ import annotations
 

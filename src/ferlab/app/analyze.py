@@ -11,16 +11,16 @@ import numpy as np
 
 from ferlab.app.classifier import load_classifier
 from ferlab.app.crop_classifier import CropClassifier
-from ferlab.data.images import ImageReadError, read_image
+from ferlab.data.images import ImageReadError, read_image, resize_pixels
 from ferlab.errors import FerlabError
-from ferlab.faces import Face, align_face, get_detector, resize_face
+from ferlab.faces import Face, align_face, get_detector
 from ferlab.faces.base import BoxXYXY, Detector
 from ferlab.weights import DEFAULT_MODEL
 
 WHOLE_IMAGE = "none"
 """The detector name of a face that is the whole image (``--detector none``, or the crop rule).
 Such an image is the crop itself: it is resized to the model's input as the dataset readers
-resize their images, with no margin (see `ferlab.faces.resize_face`)."""
+resize their images, with no margin (see `ferlab.data.images.resize_pixels`)."""
 CROP_MAX_SIDE = 400
 CROP_ASPECT = (0.6, 1.7)
 """The crop rule: an image in which the detector finds no face is taken as one face crop,
@@ -115,7 +115,7 @@ class FaceAnalyzer:
         if not faces:
             return np.empty(shape, dtype=np.uint8)
         if whole_image:
-            return np.stack([resize_face(rgb, (height, width), gray)] * len(faces))
+            return np.stack([resize_pixels(rgb, (height, width), "gray" if gray else "rgb")] * len(faces))
         return np.stack([align_face(rgb, face, (height, width), gray, self.margin) for face in faces])
 
     def classify(self, rgb: np.ndarray, faces: list[Face], detector: str | None = None) -> list[FaceResult]:

@@ -79,8 +79,22 @@ def read_image(
     if box is not None:
         image = image.crop(_clamped_box(box, image.size))
     if size is not None:
-        image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+        image = _resize(image, size)
     return np.asarray(image, dtype=np.uint8)
+
+
+def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Resize to ``(height, width)`` the readers' way: Pillow's bilinear filter (antialiased when shrinking)."""
+    return image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+
+
+def resize_pixels(pixels: np.ndarray, size: tuple[int, int], color: str = "gray") -> np.ndarray:
+    """uint8 pixels (gray or RGB) converted to ``color`` and resized to ``size`` exactly as
+    `read_image` converts and resizes a file: the application's crop of a whole-image face is
+    the training crop of a dataset image."""
+    check_choice(color, COLORS, "color mode")
+    image = Image.fromarray(np.ascontiguousarray(pixels)).convert("L" if color == "gray" else "RGB")
+    return np.asarray(_resize(image, size), dtype=np.uint8)
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:

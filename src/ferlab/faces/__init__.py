@@ -7,7 +7,7 @@ Example::
     crops = [align_face(rgb, face) for face in faces]  # 48x48 grayscale uint8
 """
 
-from ferlab.faces.align import align_face, alignment_matrix, eye_angle, eye_centres, resize_face
+from ferlab.faces.align import align_face, alignment_matrix, eye_angle, eye_centres
 from ferlab.faces.base import BoxXYXY, Detector, Face, as_rgb
 from ferlab.faces.detectors import get_detector, list_detectors
 from ferlab.faces.errors import FaceError
@@ -24,5 +24,4 @@ __all__ = [
     "eye_centres",
     "get_detector",
     "list_detectors",
-    "resize_face",
 ]

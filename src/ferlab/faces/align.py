@@ -80,12 +80,3 @@ def align_face(
         borderMode=cv2.BORDER_CONSTANT,
     )
     return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if grayscale else crop
-
-
-def resize_face(image: np.ndarray, size: tuple[int, int] = (48, 48), grayscale: bool = True) -> np.ndarray:
-    """An image that is already a face crop, resized (not letterboxed) to ``size`` (height,
-    width), as the dataset readers resize their images: uint8, gray when ``grayscale``."""
-    height, width = size
-    shrink = image.shape[0] * image.shape[1] > height * width
-    resized = cv2.resize(as_rgb(image), (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return cv2.cvtColor(resized, cv2.COLOR_RGB2GRAY) if grayscale else resized
