@@ -85,6 +85,13 @@ class Preprocessing:
         )
 
 
+def preprocessing_of(model: Any) -> Preprocessing:
+    """What a built model's inputs need: the `Preprocessing` its model file stored (its
+    ``preprocessing`` attribute), else the defaults at its ``in_chans`` and ``input_size``."""
+    stored = getattr(model, "preprocessing", None)
+    return stored if stored is not None else Preprocessing((model.in_chans, *tuple(model.input_size)[1:]))
+
+
 def model_inputs(crops: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
     """uint8 crops ``(N, H, W)`` or ``(N, H, W, 3)`` → float32 ``(N, C, H, W)`` model inputs.
 

@@ -14,7 +14,7 @@ import torch
 from ferlab.app.crop_classifier import CropClassifier, tta_temperature
 from ferlab.models.base import FerModel
 from ferlab.models.files import load_model
-from ferlab.preprocess import Preprocessing, model_inputs, tta_views
+from ferlab.preprocess import model_inputs, preprocessing_of, tta_views
 from ferlab.weights import DEFAULT_MODEL, resolve_model
 
 
@@ -32,7 +32,7 @@ class ExpressionClassifier(CropClassifier):
         device: torch.device | None = None,
         tta: str = "none",
     ) -> None:
-        preprocessing = model.preprocessing or Preprocessing(tuple(model.input_size))
+        preprocessing = preprocessing_of(model)
         super().__init__(classes, name, temperature, preprocessing, tta)
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")

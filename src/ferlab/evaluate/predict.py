@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from ferlab.checks import check_batch_size
-from ferlab.preprocess import Preprocessing, tta_views
 from ferlab.preprocess import model_inputs as preprocessed
+from ferlab.preprocess import preprocessing_of, tta_views
 
 
 def default_device() -> torch.device:
@@ -19,13 +19,7 @@ def default_device() -> torch.device:
 def model_inputs(images: np.ndarray, model: nn.Module) -> torch.Tensor:
     """uint8 ``(B, H, W)`` or ``(B, H, W, 3)`` images → normalised ``(B, C, H, W)`` fit to the model's input
     (`ferlab.preprocess.model_inputs` with the model's stored or default preprocessing)."""
-    return torch.from_numpy(preprocessed(images, model_preprocessing(model)))
-
-
-def model_preprocessing(model: nn.Module) -> Preprocessing:
-    """The preprocessing of a built model: its ``preprocessing`` attribute when a model file gave it one."""
-    stored = getattr(model, "preprocessing", None)
-    return stored if stored is not None else Preprocessing((model.in_chans, *model.input_size[1:]))
+    return torch.from_numpy(preprocessed(images, preprocessing_of(model)))
 
 
 @torch.inference_mode()
@@ -49,7 +43,7 @@ def predict_logits(
     check_batch_size(batch_size)
     device = device or default_device()
     model.eval().to(device)
-    preprocessing = model_preprocessing(model)
+    preprocessing = preprocessing_of(model)
     outputs = []
     for start in range(0, len(images), batch_size):
         x = preprocessed(images[start : start + batch_size], preprocessing)
