@@ -18,7 +18,7 @@ from torch import nn
 from ferlab.data import FaceDataset
 from ferlab.data.labels import FER2013_CLASSES, concept
 from ferlab.engine.checkpoint import model_record, save_atomically
-from ferlab.evaluate.predict import model_inputs
+from ferlab.evaluate.inference import model_inputs
 from ferlab.models import create_model
 from ferlab.preprocess import MEAN, STD
 

@@ -13,8 +13,8 @@
 from ferlab.evaluate.calibration import calibration_scores, fit_temperature
 from ferlab.evaluate.crossdata import LabelAlignment, align_labels
 from ferlab.evaluate.evaluation import EvalResult, evaluate_model
+from ferlab.evaluate.inference import predict_logits
 from ferlab.evaluate.metrics import classification_metrics, expected_calibration_error, negative_log_likelihood
-from ferlab.evaluate.predict import predict_logits
 from ferlab.evaluate.robustness import OCCLUSION_MODES, occlude
 from ferlab.evaluate.subset import read_subset_file, select_subset
 

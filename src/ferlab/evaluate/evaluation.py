@@ -14,8 +14,8 @@ from ferlab.data import FaceDataset
 from ferlab.errors import DataError
 from ferlab.evaluate.calibration import calibration_scores, fit_temperature
 from ferlab.evaluate.crossdata import LabelAlignment, align_labels
+from ferlab.evaluate.inference import predict_logits
 from ferlab.evaluate.metrics import classification_metrics
-from ferlab.evaluate.predict import predict_logits
 from ferlab.evaluate.robustness import occlude
 
 

@@ -19,7 +19,7 @@ from ferlab.data import FaceDataset, SplitUnavailable, load_dataset
 from ferlab.errors import FerlabError
 from ferlab.evaluate.end_to_end import end_to_end_metrics, score_photos, write_predictions
 from ferlab.evaluate.evaluation import evaluate_model
-from ferlab.evaluate.predict import default_device
+from ferlab.evaluate.inference import default_device
 from ferlab.evaluate.report import write_report
 from ferlab.evaluate.robustness import OCCLUSION_MODES
 from ferlab.evaluate.subset import select_subset

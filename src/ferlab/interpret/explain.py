@@ -30,7 +30,7 @@ from ferlab.data import load_dataset
 from ferlab.data.labels import concept
 from ferlab.engine.plots import plot_learning_curves
 from ferlab.errors import FerlabError
-from ferlab.evaluate.predict import default_device, model_inputs
+from ferlab.evaluate.inference import default_device, model_inputs
 from ferlab.faces import Face, align_face, get_detector
 from ferlab.interpret.grid import Panel, save_grid
 from ferlab.interpret.internals import activation_maps, grad_cam
