@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ferlab.data.labels import map_labels
 from ferlab.errors import DataError, OptionError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test", "all")
@@ -141,8 +142,6 @@ def combine(base: FaceDataset, extra: FaceDataset, repeat: int = 1) -> FaceDatas
     The images must have the same size and channels. When ``base`` has soft targets, ``extra``'s
     labels become one-hot targets. Votes and extra arrays are not carried; problems of both are.
     """
-    from ferlab.data.labels import map_labels
-
     if extra.images.shape[1:] != base.images.shape[1:]:
         raise DataError(
             f"{extra.name}/{extra.split}: images of shape {extra.images.shape[1:]} cannot join "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,9 +36,11 @@ UNSAFE_FORMATS = ("EPS",)
 """Pillow formats ferlab never reads: EPS hands the file to the Ghostscript program."""
 
 
+@functools.cache
 def readable_formats() -> tuple[str, ...]:
     """The Pillow formats `read_image` tries by default (every format Pillow opens but
-    `UNSAFE_FORMATS`): the same set for `ferlab predict`, `ferlab.analyze` and `ferlab serve`."""
+    `UNSAFE_FORMATS`): the same set for `ferlab predict`, `ferlab.analyze` and `ferlab serve`.
+    Worked out once per process, not per image."""
     Image.init()
     return tuple(sorted(set(Image.OPEN) - set(UNSAFE_FORMATS)))
 
