@@ -1,13 +1,7 @@
 """ferlab: facial expression recognition, from dataset files to annotated photos."""
 
-from importlib.metadata import PackageNotFoundError, version
-
 from ferlab.errors import DataError, FerlabError, ModelError
-
-try:
-    __version__ = version("ferlab")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0"
+from ferlab.version import __version__
 
 __all__ = ["DataError", "FerlabError", "ModelError", "__version__", "analyze"]
 

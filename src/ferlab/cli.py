@@ -20,9 +20,9 @@ from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 from rich.text import Text
 
-import ferlab
 from ferlab.errors import FerlabError
 from ferlab.train_options import with_training_options
+from ferlab.version import __version__
 
 if TYPE_CHECKING:
     from ferlab.app.predict import PredictReport
@@ -44,7 +44,7 @@ err_console = Console(stderr=True)
 
 def _show_version(value: bool) -> None:
     if value:
-        console.print(f"ferlab {ferlab.__version__}")
+        console.print(f"ferlab {__version__}")
         raise typer.Exit()
 
 
@@ -265,6 +265,12 @@ def compare_command(
     runs_dir: Path | None = typer.Option(None, help="Folder of the runs (default runs/compare_<name>)."),
     out: Path = typer.Option(Path("results"), help="Folder of the table, CSV and figures."),
     timing_seconds: float = typer.Option(1.0, help="Seconds of timed passes per latency or throughput figure."),
+    occlude: str = typer.Option(
+        "", "--occlude", help="Comma-separated occlusions to score the test split under too: eyes, mouth, random."
+    ),
+    notes: Path | None = typer.Option(
+        None, "--notes", help="Markdown file of findings, written into the table file (kept across re-runs)."
+    ),
     settings: dict[str, Any] | None = None,
 ) -> None:
     """Train (or reuse) several models under one protocol; table, CSV and figures of accuracy against cost."""
@@ -290,6 +296,8 @@ def compare_command(
         out=out,
         budget_minutes=budget_minutes,
         timing_seconds=timing_seconds,
+        occlusions=tuple(mode.strip() for mode in occlude.split(",") if mode.strip()),
+        notes=notes,
         command=command_line(ctx),
     )
     result = run_compare(request, console)

@@ -28,10 +28,9 @@ def test_loss_forms() -> None:
     drawn = torch.stack([drawing.target(labels, soft) for _ in range(200)])
     assert set(drawn[:, 0].tolist()) == {0, 1} and set(drawn[:, 1].tolist()) == {1}, "draws follow the votes"
     weights = torch.tensor([1.0, 0.1, 0.1])
-    uniform = {"logits": logits, "region_weights": torch.tensor([[0.6, 0.65], [0.5, 0.9]])}
-    with_rb = TrainingLoss(class_weights=weights, rb_weight=1.0, rb_delta=0.1)(uniform, labels)
+    with_aux = TrainingLoss(class_weights=weights)({"logits": logits, "aux_loss": torch.tensor(0.25)}, labels)
     plain = torch.nn.functional.cross_entropy(logits, labels, weight=weights)
-    assert with_rb == pytest.approx(plain + 0.05 / 2)  # only the first image misses the 0.1 margin, by 0.05
+    assert with_aux == pytest.approx(plain + 0.25)
 
 
 def test_inverse_frequency_weights() -> None:
@@ -52,6 +51,15 @@ def test_config_file_and_overrides(tmp_path: Path) -> None:
         load_config(path)
     with pytest.raises(FerlabError, match="unknown optimizer 'rmsprop'"):
         load_config(optimizer="rmsprop")
+
+
+def test_configs_written_before_rb_options_moved_still_load(tmp_path: Path) -> None:
+    """Run folders of before 2026-12-02 hold rb_weight/rb_delta as training options."""
+    path = tmp_path / "config.yaml"
+    path.write_text("model: ran\nmodel_options: {regions: [[0, 0, 1, 1]]}\nrb_weight: 0.0\nrb_delta: 0.1\n")
+    assert load_config(path).model_options == {"regions": [[0, 0, 1, 1]], "rb_weight": 0.0}
+    path.write_text("model: vgg_like\nrb_weight: 0.0\nrb_delta: 0.1\n")
+    assert load_config(path).model_options == {}, "vgg_like takes no rb_weight: it had no effect"
 
 
 def run_ferlab(*args: str) -> subprocess.CompletedProcess:

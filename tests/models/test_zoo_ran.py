@@ -50,3 +50,17 @@ def test_region_biased_loss_positive_otherwise() -> None:
 def test_region_biased_loss_needs_crops() -> None:
     with pytest.raises(ModelError, match="k >= 1 crops"):
         RegionBiasedLoss()(torch.rand(4, 1))
+
+
+def test_training_outputs_carry_the_weighted_region_biased_loss() -> None:
+    torch.manual_seed(0)
+    images = torch.rand(3, 1, 48, 48)
+    weighted = create_model("ran", backbone="lenet_like", rb_weight=2.0, rb_delta=0.3).eval()  # no dropout
+    outputs = weighted.training_outputs(images)
+    expected = 2.0 * RegionBiasedLoss(0.3)(outputs["region_weights"])
+    assert outputs["aux_loss"].item() == pytest.approx(expected.item()) and expected.item() > 0
+    torch.testing.assert_close(outputs["logits"], weighted(images))
+    assert "aux_loss" not in create_model("ran", backbone="lenet_like", rb_weight=0).training_outputs(images)
+    assert "aux_loss" not in create_model("lenet_like").training_outputs(images), "other models add nothing"
+    with pytest.raises(ModelError, match="rb_weight"):
+        create_model("ran", rb_weight=-1)

@@ -8,18 +8,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ferlab.models import FerModel, RegionBiasedLoss, create_model
+from ferlab.models import FerModel, create_model
 
 FAMILIES = ["lenet_like", "deep_emotion", "resnet18", "inception_resnet_v1", "attention_net", "ran"]
 
 
 def _loss(model: FerModel, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy, plus the region-biased loss on RAN's mu as a trainer would add it."""
-    out = model.forward_explain(images)
-    loss = F.cross_entropy(out["logits"], labels)
-    if "region_weights" in out:
-        loss = loss + RegionBiasedLoss()(out["region_weights"])
-    return loss
+    """Cross-entropy plus the model's own loss term (RAN's region-biased loss), as the trainer adds it."""
+    out = model.training_outputs(images)
+    return F.cross_entropy(out["logits"], labels) + out.get("aux_loss", 0.0)
 
 
 @pytest.mark.parametrize("name", FAMILIES)

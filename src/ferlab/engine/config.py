@@ -42,7 +42,6 @@ class TrainConfig:
         mix: batch mixing after augmentation: ``none``, ``mixup``, ``cutmix`` or ``both`` (one
             of the two per batch); the loss then takes the mixed target distributions.
         mix_alpha: the Beta(alpha, alpha) parameter of the mixing weight (> 0).
-        rb_weight, rb_delta: RAN's region-biased loss weight and margin (used for ``ran``).
         teacher: knowledge distillation (Hinton et al. 2015) from this trained model (shipped
             name, run folder or model file; same classes and input as the student): the
             loss becomes ``(1 - kd_weight) * label loss + kd_weight * T^2 * KL(teacher_T ||
@@ -84,8 +83,6 @@ class TrainConfig:
     aug: str = "basic"
     mix: str = "none"
     mix_alpha: float = 1.0
-    rb_weight: float = 1.0
-    rb_delta: float = 0.1
     teacher: str | None = None
     kd_weight: float = 0.5
     kd_temperature: float = 4.0
@@ -165,13 +162,38 @@ def load_config(path: Path | None = None, **overrides: Any) -> TrainConfig:
             raise FerlabError(f"{path}: cannot read the config ({str(error).splitlines()[0]})") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise FerlabError(f"{path}: a config must be a mapping of option: value")
-        values.update(loaded or {})
+        values.update(migrate_config(loaded or {}))
         unknown = sorted(set(values) - set(config_keys()))
         if unknown:
             raise FerlabError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(config_keys())}")
     values.update({k: v for k, v in overrides.items() if v is not None})
     _check_types(values, path)
     return TrainConfig(**values)
+
+
+MOVED_TO_MODEL_OPTIONS = {"rb_weight": 1.0, "rb_delta": 0.1}
+"""Options of configs written before 2026-12-02 that are now options of the models that use
+them (RAN's region-biased loss: ``model_options: {rb_weight: ..., rb_delta: ...}``), with the
+defaults they had."""
+
+
+def migrate_config(values: dict[str, Any]) -> dict[str, Any]:
+    """A stored config (``config.yaml``, a checkpoint's) in today's form, so old runs still load,
+    resume and are reused by `ferlab compare`: each option of `MOVED_TO_MODEL_OPTIONS` moves
+    into ``model_options`` when it differs from its default and the model takes it, and is
+    dropped otherwise (it had no effect)."""
+    values = dict(values)
+    moved = {key: values.pop(key) for key in MOVED_TO_MODEL_OPTIONS if key in values}
+    changed = {key: value for key, value in moved.items() if value != MOVED_TO_MODEL_OPTIONS[key]}
+    if changed:
+        from ferlab.models import get_model_info  # torch; only old configs get here
+
+        takes = get_model_info(values.get("model", TrainConfig.model)).options
+        values["model_options"] = {
+            **(values.get("model_options") or {}),
+            **{key: value for key, value in changed.items() if key in takes},
+        }
+    return values
 
 
 def _value_type(hint: Any) -> type:

@@ -1,11 +1,9 @@
-"""The training loss: cross-entropy in the form the labels call for, plus RAN's RB-loss."""
+"""The training loss: cross-entropy in the form the labels call for, plus a model's own loss term."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-
-from ferlab.models import RegionBiasedLoss
 
 
 class TrainingLoss(nn.Module):
@@ -15,8 +13,8 @@ class TrainingLoss(nn.Module):
     * FERPlus ``crossentropy``: cross-entropy against the vote distribution;
     * FERPlus ``probability``: a label drawn from the vote distribution for every image
       at every step (the FERPlus paper's probabilistic label drawing);
-    * plus ``rb_weight`` x the region-biased loss when the outputs carry RAN's
-      ``region_weights``.
+    * plus the outputs' ``"aux_loss"``, when the model brings a loss term of its own
+      (`ferlab.models.base.FerModel.training_outputs`; RAN's region-biased loss).
     """
 
     def __init__(
@@ -24,14 +22,10 @@ class TrainingLoss(nn.Module):
         target_mode: str | None = None,
         label_smoothing: float = 0.0,
         class_weights: torch.Tensor | None = None,
-        rb_weight: float = 1.0,
-        rb_delta: float = 0.1,
     ) -> None:
         super().__init__()
         self.target_mode = target_mode
         self.cross_entropy = nn.CrossEntropyLoss(weight=class_weights, label_smoothing=label_smoothing)
-        self.region_biased = RegionBiasedLoss(rb_delta)
-        self.rb_weight = rb_weight
 
     def target(self, labels: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         """What the cross-entropy compares with under the target mode: class indices ``(B,)``
@@ -43,11 +37,11 @@ class TrainingLoss(nn.Module):
         return labels
 
     def forward(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-        """The loss of a batch; ``outputs`` as from `forward_explain` (``"logits"`` at least),
+        """The loss of a batch; ``outputs`` as from `FerModel.training_outputs` (``"logits"`` at least),
         ``target`` from `target` (or mixed by `ferlab.data.transforms.batch_mixing`)."""
         loss = self.cross_entropy(outputs["logits"], target)
-        if "region_weights" in outputs and self.rb_weight > 0:
-            loss = loss + self.rb_weight * self.region_biased(outputs["region_weights"])
+        if "aux_loss" in outputs:
+            loss = loss + outputs["aux_loss"]
         return loss
 
 

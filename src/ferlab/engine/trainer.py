@@ -34,7 +34,7 @@ from ferlab.data import FaceDataset, load_dataset
 from ferlab.data.dataset import combine
 from ferlab.data.transforms import augmentation, batch_mixing, fit_to_model, normalize, to_tensor_batch
 from ferlab.engine.checkpoint import model_record, save_atomically
-from ferlab.engine.config import TrainConfig
+from ferlab.engine.config import TrainConfig, migrate_config
 from ferlab.engine.distributed import DistInfo, all_reduce_sum, average_buffers, init_distributed, shutdown
 from ferlab.engine.losses import TrainingLoss, distillation_loss, inverse_frequency_weights
 from ferlab.errors import FerlabError
@@ -72,26 +72,15 @@ class TrainResult:
     train_seconds: float
 
 
-class _Explained(nn.Module):
-    """Makes ``forward`` return `forward_explain`'s dict, so DDP sees the call (RAN's RB-loss)."""
+class _Training(nn.Module):
+    """Makes ``forward`` the model's `training_outputs` (a dict), so DDP and torch.compile see the call."""
 
     def __init__(self, model: FerModel) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.model.forward_explain(x)
-
-
-class _Logits(nn.Module):
-    """Wraps a model so ``forward`` returns ``{"logits": ...}`` like `_Explained`."""
-
-    def __init__(self, model: FerModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"logits": self.model(x)}
+        return self.model.training_outputs(x)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -158,14 +147,11 @@ class _Run:
         self.optimizer = self._optimizer()
         self.scheduler = self._scheduler()
         weights = inverse_frequency_weights(self.labels, len(self.train_set.classes)) if config.class_weights else None
-        self.loss = TrainingLoss(
-            self.train_set.target_mode, config.label_smoothing, weights, config.rb_weight, config.rb_delta
-        ).to(device)
+        self.loss = TrainingLoss(self.train_set.target_mode, config.label_smoothing, weights).to(device)
         self.augment = augmentation(config.aug).to(device)
         self.mixing = batch_mixing(config.mix, config.mix_alpha, len(self.train_set.classes))
         self.teacher = self._teacher() if config.teacher else None
-        wrapper = _Explained if config.model == "ran" else _Logits
-        net: nn.Module = wrapper(self.model)
+        net: nn.Module = _Training(self.model)
         if info.enabled:
             net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
         self.net = torch.compile(net) if config.compile else net
@@ -413,7 +399,7 @@ class _Run:
     def _resume(self) -> None:
         path = self.run_dir / LAST_NAME
         state = read_checkpoint(path, TRAIN_FORMAT)
-        saved = state["config"]
+        saved = migrate_config(state["config"])
         for key in ("model", "model_options", "data", "batch_size"):
             if saved.get(key) != getattr(self.config, key):
                 raise FerlabError(

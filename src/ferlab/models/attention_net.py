@@ -71,6 +71,11 @@ class FeatureExtractor(nn.Module):
         return stem + self.mid(self.blocks(stem))
 
 
+@register_model(
+    "attention_net",
+    description="FERAtt-style attention net: U-Net attention map gates features, then a CNN",
+    source="Marrero Fernandez et al., FERAtt, CVPR Workshops 2019 (arXiv:1902.03284)",
+)
 class AttentionNet(FerModel):
     """Attention network in the style of FERAtt; returns its attention map for display.
 
@@ -150,21 +155,3 @@ class AttentionNet(FerModel):
             "attention": attention,
             "attended": attended,
         }
-
-
-@register_model(
-    input_size=(1, 48, 48),
-    description="FERAtt-style attention net: U-Net attention map gates features, then a CNN",
-    source="Marrero Fernandez et al., FERAtt, CVPR Workshops 2019 (arXiv:1902.03284)",
-)
-def attention_net(
-    num_classes: int = 7,
-    in_chans: int = 1,
-    backbone: str = "resnet_like",
-    backbone_kwargs: dict[str, Any] | None = None,
-    attention_widths: tuple[int, int, int] = (32, 64, 128),
-    num_filters: int = 32,
-    feature_blocks: int = 4,
-) -> AttentionNet:
-    """FERAtt-style attention network; the classifier is the registered model ``backbone``."""
-    return AttentionNet(num_classes, in_chans, backbone, backbone_kwargs, attention_widths, num_filters, feature_blocks)

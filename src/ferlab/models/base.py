@@ -12,6 +12,9 @@ Interface (see `FerModel`):
   ``forward(x) == forward_head(forward_features(x))``;
 * ``forward_explain(x)`` returns a dict with ``"logits"`` plus model-specific tensors
   worth looking at (attention maps, warped inputs, ...);
+* ``training_outputs(x)`` is what the trainer calls: ``{"logits": ...}``, plus
+  ``"aux_loss"`` for a model that brings a loss term of its own (RAN's region-biased
+  loss), which the trainer adds to the label loss;
 * ``in_chans_layers`` / ``head_layers`` name the modules whose weight shapes depend on
   ``in_chans`` / ``num_classes``, so `ferlab.models.pretrained` knows which tensors of a
   weights file may be adapted or skipped.
@@ -85,6 +88,11 @@ class FerModel(nn.Module, ABC):
         """Logits plus the internals worth visualising; here the last feature map."""
         features = self.forward_features(x)
         return {"logits": self.forward_head(features), "features": features}
+
+    def training_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The training forward pass: ``{"logits": ...}``, and ``"aux_loss"`` (a scalar the
+        trainer adds to the label loss) in a model with a loss term of its own."""
+        return {"logits": self(x)}
 
 
 def make_classifier(in_features: int, num_classes: int) -> nn.Module:

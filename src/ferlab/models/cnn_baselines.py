@@ -71,14 +71,14 @@ class FerCNN(FerModel):
 
     def __init__(
         self,
-        *,
-        widths: tuple[int, ...],
-        convs_per_stage: int,
-        hidden: int,
-        residual: bool,
         num_classes: int,
         in_chans: int,
+        widths: tuple[int, ...],
+        hidden: int,
         drop_rate: float,
+        *,
+        convs_per_stage: int,
+        residual: bool,
     ) -> None:
         super().__init__()
         widths = check_widths("widths", widths)
@@ -117,73 +117,49 @@ class FerCNN(FerModel):
         return self.classifier(self.hidden(self.pool(features)))
 
 
-@register_model(
-    input_size=(1, 48, 48),
-    description="LeNet-like CNN: 3 conv (max-pool after each) + 2 FC, batch norm throughout",
-    source=_SOURCE,
+def _register_variant(
+    name: str, description: str, convs_per_stage: int, residual: bool, widths: tuple[int, ...], hidden: int
+) -> None:
+    """Register one `FerCNN` shape under ``name``: a builder whose defaults are its published
+    widths; the three CNNs differ only in these declared values, so one builder serves them."""
+
+    def builder(
+        num_classes: int = 7,
+        in_chans: int = 1,
+        widths: tuple[int, ...] = widths,
+        hidden: int = hidden,
+        drop_rate: float = 0.5,
+    ) -> FerCNN:
+        return FerCNN(
+            num_classes, in_chans, widths, hidden, drop_rate, convs_per_stage=convs_per_stage, residual=residual
+        )
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = description
+    register_model(name, description=description, source=_SOURCE)(builder)
+
+
+_register_variant(
+    "lenet_like",
+    "LeNet-like CNN: 3 conv (max-pool after each) + 2 FC, batch norm throughout",
+    1,
+    False,
+    (32, 64, 128),
+    256,
 )
-def lenet_like(
-    num_classes: int = 7,
-    in_chans: int = 1,
-    widths: tuple[int, ...] = (32, 64, 128),
-    hidden: int = 256,
-    drop_rate: float = 0.5,
-) -> FerCNN:
-    """LeNet-like FER CNN: one 3x3 conv-BN-ReLU then max pool per stage, three stages."""
-    return FerCNN(
-        widths=widths,
-        convs_per_stage=1,
-        hidden=hidden,
-        residual=False,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        drop_rate=drop_rate,
-    )
-
-
-@register_model(
-    input_size=(1, 48, 48),
-    description="VGG-like CNN: 8 conv in 4 stages of 2 + 2 FC (10 layers), batch norm throughout",
-    source=_SOURCE,
+_register_variant(
+    "vgg_like",
+    "VGG-like CNN: 8 conv in 4 stages of 2 + 2 FC (10 layers), batch norm throughout",
+    2,
+    False,
+    (64, 128, 256, 512),
+    512,
 )
-def vgg_like(
-    num_classes: int = 7,
-    in_chans: int = 1,
-    widths: tuple[int, ...] = (64, 128, 256, 512),
-    hidden: int = 512,
-    drop_rate: float = 0.5,
-) -> FerCNN:
-    """VGG-like FER CNN: two 3x3 conv-BN-ReLU then max pool per stage, four stages."""
-    return FerCNN(
-        widths=widths,
-        convs_per_stage=2,
-        hidden=hidden,
-        residual=False,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        drop_rate=drop_rate,
-    )
-
-
-@register_model(
-    input_size=(1, 48, 48),
-    description="ResNet-like CNN: the VGG-like with identity / 1x1-projection shortcuts",
-    source=_SOURCE,
+_register_variant(
+    "resnet_like",
+    "ResNet-like CNN: the VGG-like with identity / 1x1-projection shortcuts",
+    2,
+    True,
+    (64, 128, 256, 512),
+    512,
 )
-def resnet_like(
-    num_classes: int = 7,
-    in_chans: int = 1,
-    widths: tuple[int, ...] = (64, 128, 256, 512),
-    hidden: int = 512,
-    drop_rate: float = 0.5,
-) -> FerCNN:
-    """ResNet-like FER CNN: the VGG-like with a shortcut around every conv."""
-    return FerCNN(
-        widths=widths,
-        convs_per_stage=2,
-        hidden=hidden,
-        residual=True,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        drop_rate=drop_rate,
-    )

@@ -14,12 +14,18 @@ _INPUT = (48, 48)
 _IDENTITY = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
+@register_model(
+    "deep_emotion",
+    description="Deep-Emotion: spatial transformer + 4-conv CNN (67k parameters)",
+    source="Minaee & Abdolrashidi, Deep-Emotion, arXiv:1902.01019 (2019); code: github.com/omarsayed7/Deep-Emotion",
+)
 class DeepEmotion(FerModel):
     """Deep-Emotion attentional CNN.
 
     Source: S. Minaee, A. Abdolrashidi, "Deep-Emotion: Facial Expression Recognition Using
-    Attentional Convolutional Network", arXiv:1902.01019 (2019), and the authors' PyTorch
-    code. Layers and their names follow that code, so its checkpoints load: conv1..conv4
+    Attentional Convolutional Network", arXiv:1902.01019 (2019), and the public PyTorch
+    implementation github.com/omarsayed7/Deep-Emotion (which says it is not the authors'
+    own). Layers and their names follow that code, so its checkpoints load: conv1..conv4
     (10 filters, 3x3, no padding), 2x2 max pools after conv2 and conv4, one BatchNorm2d(10)
     after conv4, fc1 810->50, fc2 50->7; the spatial transformer's localization net
     (Conv 7x7 8, pool, ReLU, Conv 5x5 10, pool, ReLU) and fc_loc (640->32->6), whose last
@@ -128,20 +134,3 @@ class DeepEmotion(FerModel):
             "warped": warped,
             "theta": theta,
         }
-
-
-@register_model(
-    input_size=(1, 48, 48),
-    description="Deep-Emotion: spatial transformer + 4-conv CNN (67k parameters)",
-    source="Minaee & Abdolrashidi, Deep-Emotion, arXiv:1902.01019 (2019), and the authors' code",
-)
-def deep_emotion(
-    num_classes: int = 7,
-    in_chans: int = 1,
-    drop_rate: float = 0.5,
-    width: int = 10,
-    hidden: int = 50,
-    stn: bool = True,
-) -> DeepEmotion:
-    """Deep-Emotion attentional CNN, 48x48 input only; ``width``/``hidden``/``stn`` for studies."""
-    return DeepEmotion(num_classes, in_chans, drop_rate, width, hidden, stn)

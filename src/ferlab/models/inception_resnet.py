@@ -92,17 +92,12 @@ def _reduction_a(act: ActLayer, w: Widen) -> Concat:
     )
 
 
-def _block_b(scale: float, act: ActLayer, w: Widen) -> ResidualInception:
-    """Inception-ResNet-B on 896 channels, 1x7 / 7x1 factorised branch (Fig. 11)."""
+def _block_factorised(channels: int, mid: int, kernel: int, scale: float, act: ActLayer, w: Widen) -> ResidualInception:
+    """Inception-ResNet-B (``channels`` 896, ``mid`` 128, ``kernel`` 7; Fig. 11) or -C (1792, 192, 3;
+    Fig. 13): a 1x1 branch and a 1x1 → 1xk → kx1 branch of ``mid`` channels each."""
+    factorised = ((channels, mid, 1, 1), (mid, mid, (1, kernel), 1), (mid, mid, (kernel, 1), 1))
     return ResidualInception(
-        [
-            _chain(act, w, (896, 128, 1, 1)),
-            _chain(act, w, (896, 128, 1, 1), (128, 128, (1, 7), 1), (128, 128, (7, 1), 1)),
-        ],
-        w(256),
-        w(896),
-        scale,
-        act,
+        [_chain(act, w, (channels, mid, 1, 1)), _chain(act, w, *factorised)], w(2 * mid), w(channels), scale, act
     )
 
 
@@ -118,24 +113,16 @@ def _reduction_b(act: ActLayer, w: Widen) -> Concat:
     )
 
 
-def _block_c(scale: float, act: ActLayer, w: Widen) -> ResidualInception:
-    """Inception-ResNet-C on 1792 channels, 1x3 / 3x1 factorised branch (Fig. 13)."""
-    return ResidualInception(
-        [
-            _chain(act, w, (1792, 192, 1, 1)),
-            _chain(act, w, (1792, 192, 1, 1), (192, 192, (1, 3), 1), (192, 192, (3, 1), 1)),
-        ],
-        w(384),
-        w(1792),
-        scale,
-        act,
-    )
-
-
 def _triple(value: object) -> bool:
     return isinstance(value, (tuple, list)) and len(value) == 3
 
 
+@register_model(
+    "inception_resnet_v1",
+    description="Inception-ResNet-v1 for 48x48 faces (prelu=True: PReLU variant of Peng et al.)",
+    source="Szegedy et al., Inception-v4/Inception-ResNet, AAAI 2017 (arXiv:1602.07261); "
+    "PReLU variant: Peng et al. 2020 as cited in the ferlab issue",
+)
 class InceptionResNetV1(FerModel):
     """Inception-ResNet-v1 for 48x48 faces; ``prelu=True`` swaps every ReLU for a PReLU.
 
@@ -193,9 +180,9 @@ class InceptionResNetV1(FerModel):
         s_a, s_b, s_c = scales
         self.blocks_a = nn.Sequential(*(_block_a(s_a, act, w) for _ in range(n_a)))
         self.reduction_a = _reduction_a(act, w)
-        self.blocks_b = nn.Sequential(*(_block_b(s_b, act, w) for _ in range(n_b)))
+        self.blocks_b = nn.Sequential(*(_block_factorised(896, 128, 7, s_b, act, w) for _ in range(n_b)))
         self.reduction_b = _reduction_b(act, w)
-        self.blocks_c = nn.Sequential(*(_block_c(s_c, act, w) for _ in range(n_c)))
+        self.blocks_c = nn.Sequential(*(_block_factorised(1792, 192, 3, s_c, act, w) for _ in range(n_c)))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(check_rate("drop_rate", drop_rate))
         self.fc = make_classifier(self.num_features, num_classes)
@@ -208,22 +195,3 @@ class InceptionResNetV1(FerModel):
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         """Global average pool, dropout, classifier."""
         return self.fc(self.dropout(self.pool(features).flatten(1)))
-
-
-@register_model(
-    input_size=(1, 48, 48),
-    description="Inception-ResNet-v1 for 48x48 faces (prelu=True: PReLU variant of Peng et al.)",
-    source="Szegedy et al., Inception-v4/Inception-ResNet, AAAI 2017 (arXiv:1602.07261); "
-    "PReLU variant: Peng et al. 2020 as cited in the ferlab issue",
-)
-def inception_resnet_v1(
-    num_classes: int = 7,
-    in_chans: int = 1,
-    prelu: bool = False,
-    repeats: tuple[int, int, int] = (5, 10, 5),
-    scales: tuple[float, float, float] = (0.17, 0.10, 0.20),
-    drop_rate: float = 0.2,
-    width: float = 1.0,
-) -> InceptionResNetV1:
-    """Inception-ResNet-v1 sized for 48x48 input; ``prelu=True`` for the PReLU variant, ``width`` scales channels."""
-    return InceptionResNetV1(num_classes, in_chans, bool(prelu), repeats, scales, drop_rate, width)

@@ -35,11 +35,11 @@ from typing import Any
 
 import torch
 
-import ferlab
 from ferlab.data.cache import cache_dir
 from ferlab.errors import FerlabError, ModelError, first_line
 from ferlab.models.files import load_model, model_file
 from ferlab.preprocess import TTA_MODES, Preprocessing
+from ferlab.version import __version__
 from ferlab.weights import resolve_model
 
 DEFAULT_OPSET = 20
@@ -112,7 +112,7 @@ def onnx_metadata(record: dict[str, Any], preprocessing: Preprocessing) -> dict[
         "ferlab.tta_temperatures": json.dumps({k: float(v) for k, v in record.get("tta_temperatures", {}).items()}),
         "ferlab.tta": f"average the logits over the views of ferlab.preprocess.tta_views: {', '.join(TTA_MODES)}; "
         f"tencrop pads 4 pixels (reflect) and takes 4 corner and 1 centre crop, each with its mirror",
-        "ferlab.version": ferlab.__version__,
+        "ferlab.version": __version__,
     }
 
 

@@ -44,6 +44,11 @@ def _check_regions(regions: Sequence[Sequence[float]]) -> tuple[RelativeBoxXYXY,
     return tuple((float(a), float(b), float(c), float(d)) for a, b, c, d in boxes)
 
 
+@register_model(
+    "ran",
+    description="Region Attention Network: face + 5 crops, self- and relation-attention",
+    source="Wang et al., Region Attention Networks, IEEE TIP 2020 (arXiv:1905.04075)",
+)
 class RegionAttentionNet(FerModel):
     """Region Attention Network: the face and k crops of it, weighed by learnt attention.
 
@@ -53,8 +58,9 @@ class RegionAttentionNet(FerModel):
     The face I_0 and k region crops I_1..I_k share one backbone giving vectors F_i;
     self-attention mu_i = sigmoid(F_i . q0), F_m = sum(mu_i F_i) / sum(mu_i); relation
     attention nu_i = sigmoid([F_i : F_m] . q1); P = sum(mu_i nu_i [F_i : F_m]) /
-    sum(mu_i nu_i); a linear classifier reads P. Train with `RegionBiasedLoss` on mu
-    (from `forward_explain`) added to the cross-entropy.
+    sum(mu_i nu_i); a linear classifier reads P. Training adds ``rb_weight`` x the
+    `RegionBiasedLoss` of mu (margin ``rb_delta``) to the cross-entropy, through
+    `training_outputs`; ``rb_weight=0`` is the ablation without it.
 
     Here F_i is the backbone's pre-logits vector: the backbone is any registered model
     (``backbone``, default ``resnet_like``) built with ``num_classes=0``, so its pooled
@@ -88,9 +94,15 @@ class RegionAttentionNet(FerModel):
         backbone: str = "resnet_like",
         backbone_kwargs: dict[str, Any] | None = None,
         regions: Sequence[Sequence[float]] = PAPER_REGIONS,
+        rb_weight: float = 1.0,
+        rb_delta: float = 0.1,
     ) -> None:
         super().__init__()
+        if rb_weight < 0:
+            raise ModelError(f"rb_weight must be 0 or more, got {rb_weight}")
         self.regions = _check_regions(regions)
+        self.rb_weight = rb_weight
+        self.region_biased = RegionBiasedLoss(rb_delta)
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.backbone = create_backbone("ran", backbone, backbone_kwargs, 0, in_chans)
@@ -145,6 +157,14 @@ class RegionAttentionNet(FerModel):
             "relation_weights": nu,
         }
 
+    def training_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """`forward_explain`'s outputs, with ``"aux_loss"`` = ``rb_weight`` x the region-biased
+        loss of the region weights (left out when ``rb_weight`` is 0: the ablation)."""
+        outputs = self.forward_explain(x)
+        if self.rb_weight > 0:
+            outputs["aux_loss"] = self.rb_weight * self.region_biased(outputs["region_weights"])
+        return outputs
+
 
 class RegionBiasedLoss(nn.Module):
     """Region-biased loss of RAN: ``mean(max(0, delta - (max_{i>0} mu_i - mu_0)))``.
@@ -169,19 +189,3 @@ class RegionBiasedLoss(nn.Module):
             )
         margin = region_weights[:, 1:].max(dim=1).values - region_weights[:, 0]
         return F.relu(self.delta - margin).mean()
-
-
-@register_model(
-    input_size=(1, 48, 48),
-    description="Region Attention Network: face + 5 crops, self- and relation-attention",
-    source="Wang et al., Region Attention Networks, IEEE TIP 2020 (arXiv:1905.04075)",
-)
-def ran(
-    num_classes: int = 7,
-    in_chans: int = 1,
-    backbone: str = "resnet_like",
-    backbone_kwargs: dict[str, Any] | None = None,
-    regions: Sequence[Sequence[float]] = PAPER_REGIONS,
-) -> RegionAttentionNet:
-    """Region Attention Network over the registered model ``backbone``."""
-    return RegionAttentionNet(num_classes, in_chans, backbone, backbone_kwargs, regions)

@@ -52,18 +52,29 @@ class ModelInfo:
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
+FER_INPUT_SIZE = (1, 48, 48)
+"""The default input of a registered model: FER2013's 48x48 grayscale faces."""
+
+
 def register_model(
-    *, input_size: tuple[int, int, int], description: str, source: str
+    name: str | None = None,
+    *,
+    description: str,
+    source: str,
+    input_size: tuple[int, int, int] = FER_INPUT_SIZE,
 ) -> Callable[[BuilderT], BuilderT]:
-    """Register a builder ``fn(num_classes, in_chans, **options) -> FerModel`` under its name."""
+    """Register a builder ``fn(num_classes, in_chans, **options) -> FerModel`` under ``name``
+    (default: the builder's own name); a `FerModel` class whose ``__init__`` takes those
+    arguments is its own builder."""
 
     def decorator(builder: BuilderT) -> BuilderT:
-        name = builder.__name__
+        name = registered_name or builder.__name__
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
         _REGISTRY[name] = ModelInfo(name, input_size, description, source, builder)
         return builder
 
+    registered_name = name
     return decorator
 
 

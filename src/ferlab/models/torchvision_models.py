@@ -156,39 +156,30 @@ _RESNETS = {
 _IMAGENET_SIZE = (1, 224, 224)
 
 
-def _resnet(name: str, num_classes: int, in_chans: int, small_input: bool, width: int = 64) -> ResNet:
+def _register_resnet(name: str, blocks: str) -> None:
+    """Register torchvision's ``name`` (a key of `_RESNETS`) with a 3x3-stem option; the ResNets
+    differ only in their declared block type and depths, so one builder serves them."""
     block, layers = _RESNETS[name]
-    return ResNet(block, layers, num_classes, in_chans, bool(small_input), width)
+    depth = name.removeprefix("resnet")
+
+    def builder(num_classes: int = 7, in_chans: int = 1, small_input: bool = False, width: int = 64) -> ResNet:
+        return ResNet(block, layers, num_classes, in_chans, bool(small_input), width)
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = (
+        f"ResNet-{depth} ({blocks}); 224x224 input, or 48x48 with ``small_input=True``; ``width`` scales the stages."
+    )
+    register_model(
+        name,
+        input_size=_IMAGENET_SIZE,
+        description=f"torchvision ResNet-{depth} (small_input=True: 3x3 stem, no max-pool, 48x48)",
+        source=_RESNET_SOURCE.format(name),
+    )(builder)
 
 
-@register_model(
-    input_size=_IMAGENET_SIZE,
-    description="torchvision ResNet-18 (small_input=True: 3x3 stem, no max-pool, 48x48)",
-    source=_RESNET_SOURCE.format("resnet18"),
-)
-def resnet18(num_classes: int = 7, in_chans: int = 1, small_input: bool = False, width: int = 64) -> ResNet:
-    """ResNet-18; 224x224 input, or 48x48 with ``small_input=True``; ``width`` scales the stages."""
-    return _resnet("resnet18", num_classes, in_chans, small_input, width)
-
-
-@register_model(
-    input_size=_IMAGENET_SIZE,
-    description="torchvision ResNet-34 (small_input=True: 3x3 stem, no max-pool, 48x48)",
-    source=_RESNET_SOURCE.format("resnet34"),
-)
-def resnet34(num_classes: int = 7, in_chans: int = 1, small_input: bool = False) -> ResNet:
-    """ResNet-34; 224x224 input, or 48x48 with ``small_input=True``."""
-    return _resnet("resnet34", num_classes, in_chans, small_input)
-
-
-@register_model(
-    input_size=_IMAGENET_SIZE,
-    description="torchvision ResNet-50 (small_input=True: 3x3 stem, no max-pool, 48x48)",
-    source=_RESNET_SOURCE.format("resnet50"),
-)
-def resnet50(num_classes: int = 7, in_chans: int = 1, small_input: bool = False) -> ResNet:
-    """ResNet-50 (bottleneck blocks); 224x224 input, or 48x48 with ``small_input=True``."""
-    return _resnet("resnet50", num_classes, in_chans, small_input)
+_register_resnet("resnet18", "basic blocks")
+_register_resnet("resnet34", "basic blocks")
+_register_resnet("resnet50", "bottleneck blocks")
 
 
 @register_model(

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-import ferlab
 from ferlab.app.analyze import FaceAnalyzer
 from ferlab.serve.analysis import analyze_upload
 from ferlab.serve.errors import ApiError
 from ferlab.serve.schemas import Analysis, BatchItem, BatchResult, ErrorBody, Health, ModelsInfo
 from ferlab.serve.settings import ServeSettings
 from ferlab.serve.worker import InferenceWorker
+from ferlab.version import __version__
 from ferlab.weights import list_shipped
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -49,7 +49,7 @@ def api_router(analyzer: FaceAnalyzer, settings: ServeSettings, worker: Inferenc
             classes=list(analyzer.classifier.classes),
             detector=analyzer.detector.name,
             shipped=list_shipped(),
-            version=ferlab.__version__,
+            version=__version__,
         )
 
     @router.post("/v1/analyze", response_model=Analysis, responses=ERROR_RESPONSES, tags=["analyze"])

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-import ferlab
 from ferlab.app.analyze import FaceAnalyzer
 from ferlab.serve.api import api_router
 from ferlab.serve.docs import add_docs
@@ -16,6 +15,7 @@ from ferlab.serve.limits import RequestLimits
 from ferlab.serve.page import add_page
 from ferlab.serve.settings import ServeSettings
 from ferlab.serve.worker import InferenceWorker
+from ferlab.version import __version__
 
 
 def create_app(settings: ServeSettings | None = None, analyzer: FaceAnalyzer | None = None) -> FastAPI:
@@ -36,7 +36,7 @@ def create_app(settings: ServeSettings | None = None, analyzer: FaceAnalyzer | N
 
     app = FastAPI(
         title="ferlab",
-        version=ferlab.__version__,
+        version=__version__,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

@@ -1,7 +1,7 @@
 """`ferlab compare`: several models trained under one protocol, then scored and timed side by side.
 
 Each entry (a registry name, its ``model_options``, a label, and rarely other training options
-such as RAN's ``rb_weight`` for an ablation) trains with `ferlab.engine.train` into
+for this row only, such as its own ``lr``) trains with `ferlab.engine.train` into
 ``<runs_dir>/<label>`` from one base `TrainConfig` of which only those fields (and ``out``) change.
 A run folder already there is reused when finished (``metrics.json`` written, by the last epoch or by the time budget),
 resumed when it holds only ``last.pt``, and refused when its ``config.yaml`` was written
@@ -31,12 +31,14 @@ from matplotlib.ticker import MaxNLocator
 from rich.console import Console
 
 from ferlab.atomic import write_atomically
+from ferlab.checks import check_choice
 from ferlab.data import FaceDataset, load_dataset
 from ferlab.engine.config import TrainConfig, config_keys, load_config
 from ferlab.engine.trainer import EpochCallback, resolve_device, train
 from ferlab.errors import FerlabError
 from ferlab.evaluate import evaluate_model
 from ferlab.evaluate.paired import mcnemar_exact, wilson_interval
+from ferlab.evaluate.robustness import OCCLUSION_MODES
 from ferlab.models import count_parameters, get_model_info, measure_flops
 from ferlab.models.files import LAST_NAME, load_model
 from ferlab.models.profile import measure_inference_speed
@@ -82,7 +84,8 @@ class CompareEntry:
         label: the row's name and run folder (default: ``model``); letters, digits, ``.``, ``_``, ``-``.
         model_options: the model's keyword options (widths, depth, backbone, ...).
         options: other training options that differ from the shared protocol for this row
-            only, such as ``rb_weight: 0`` for an ablation of RAN's region-biased loss.
+            only, such as an ``lr`` of its own (a model's own settings, such as RAN's
+            ``rb_weight: 0`` for the ablation of its region-biased loss, are model_options).
     """
 
     model: str
@@ -135,6 +138,11 @@ class CompareRequest:
         budget_minutes: stop each model's training after the epoch that ends past this
             wall time (None: train every epoch of the protocol).
         timing_seconds: time spent on each latency or throughput figure.
+        occlusions: occlusion modes (`ferlab.evaluate.robustness`: ``eyes``, ``mouth``,
+            ``random``) under which the test split is scored again, each with its own accuracy
+            and McNemar column.
+        notes: a Markdown file of findings, written into the table file under "Findings"
+            (kept with the study, so re-running the comparison keeps its conclusions).
         command: the command line, written into the table file.
     """
 
@@ -145,6 +153,8 @@ class CompareRequest:
     out: Path
     budget_minutes: float | None = None
     timing_seconds: float = 1.0
+    occlusions: tuple[str, ...] = ()
+    notes: Path | None = None
     command: str | None = None
 
     def __post_init__(self) -> None:
@@ -160,6 +170,12 @@ class CompareRequest:
             raise FerlabError(f"--budget-minutes must be 0 or more, got {self.budget_minutes}")
         if self.timing_seconds <= 0:
             raise FerlabError(f"--timing-seconds must be positive, got {self.timing_seconds}")
+        for mode in self.occlusions:
+            check_choice(mode, OCCLUSION_MODES[1:], "occlusion mode")
+        if len(set(self.occlusions)) < len(self.occlusions):
+            raise FerlabError(f"--occlude lists a mode twice: {','.join(self.occlusions)}")
+        if self.notes is not None and not Path(self.notes).is_file():
+            raise FerlabError(f"--notes {self.notes}: no such file")
 
 
 @dataclass
@@ -215,14 +231,14 @@ def budget_stop(minutes: float | None) -> EpochCallback | None:
 
 
 def measure_run(
-    label: str, config: TrainConfig, state: str, test_set: FaceDataset, device: torch.device, timing_seconds: float
-) -> tuple[dict[str, Any], list[dict[str, float]], np.ndarray]:
-    """The `COLUMNS` row of a finished run (all but McNemar's p), its per-epoch history, and
-    which test images ``best.pt`` classifies correctly (in the test split's order).
+    label: str, config: TrainConfig, state: str, test_set: FaceDataset, device: torch.device, request: CompareRequest
+) -> tuple[dict[str, Any], list[dict[str, float]], dict[str, np.ndarray], list[dict[str, Any]]]:
+    """The `columns` row of a finished run (all but McNemar's p), its per-epoch history, which
+    test images ``best.pt`` classifies correctly under each test condition (in the test split's
+    order; see `score_test`), and its recall per class under each condition.
 
-    Test scores come from ``best.pt``; training speed is the median over the run's epochs (robust
-    to an epoch slowed by other work on a shared machine);
-    latency and throughput are measured here, on the CPU and on CUDA when present.
+    Training speed is the median over the run's epochs (robust to an epoch slowed by other work
+    on a shared machine); latency and throughput are measured here, on the CPU and on CUDA when present.
     """
     run = Path(config.out)
     summary = load_summary(run)
@@ -243,26 +259,62 @@ def measure_run(
         if kind == "cuda" and not torch.cuda.is_available():
             row.update(cuda_latency_ms=NO_GPU, cuda_images_per_s=NO_GPU)
             continue
-        speed = measure_inference_speed(model, input_size, torch.device(kind), timing_seconds, SPEED_BATCH)
+        speed = measure_inference_speed(model, input_size, torch.device(kind), request.timing_seconds, SPEED_BATCH)
         row.update({f"{kind}_latency_ms": speed.latency_ms, f"{kind}_images_per_s": speed.images_per_s})
-    scored = evaluate_model(model, test_set, record["classes"], device=device)
-    correct = (scored.logits.argmax(1) == scored.labels).numpy()
-    low, high = wilson_interval(int(correct.sum()), len(correct))
-    row.update(
-        best_val_acc=summary["best_val_acc"],
-        test_acc=scored.metrics["accuracy"],
-        test_acc_low=low,
-        test_acc_high=high,
-        test_macro_f1=scored.metrics["macro_f1"],
-    )
-    return row, history, correct
+    row["best_val_acc"] = summary["best_val_acc"]
+    outcomes, recalls = score_test(row, model, record["classes"], test_set, device, request.occlusions)
+    return row, history, outcomes, recalls
 
 
-def add_mcnemar(rows: list[dict[str, Any]], correct: list[np.ndarray]) -> None:
-    """Set each row's ``mcnemar_p``: McNemar's exact test against the most accurate row (1 for itself)."""
-    best = max(range(len(rows)), key=lambda i: rows[i]["test_acc"])
-    for row, outcomes in zip(rows, correct):
-        row["mcnemar_p"] = mcnemar_exact(outcomes, correct[best]).p_value
+def score_test(
+    row: dict[str, Any],
+    model: torch.nn.Module,
+    classes: list[str],
+    test_set: FaceDataset,
+    device: torch.device,
+    occlusions: tuple[str, ...],
+) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Score ``model`` on the test split as it is (condition ``test``) and under each occlusion
+    (condition = the mode): fill ``row``'s accuracy, Wilson interval (and, plain, macro-F1) cells;
+    return each condition's right/wrong per image and one row of recall per class for each."""
+    outcomes, recalls = {}, []
+    for mode in ("none", *occlusions):
+        condition = "test" if mode == "none" else mode
+        scored = evaluate_model(model, test_set, classes, device=device, occlusion=mode)
+        correct = (scored.logits.argmax(1) == scored.labels).numpy()
+        key = "test_acc" if mode == "none" else f"test_acc_{mode}"
+        low, high = wilson_interval(int(correct.sum()), len(correct))
+        row.update({key: scored.metrics["accuracy"], f"{key}_low": low, f"{key}_high": high})
+        if mode == "none":
+            row["test_macro_f1"] = scored.metrics["macro_f1"]
+        outcomes[condition] = correct
+        per_class = scored.metrics["per_class"]
+        recalls.append({"model": row["model"], "condition": condition, **{c: per_class[c]["recall"] for c in classes}})
+    return outcomes, recalls
+
+
+def add_mcnemar(rows: list[dict[str, Any]], outcomes: list[dict[str, np.ndarray]]) -> None:
+    """Set each row's McNemar p under every test condition (``mcnemar_p`` for the plain test split,
+    ``mcnemar_p_<mode>`` per occlusion): McNemar's exact test against the row most accurate under
+    that condition (1 for itself)."""
+    for condition in outcomes[0]:
+        suffix = "" if condition == "test" else f"_{condition}"
+        best = max(range(len(rows)), key=lambda i: rows[i][f"test_acc{suffix}"])
+        for row, correct in zip(rows, outcomes):
+            row[f"mcnemar_p{suffix}"] = mcnemar_exact(correct[condition], outcomes[best][condition]).p_value
+
+
+def occlusion_columns(occlusions: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    """The columns of each occlusion mode (test accuracy, interval, McNemar p), after the model's."""
+    cells: list[tuple[str, str, str]] = [COLUMNS[0]]
+    for mode in occlusions:
+        cells += [
+            (f"test_acc_{mode}", f"{mode}: test acc", "{:.4f}"),
+            (f"test_acc_{mode}_low", "95% CI low", "{:.4f}"),
+            (f"test_acc_{mode}_high", "95% CI high", "{:.4f}"),
+            (f"mcnemar_p_{mode}", "McNemar p vs best", "{:.3g}"),
+        ]
+    return tuple(cells)
 
 
 def load_summary(run: Path) -> dict[str, Any]:
@@ -287,15 +339,16 @@ def run_compare(request: CompareRequest, console: Console | None = None) -> Comp
     if protocol.threads:
         torch.set_num_threads(protocol.threads)
     device = resolve_device(protocol.device)
-    rows, histories, correct = [], {}, []
+    rows, histories, outcomes, recalls = [], {}, [], []
     for entry, config, state in zip(request.entries, configs, states):
         if state != "reused":
             train(config, resume=state == "resumed", console=console, on_epoch=budget_stop(request.budget_minutes))
-        row, histories[entry.label], outcomes = measure_run(
-            entry.label, config, state, test_set, device, request.timing_seconds
+        row, histories[entry.label], correct, recall = measure_run(
+            entry.label, config, state, test_set, device, request
         )
         rows.append(row)
-        correct.append(outcomes)
+        outcomes.append(correct)
+        recalls += recall
         console.print(
             f"{entry.label}: {state} {config.out} ({row['epochs']} epochs): test accuracy "
             f"{row['test_acc']:.4f}, macro-F1 {row['test_macro_f1']:.4f}; {row['gflops']:.3f} GFLOPs, "
@@ -303,8 +356,8 @@ def run_compare(request: CompareRequest, console: Console | None = None) -> Comp
             highlight=False,
             markup=False,
         )
-    add_mcnemar(rows, correct)
-    files = write_outputs(request, rows, histories)
+    add_mcnemar(rows, outcomes)
+    files = write_outputs(request, rows, histories, recalls)
     return CompareResult(rows, histories, files)
 
 
@@ -316,13 +369,13 @@ def format_cell(value: Any, fmt: str) -> str:
     return value if isinstance(value, str) else fmt.format(value)
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """The rows as a Markdown table (text columns left-aligned, numbers right-aligned)."""
+def markdown_table(rows: list[dict[str, Any]], cells: tuple[tuple[str, str, str], ...] = COLUMNS) -> str:
+    """The rows as a Markdown table of ``cells`` (text columns left-aligned, numbers right-aligned)."""
     lines = [
-        "| " + " | ".join(header for _, header, _ in COLUMNS) + " |",
-        "| " + " | ".join("---" if fmt == "{}" else "---:" for _, _, fmt in COLUMNS) + " |",
+        "| " + " | ".join(header for _, header, _ in cells) + " |",
+        "| " + " | ".join("---" if fmt == "{}" else "---:" for _, _, fmt in cells) + " |",
     ]
-    lines += ["| " + " | ".join(format_cell(row[column], fmt) for column, _, fmt in COLUMNS) + " |" for row in rows]
+    lines += ["| " + " | ".join(format_cell(row[column], fmt) for column, _, fmt in cells) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -345,12 +398,26 @@ def markdown_report(request: CompareRequest, rows: list[dict[str, Any]], stem: s
     protocol.update(test_split=TEST_SPLIT, budget_minutes=request.budget_minutes, timing_seconds=request.timing_seconds)
     made_by = f"`{request.command}`" if request.command else "`ferlab.study.compare.run_compare` (Python)"
     machine = "\n".join(f"- {key}: {value}" for key, value in machine_info().items())
+    occluded = (
+        f"""
+## Under occlusion
+
+The test split again with a region grayed out (`ferlab.evaluate.robustness`: eyes band, mouth
+band, or one random square of a third of the side per image, seed 0); McNemar against the row
+most accurate under the same occlusion. Recall per class under every condition: `{stem}_recall.csv`.
+
+{markdown_table(rows, occlusion_columns(request.occlusions))}
+"""
+        if request.occlusions
+        else f"\nRecall per class on the test split: `{stem}_recall.csv`.\n"
+    )
+    findings = f"\n## Findings\n\n{Path(request.notes).read_text().strip()}\n" if request.notes else ""
     return f"""# Model comparison: {request.name}
 
 Made by {made_by}.
 
 {markdown_table(rows)}
-
+{findings}
 - run: `trained` here, `resumed` from its `last.pt`, or `reused` (a finished run in `{request.runs_dir}`,
   whose training times come from when it was trained); epochs: epochs trained (budget or protocol).
 - params, GFLOPs: parameters, and forward FLOPs per image at the model's input size counted by
@@ -364,7 +431,7 @@ Made by {made_by}.
 - 95% CI: Wilson score interval of the test accuracy. McNemar p vs best: exact two-sided McNemar
   test of the row against the row of highest test accuracy on the same test images (1 for that
   row); p above 0.05 means the two are not distinguishable at this test-set size.
-
+{occluded}
 ## Entries
 
 ```yaml
@@ -437,17 +504,23 @@ def _png(figure: Figure) -> bytes:
 
 
 def write_outputs(
-    request: CompareRequest, rows: list[dict[str, Any]], histories: dict[str, list[dict[str, float]]]
+    request: CompareRequest,
+    rows: list[dict[str, Any]],
+    histories: dict[str, list[dict[str, float]]],
+    recalls: list[dict[str, Any]],
 ) -> list[Path]:
-    """Write ``compare_<name>.md``, ``.csv``, ``_acc_vs_gflops.png``, ``_acc_vs_latency.png`` and
-    ``_val_acc.png`` into ``request.out``.
+    """Write ``compare_<name>.md``, ``.csv``, ``_recall.csv`` (recall per class, one row per model
+    and test condition), ``_acc_vs_gflops.png``, ``_acc_vs_latency.png`` and ``_val_acc.png``
+    into ``request.out``.
 
     Every file is rendered in memory first, then each is replaced atomically.
     """
     stem = f"compare_{request.name}"
+    csv_columns = COLUMNS + occlusion_columns(request.occlusions)[1:]
     contents = {
         f"{stem}.md": markdown_report(request, rows, stem).encode(),
-        f"{stem}.csv": pd.DataFrame(rows, columns=[c for c, _, _ in COLUMNS]).to_csv(index=False).encode(),
+        f"{stem}.csv": pd.DataFrame(rows, columns=[c for c, _, _ in csv_columns]).to_csv(index=False).encode(),
+        f"{stem}_recall.csv": pd.DataFrame(recalls).to_csv(index=False).encode(),
         f"{stem}_acc_vs_gflops.png": _png(accuracy_figure(rows, request.name, "gflops")),
         f"{stem}_acc_vs_latency.png": _png(accuracy_figure(rows, request.name, "cpu_latency_ms")),
         f"{stem}_val_acc.png": _png(val_acc_figure(histories, request.name)),

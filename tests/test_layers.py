@@ -1,0 +1,76 @@
+"""The package's layering: no import cycles, and no model names in the training engine."""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+from pathlib import Path
+
+import pytest
+
+SOURCE = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SOURCE / "ferlab"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SOURCE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def runtime_imports(path: Path, modules: set[str]) -> set[str]:
+    """The ferlab modules ``path`` imports at run time, at module level or inside functions
+    (imports under ``if TYPE_CHECKING:`` are left out: they never run)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            node.body = []
+    this = module_name(path)
+    package = this if path.name == "__init__.py" else this.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # names that are submodules
+    return {name for name in found if name in modules and name != this}
+
+
+def import_graph() -> dict[str, set[str]]:
+    paths = sorted(PACKAGE.rglob("*.py"))
+    modules = {module_name(path) for path in paths}
+    return {module_name(path): runtime_imports(path, modules) for path in paths}
+
+
+def test_the_graph_sees_function_level_imports() -> None:
+    graph = import_graph()
+    assert len(graph) > 50
+    assert "ferlab.engine" in graph["ferlab.cli"], "cli imports the engine inside its commands"
+
+
+def test_no_import_cycles_among_ferlab_modules() -> None:
+    try:
+        tuple(graphlib.TopologicalSorter(import_graph()).static_order())
+    except graphlib.CycleError as error:
+        pytest.fail(f"import cycle: {' -> '.join(error.args[1])}")
+
+
+def test_the_engine_branches_on_no_model_name() -> None:
+    """Models declare their training needs (`FerModel.training_outputs`), so no comparison in
+    engine/ involves a model name (a default value, such as TrainConfig's model, is no branch)."""
+    from ferlab.models import list_models
+
+    names = set(list_models())
+    for path in sorted((PACKAGE / "engine").glob("*.py")):
+        compared = {
+            constant.value
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Compare)
+            for constant in ast.walk(node)
+            if isinstance(constant, ast.Constant)
+        }
+        assert not compared & names, f"{path.name} compares with model names {sorted(compared & names)}"
