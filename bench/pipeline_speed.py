@@ -92,7 +92,7 @@ def main() -> None:
             start = time.perf_counter()
             report = analyze_video(video, analyzer, Path(tmp) / "out")
             elapsed = time.perf_counter() - start
-            found = int(report.timeline["label"].fillna("").astype(bool).sum())
+            found = len({row["frame"] for row in report.timeline if row["label"]})
             where = "full frame" if detect_size is None else f"{detect_size} px"
             print(
                 f"end to end, detector on {where}, full search every {search_every:2d} frames, {backend} backend: "

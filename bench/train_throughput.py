@@ -1,32 +1,45 @@
-"""Training throughput of resnet_like on this CPU against the CPU's own matmul speed.
+"""Training throughput of study 1's models on this CPU against the CPU's own matmul speed.
 
-    python bench/train_throughput.py [--model resnet_like] [--images 1024] [--batch-size 128]
+    python bench/train_throughput.py [--labels resnet_like,vgg_like] [--variants compile=true,compile=false]
+        [--entries configs/studies/fer2013_matched_entries.yaml] [--config configs/studies/fer2013_matched.yaml]
 
-Runs the real trainer (`ferlab.engine.train`, basic augmentation, channels_last) for one
-epoch on a synthetic 48x48 FER2013 file, takes its images/s, and multiplies by the
-training FLOPs per image counted with torch's FlopCounterMode on one forward + backward
-(a multiply-add counts as 2). A float32 2048x2048 matmul measured in the same run, with
-the same thread count, gives the reference GFLOP/s; the ratio is printed.
+For every entry (label) of a `ferlab compare` entries file and every variant (training
+options overriding the protocol, ``;`` between options of one variant: ``compile=false;batch_size=256``)
+it runs the real trainer (`ferlab.engine.train`) under the study's protocol for ``--epochs``
+epochs on a synthetic 48x48 FER2013 file and takes the last epoch's training images/s (the
+first one of a compiled run includes the compilation). Training FLOPs per image are counted
+with torch's FlopCounterMode on one forward + backward of the model (a multiply-add counts
+as 2). A float32 2048x2048 matmul, measured with the same thread count before the first
+run and after every run, gives the reference GFLOP/s; each run's ratio uses the mean of the
+measurements just before and after it, against drift. Prints a Markdown table; ``--csv``
+writes it too. Pause other jobs on the machine while it runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import platform
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from ferlab.engine import load_config, train
 from ferlab.models import create_model
+from ferlab.study.compare import CompareEntry, load_entries, model_config
+
+COLUMNS = ("label", "variant", "images_per_s", "train_gflop_per_image", "train_gflops", "matmul_gflops", "ratio")
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """GFLOP/s of ``repeats`` float32 ``size x size`` matmuls after one warm-up product."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b
     start = time.perf_counter()
@@ -35,15 +48,18 @@ def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def train_flops_per_image(model_name: str, batch: int = 32) -> float:
-    model = create_model(model_name).to(memory_format=torch.channels_last)
+def train_flops_per_image(entry: CompareEntry, batch: int = 32) -> float:
+    """Forward + backward FLOPs per image of the entry's model (training mode, channels_last)."""
+    model = create_model(entry.model, **entry.model_options).to(memory_format=torch.channels_last)
     x = torch.randn(batch, *model.input_size).contiguous(memory_format=torch.channels_last)
     with FlopCounterMode(display=False) as counter:
-        torch.nn.functional.cross_entropy(model(x), torch.zeros(batch, dtype=torch.long)).backward()
+        logits = model.forward_explain(x)["logits"]
+        torch.nn.functional.cross_entropy(logits, torch.zeros(batch, dtype=torch.long)).backward()
     return counter.get_total_flops() / batch
 
 
 def write_synthetic_fer2013(path: Path, images: int) -> None:
+    """A FER2013 csv of ``images`` random training faces and 64 PublicTest faces."""
     rng = np.random.default_rng(0)
     lines = ["emotion,pixels,Usage"]
     for i in range(images + 64):
@@ -52,38 +68,57 @@ def write_synthetic_fer2013(path: Path, images: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def parse_variant(text: str) -> dict[str, Any]:
+    """``compile=false;batch_size=256`` → ``{"compile": False, "batch_size": 256}`` (values read as YAML)."""
+    pairs = [item.split("=", 1) for item in text.split(";") if item]
+    return {key.strip(): yaml.safe_load(value) for key, value in pairs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="resnet_like")
-    parser.add_argument("--images", type=int, default=1024)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--entries", type=Path, default=Path("configs/studies/fer2013_matched_entries.yaml"))
+    parser.add_argument("--config", type=Path, default=Path("configs/studies/fer2013_matched.yaml"))
+    parser.add_argument("--labels", default="resnet_like", help="comma-separated entry labels")
+    parser.add_argument("--variants", default="compile=true", help="comma-separated variants")
+    parser.add_argument("--images", type=int, default=2048)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--csv", type=Path, default=None)
     args = parser.parse_args()
+    entries = {entry.label: entry for entry in load_entries(args.entries)}
+    labels = args.labels.split(",")
+    missing = sorted(set(labels) - set(entries))
+    if missing:
+        parser.error(f"no entry {', '.join(missing)} in {args.entries}; it has {', '.join(entries)}")
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "fer2013.csv"
         write_synthetic_fer2013(data, args.images)
-        reference = matmul_gflops()
-        config = load_config(
-            model=args.model,
-            data_root=str(data),
-            out=str(Path(folder) / "run"),
-            epochs=1,
-            batch_size=args.batch_size,
-            device="cpu",
-            aug="basic",
-        )
-        result = train(config)
-        reference = (reference + matmul_gflops()) / 2  # before and after, against drift
-    images_per_s = result.history[0]["images_per_s"]
-    flops = train_flops_per_image(args.model)
-    achieved = images_per_s * flops / 1e9
+        protocol = load_config(args.config, data_root=str(data), epochs=args.epochs)
+        before = matmul_gflops()
+        for label in labels:
+            flops = train_flops_per_image(entries[label])
+            for variant in args.variants.split(","):
+                config = model_config(protocol, entries[label], Path(folder) / str(len(rows)))
+                config = load_config(**{**config.to_dict(), **parse_variant(variant)})
+                images_per_s = train(config).history[-1]["images_per_s"]
+                after = matmul_gflops()
+                reference, before = (before + after) / 2, after
+                achieved = images_per_s * flops / 1e9
+                rows.append(dict(zip(COLUMNS, (label, variant, images_per_s, flops / 1e9, achieved, reference))))
+                rows[-1]["ratio"] = achieved / reference
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads"
+        f"{torch.get_num_threads()} threads; protocol {args.config}, {args.images} synthetic images, "
+        f"last of {args.epochs} epochs"
     )
-    print(f"{args.model} training: {images_per_s:.1f} images/s, {flops / 1e9:.3f} GFLOP per image (fwd+bwd)")
-    print(f"achieved training GFLOP/s: {achieved:.1f}")
-    print(f"matmul 2048x2048 fp32 GFLOP/s: {reference:.1f}")
-    print(f"ratio training/matmul: {achieved / reference:.2f}")
+    print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
+    for row in rows:
+        print("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
+    if args.csv:
+        with args.csv.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
 
 
 if __name__ == "__main__":

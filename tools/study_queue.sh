@@ -1,15 +1,51 @@
 #!/usr/bin/env bash
-# The background queue of issue #18's studies: one `ferlab compare` at a time, 2 threads,
-# checkpointed every epoch. Run it again after a restart: finished runs are reused and an
-# unfinished one resumes from its last.pt. Finished runs live in results/<study>/trained/
-# (best.pt, config.yaml, metrics.json, metrics.csv, learning_curves.png are committed;
-# last.pt and tb/ are ignored).
+# The background queue of issue #18's studies, one job at a time, 2 threads, checkpointed
+# every epoch. Run it again after a restart: finished runs are reused (compare), skipped
+# (train --resume) or counted (sweeps: the SQLite study keeps its finished trials), and an
+# unfinished run resumes from its last.pt. Finished runs live under results/ (best.pt,
+# config.yaml, metrics.json, metrics.csv, learning_curves.png are committed; last.pt and tb/
+# are ignored); sweep trials under $RUNS/sweeps, their reports copied to results/sensitivity/.
 #   nohup tools/study_queue.sh > /work/runs/study_queue.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 data_root="${FERLAB_FER2013:-../shared/data/fer2013}"
+runs="${RUNS:-/work/runs}"
 
+# Study 1: FER2013 at matched compute.
 ferlab compare --name fer2013_matched --entries configs/studies/fer2013_matched_entries.yaml \
     --config configs/studies/fer2013_matched.yaml --data-root "$data_root" \
     --runs-dir results/compare_fer2013_matched/trained --out results --timing-seconds 2
+
+# Deep-Emotion at its published size and recipe, scored on PrivateTest.
+published=results/deep_emotion_published
+resume=""; [ -f "$published/run/last.pt" ] && resume="--resume"
+ferlab train --config configs/studies/deep_emotion_published.yaml --data-root "$data_root" --out "$published/run" $resume
+ferlab eval "$published/run" --data fer2013 --data-root "$data_root" --split test --out "$published/test"
+
+# Study 2: FERPlus, RAN with and without its region-biased loss, and study 1's best plain CNN.
+python - <<'PY'
+import pandas as pd
+rows = pd.read_csv("results/compare_fer2013_matched.csv")
+plain = rows[rows["arch"].isin(["resnet_like", "vgg_like", "resnet18", "inception_resnet_v1"])]
+best = plain.loc[plain["best_val_acc"].idxmax(), "model"]
+assert best == "vgg_like", f"study 1's best plain CNN by val is {best}: update configs/studies/ferplus_ran_entries.yaml"
+PY
+ferlab compare --name ferplus_ran --entries configs/studies/ferplus_ran_entries.yaml \
+    --config configs/studies/ferplus_ran.yaml --data-root "$data_root" \
+    --runs-dir results/compare_ferplus_ran/trained --out results --timing-seconds 2 --occlude eyes,mouth,random
+
+# Sensitivity at 12,000 faces x 6 epochs: two workers (one thread each) on one SQLite study.
+for model in resnet_like attention_net; do
+    study="${model}_12k" out="$runs/sweeps/${model}_12k"
+    mkdir -p "$out"
+    sweep=(ferlab sweep --config "configs/sweeps/$study.yaml" --space "configs/sweeps/$model.yaml" --trials 20
+           --data-root "$data_root" --study-name "$study" --storage "sqlite:///$out/study.db")
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "${sweep[@]}" --out "$out" > "$out.worker1.log" 2>&1 &
+    sleep 60  # the first worker creates the study
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "${sweep[@]}" --out "${out}_worker2" > "$out.worker2.log" 2>&1
+    wait
+    "${sweep[@]}" --out "$out" --report-only
+    mkdir -p "results/sensitivity/$study"
+    cp "$out"/sweep.md "$out"/trials.csv "$out"/*.png "results/sensitivity/$study/"
+done

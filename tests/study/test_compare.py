@@ -12,7 +12,10 @@ import yaml
 from torch import nn
 
 from ferlab.cli import main
+from ferlab.data import load_dataset
 from ferlab.engine import load_config
+from ferlab.evaluate import evaluate_model
+from ferlab.models.files import load_model
 from ferlab.models.profile import measure_inference_speed
 from ferlab.study.compare import COLUMNS, NO_GPU
 
@@ -97,9 +100,11 @@ def test_two_models_fill_every_column_then_finished_runs_are_reused(small_fer201
     figures = ["compare_tiny_acc_vs_gflops.png", "compare_tiny_acc_vs_latency.png", "compare_tiny_val_acc.png"]
     for figure in figures:
         assert (out / figure).read_bytes()[:8] == PNG
-    assert sorted(p.name for p in out.iterdir()) == sorted(["compare_tiny.md", "compare_tiny.csv", *figures]), (
-        "no temporary files left"
-    )
+    tables = ["compare_tiny.md", "compare_tiny.csv", "compare_tiny_recall.csv"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*tables, *figures]), "no temporary files left"
+    recall = pd.read_csv(out / "compare_tiny_recall.csv")
+    assert recall[["model", "condition"]].values.tolist() == [["lenet_like", "test"], ["deep_emotion", "test"]]
+    assert recall.columns[2:].tolist() == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
     checkpoints = {model: (runs / model / "last.pt").stat().st_mtime_ns for model in ("lenet_like", "deep_emotion")}
     compare(*args)
@@ -186,6 +191,8 @@ def test_entries_give_each_row_its_own_options_label_and_paired_statistics(small
         )
     )
     runs, out = tmp_path / "runs", tmp_path / "results"
+    notes = tmp_path / "findings.md"
+    notes.write_text("- de_paper and de_wide_no_stn are within noise.\n")
     compare(
         "--entries",
         entries,
@@ -199,6 +206,10 @@ def test_entries_give_each_row_its_own_options_label_and_paired_statistics(small
         runs,
         "--out",
         out,
+        "--occlude",
+        "eyes,random",
+        "--notes",
+        notes,
     )
 
     table = pd.read_csv(out / "compare_entries.csv").set_index("model")
@@ -213,6 +224,21 @@ def test_entries_give_each_row_its_own_options_label_and_paired_statistics(small
     assert table.loc[best, "mcnemar_p"] == 1.0
     report = (out / "compare_entries.md").read_text()
     assert "label: de_wide_no_stn" in report and "McNemar" in report
+    assert "## Under occlusion" in report and "| model | eyes: test acc |" in report
+    assert "## Findings\n\n- de_paper and de_wide_no_stn are within noise.\n" in report
+
+    test_set = load_dataset("fer2013", small_fer2013, "test")
+    for label in table.index:
+        model, record = load_model(runs / label)
+        for mode in ("eyes", "random"):
+            scored = evaluate_model(model, test_set, record["classes"], device="cpu", occlusion=mode)
+            assert table.loc[label, f"test_acc_{mode}"] == pytest.approx(scored.metrics["accuracy"])
+            assert table.loc[label, f"test_acc_{mode}_low"] <= table.loc[label, f"test_acc_{mode}"]
+    assert table.loc[table["test_acc_eyes"].idxmax(), "mcnemar_p_eyes"] == 1.0
+    recall = pd.read_csv(out / "compare_entries_recall.csv")
+    assert recall["condition"].tolist() == ["test", "eyes", "random"] * 2
+    hand = evaluate_model(load_model(runs / "de_paper")[0], test_set, record["classes"], device="cpu", occlusion="eyes")
+    assert recall.iloc[1, 2:].tolist() == pytest.approx([c["recall"] for c in hand.metrics["per_class"].values()])
 
 
 def test_bad_entries_are_one_line_errors(small_fer2013: Path, tmp_path: Path, capsys) -> None:
@@ -225,6 +251,9 @@ def test_bad_entries_are_one_line_errors(small_fer2013: Path, tmp_path: Path, ca
     entries.write_text(yaml.safe_dump([{"model": "deep_emotion", "widths": [8]}]))
     assert "may only have model, label, model_options, options" in compare_error(base, capsys)
     assert "pass either --models" in compare_error([*base, "--models", "lenet_like"], capsys)
+    entries.write_text(yaml.safe_dump([{"model": "deep_emotion"}]))
+    assert "unknown occlusion mode 'nose'" in compare_error([*base, "--occlude", "eyes,nose"], capsys)
+    assert "--notes nowhere.md: no such file" in compare_error([*base, "--notes", "nowhere.md"], capsys)
 
 
 def test_study_entries_build_at_the_matched_compute_budget() -> None:
