@@ -17,7 +17,7 @@ from torchvision.transforms.v2 import functional as TF
 from ferlab.checks import check_choice
 from ferlab.preprocess import MEAN, STD
 
-AUG_PRESETS: tuple[str, ...] = ("none", "basic", "strong")
+AUG_PRESETS: tuple[str, ...] = ("none", "basic", "strong", "wild")
 MIX_MODES: tuple[str, ...] = ("none", "mixup", "cutmix", "both")
 
 
@@ -49,6 +49,12 @@ def augmentation(preset: str) -> nn.Module:
       shifts ±10%, zoom ±10%.
     * ``strong``: flip, rotation ±15°, shifts ±12%, zoom ±15%, brightness/contrast ±30%,
       random erasing (cutout) of 2-20% of the image with p = 0.5.
+    * ``wild``: for the gap between dataset crops and faces found in photos and films (issue
+      #19): flip; rotation ±10°, shifts ±10% and zoom 0.85-1.2 (a detector box's jitter);
+      Gaussian blur with sigma 0.1-1.5 (p = 0.3: defocus, upscaled small faces); gamma 0.6-1.6
+      (p = 0.5: exposure); contrast ±40% and brightness ±20% (p = 0.5); one erased patch of
+      2-15% (p = 0.25: a hand or an object in front of the face). No JPEG artefacts: Kornia's
+      ``RandomJPEG`` takes RGB only.
     """
     check_choice(preset, AUG_PRESETS, "augmentation preset")
     if preset == "none":
@@ -57,6 +63,15 @@ def augmentation(preset: str) -> nn.Module:
         return K.AugmentationSequential(
             K.RandomHorizontalFlip(),
             K.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), padding_mode="reflection", p=1.0),
+        )
+    if preset == "wild":
+        return K.AugmentationSequential(
+            K.RandomHorizontalFlip(),
+            K.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.85, 1.2), padding_mode="reflection", p=1.0),
+            K.RandomGaussianBlur((5, 5), (0.1, 1.5), p=0.3),
+            K.RandomGamma((0.6, 1.6), p=0.5),
+            K.ColorJiggle(brightness=0.2, contrast=0.4, p=0.5),
+            K.RandomErasing(scale=(0.02, 0.15), p=0.25),
         )
     return K.AugmentationSequential(  # strong
         K.RandomHorizontalFlip(),
