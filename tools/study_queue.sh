@@ -12,10 +12,13 @@ export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 data_root="${FERLAB_FER2013:-../shared/data/fer2013}"
 runs="${RUNS:-/work/runs}"
 
+# A study's findings (configs/studies/<name>_notes.md), once written, go into its table file.
+notes() { [ -f "configs/studies/$1_notes.md" ] && echo "--notes configs/studies/$1_notes.md" || true; }
+
 # Study 1: FER2013 at matched compute.
 ferlab compare --name fer2013_matched --entries configs/studies/fer2013_matched_entries.yaml \
     --config configs/studies/fer2013_matched.yaml --data-root "$data_root" \
-    --runs-dir results/compare_fer2013_matched/trained --out results --timing-seconds 2
+    --runs-dir results/compare_fer2013_matched/trained --out results --timing-seconds 2 $(notes fer2013_matched)
 
 # Deep-Emotion at its published size and recipe, scored on PrivateTest.
 published=results/deep_emotion_published
@@ -33,7 +36,8 @@ assert best == "vgg_like", f"study 1's best plain CNN by val is {best}: update c
 PY
 ferlab compare --name ferplus_ran --entries configs/studies/ferplus_ran_entries.yaml \
     --config configs/studies/ferplus_ran.yaml --data-root "$data_root" \
-    --runs-dir results/compare_ferplus_ran/trained --out results --timing-seconds 2 --occlude eyes,mouth,random
+    --runs-dir results/compare_ferplus_ran/trained --out results --timing-seconds 2 --occlude eyes,mouth,random \
+    $(notes ferplus_ran)
 
 # Sensitivity at 12,000 faces x 6 epochs: two workers (one thread each) on one SQLite study.
 for model in resnet_like attention_net; do

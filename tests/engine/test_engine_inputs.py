@@ -11,7 +11,7 @@ from ferlab.engine import load_config, load_model, train
 from ferlab.engine.checkpoint import save_atomically
 from ferlab.engine.losses import TrainingLoss, inverse_frequency_weights
 from ferlab.errors import FerlabError
-from ferlab.weights import resolve_model
+from ferlab.weights import list_shipped, resolve_model
 
 
 def test_loss_forms() -> None:
@@ -135,6 +135,7 @@ def test_committed_training_configs_load_and_build_their_model(path: Path) -> No
     config = load_config(path)
     model = create_model(config.model, **config.model_options)
     assert sum(p.numel() for p in model.parameters()) > 0
-    if config.teacher:  # a committed teacher file, named relative to the repository root
-        teacher, _ = load_model(resolve_model(path.parents[1] / config.teacher))
+    if config.teacher:  # a shipped model, or a committed file named relative to the repository root
+        shipped = config.teacher in list_shipped()
+        teacher, _ = load_model(resolve_model(config.teacher if shipped else path.parents[1] / config.teacher))
         assert teacher.input_size == model.input_size

@@ -68,7 +68,7 @@ def test_example_space_files_are_valid_and_set_real_model_options(model: str) ->
         ("batch_size: {int: [16, 64.5]}\n", "batch_size: bad int distribution"),
         ("lr: {uniform: [0.01, 0.1]}\n", "lr: expected a mapping with one of float, int or choice"),
         ("optimizer: {choice: [sgd, rmsprop]}\n", "optimizer: value 'rmsprop' is refused: unknown optimizer"),
-        ("aug: {choice: [basic, wild]}\n", "aug: value 'wild' is refused: unknown augmentation preset"),
+        ("aug: {choice: [basic, feral]}\n", "aug: value 'feral' is refused: unknown augmentation preset"),
         ("model_options.drop_rat: {float: [0.0, 0.5]}\n", "did you mean 'drop_rate'?"),
         ("model_options.drop_rate: {float: [0.0, 1.5]}\n", "value 1.5 is refused: drop_rate must be in [0, 1)"),
     ],
