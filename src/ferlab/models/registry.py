@@ -68,13 +68,12 @@ def register_model(
     arguments is its own builder."""
 
     def decorator(builder: BuilderT) -> BuilderT:
-        name = registered_name or builder.__name__
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelInfo(name, input_size, description, source, builder)
+        key = name or builder.__name__
+        if key in _REGISTRY:
+            raise ValueError(f"model {key!r} is registered twice")
+        _REGISTRY[key] = ModelInfo(key, input_size, description, source, builder)
         return builder
 
-    registered_name = name
     return decorator
 
 
