@@ -233,9 +233,9 @@ def budget_stop(minutes: float | None) -> EpochCallback | None:
 def measure_run(
     label: str, config: TrainConfig, state: str, test_set: FaceDataset, device: torch.device, request: CompareRequest
 ) -> tuple[dict[str, Any], list[dict[str, float]], dict[str, np.ndarray], list[dict[str, Any]]]:
-    """The `columns` row of a finished run (all but McNemar's p), its per-epoch history, which
-    test images ``best.pt`` classifies correctly under each test condition (in the test split's
-    order; see `score_test`), and its recall per class under each condition.
+    """The row of a finished run (`COLUMNS` and `occlusion_columns`, all but McNemar's p), its
+    per-epoch history, which test images ``best.pt`` classifies correctly under each test
+    condition (in the test split's order; see `score_test`), and its recall per class under each.
 
     Training speed is the median over the run's epochs (robust to an epoch slowed by other work
     on a shared machine); latency and throughput are measured here, on the CPU and on CUDA when present.
