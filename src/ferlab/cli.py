@@ -22,7 +22,7 @@ from rich.text import Text
 
 from ferlab.errors import FerlabError
 from ferlab.train_options import with_training_options
-from ferlab.version import __version__
+from ferlab.version import package_version
 
 if TYPE_CHECKING:
     from ferlab.app.predict import PredictReport
@@ -44,7 +44,7 @@ err_console = Console(stderr=True)
 
 def _show_version(value: bool) -> None:
     if value:
-        console.print(f"ferlab {__version__}")
+        console.print(f"ferlab {package_version()}")
         raise typer.Exit()
 
 

@@ -1,8 +1,15 @@
-"""The installed package's version (``0.0.0`` in a source tree that was never installed)."""
+"""The installed package's version, looked up on first use: importing ``importlib.metadata``
+costs about 60 ms, which every ``ferlab`` command would otherwise pay at start-up."""
 
-from importlib.metadata import PackageNotFoundError, version
+from functools import cache
 
-try:
-    __version__ = version("ferlab")
-except PackageNotFoundError:
-    __version__ = "0.0.0"
+
+@cache
+def package_version() -> str:
+    """The installed ``ferlab`` version (``0.0.0`` in a source tree that was never installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ferlab")
+    except PackageNotFoundError:
+        return "0.0.0"

@@ -24,7 +24,7 @@ from ferlab.evaluate.robustness import OCCLUSION_MODES
 from ferlab.evaluate.subset import select_subset
 from ferlab.models.files import load_model
 from ferlab.preprocess import TTA_MODES
-from ferlab.version import __version__
+from ferlab.version import package_version
 from ferlab.weights import WEIGHTS_DIR
 
 PREDICTIONS_NAME = "predictions.csv"
@@ -116,7 +116,7 @@ def _validation_split(request: EvalRequest) -> tuple[FaceDataset | None, str]:
 def _run_info(request: EvalRequest) -> dict[str, Any]:
     return {
         "command": request.command,
-        "ferlab_version": __version__,
+        "ferlab_version": package_version(),
         "weights": str(request.weights),
         "data_root": str(request.data_root),
         "data_options": request.data_options,

@@ -39,7 +39,7 @@ from ferlab.data.cache import cache_dir
 from ferlab.errors import FerlabError, ModelError, first_line
 from ferlab.models.files import load_model, model_file
 from ferlab.preprocess import TTA_MODES, Preprocessing
-from ferlab.version import __version__
+from ferlab.version import package_version
 from ferlab.weights import resolve_model
 
 DEFAULT_OPSET = 20
@@ -112,7 +112,7 @@ def onnx_metadata(record: dict[str, Any], preprocessing: Preprocessing) -> dict[
         "ferlab.tta_temperatures": json.dumps({k: float(v) for k, v in record.get("tta_temperatures", {}).items()}),
         "ferlab.tta": f"average the logits over the views of ferlab.preprocess.tta_views: {', '.join(TTA_MODES)}; "
         f"tencrop pads 4 pixels (reflect) and takes 4 corner and 1 centre crop, each with its mirror",
-        "ferlab.version": __version__,
+        "ferlab.version": package_version(),
     }
 
 

@@ -12,7 +12,7 @@ from ferlab.app.analyze import FaceAnalyzer
 from ferlab.app.draw import annotate, encode_rgb
 from ferlab.data.images import ImageReadError, ImageTooLarge, read_image
 from ferlab.serve.errors import ApiError
-from ferlab.version import __version__
+from ferlab.version import package_version
 
 
 def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
@@ -43,7 +43,7 @@ def analyze_upload(analyzer: FaceAnalyzer, data: bytes, max_pixels: int, annotat
         "image": {"width": rgb.shape[1], "height": rgb.shape[0]},
         "faces": [face.to_dict() for face in faces],
         "model": analyzer.classifier.name,
-        "version": __version__,
+        "version": package_version(),
         "annotated_png": None,
     }
     if annotated:

@@ -14,7 +14,7 @@ from ferlab.serve.errors import ApiError
 from ferlab.serve.schemas import Analysis, BatchItem, BatchResult, ErrorBody, Health, ModelsInfo
 from ferlab.serve.settings import ServeSettings
 from ferlab.serve.worker import InferenceWorker
-from ferlab.version import __version__
+from ferlab.version import package_version
 from ferlab.weights import list_shipped
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -49,7 +49,7 @@ def api_router(analyzer: FaceAnalyzer, settings: ServeSettings, worker: Inferenc
             classes=list(analyzer.classifier.classes),
             detector=analyzer.detector.name,
             shipped=list_shipped(),
-            version=__version__,
+            version=package_version(),
         )
 
     @router.post("/v1/analyze", response_model=Analysis, responses=ERROR_RESPONSES, tags=["analyze"])

@@ -15,7 +15,7 @@ from ferlab.serve.limits import RequestLimits
 from ferlab.serve.page import add_page
 from ferlab.serve.settings import ServeSettings
 from ferlab.serve.worker import InferenceWorker
-from ferlab.version import __version__
+from ferlab.version import package_version
 
 
 def create_app(settings: ServeSettings | None = None, analyzer: FaceAnalyzer | None = None) -> FastAPI:
@@ -36,7 +36,7 @@ def create_app(settings: ServeSettings | None = None, analyzer: FaceAnalyzer | N
 
     app = FastAPI(
         title="ferlab",
-        version=__version__,
+        version=package_version(),
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
