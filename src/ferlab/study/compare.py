@@ -171,7 +171,7 @@ class CompareRequest:
         if self.timing_seconds <= 0:
             raise FerlabError(f"--timing-seconds must be positive, got {self.timing_seconds}")
         for mode in self.occlusions:
-            check_choice(mode, OCCLUSION_MODES[1:], "occlusion mode")
+            check_choice(mode, tuple(m for m in OCCLUSION_MODES if m != "none"), "occlusion mode")
         if len(set(self.occlusions)) < len(self.occlusions):
             raise FerlabError(f"--occlude lists a mode twice: {','.join(self.occlusions)}")
         if self.notes is not None and not Path(self.notes).is_file():
