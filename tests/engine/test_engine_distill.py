@@ -1,5 +1,6 @@
-"""Knowledge distillation: the soft-target loss, learning from a teacher alone, bad teachers."""
+"""Knowledge distillation: the soft-target loss, learning from a teacher alone, undistilled extra data, bad teachers."""
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,41 @@ def test_distillation_loss_is_t_squared_kl_of_the_softened_distributions() -> No
     loss.backward()
     assert student.grad is not None and student.grad.abs().sum() > 0
     assert float(distillation_loss(teacher, teacher, 3.0)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_masked_distillation_averages_only_the_distilled_images_over_the_whole_batch() -> None:
+    student = torch.tensor([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0]], requires_grad=True)
+    teacher = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    first_alone = distillation_loss(student[:1], teacher[:1], 2.0)
+    loss = distillation_loss(student, teacher, 2.0, mask=torch.tensor([True, False]))
+    assert loss.item() == pytest.approx(first_alone.item() / 2, rel=1e-5)
+    loss.backward()
+    assert student.grad[0].abs().sum() > 0 and student.grad[1].abs().sum() == 0
+
+
+def test_extra_data_with_distill_false_is_kept_out_of_the_teachers_loss(tiny_fer2013: Path, tmp_path: Path) -> None:
+    """kd_weight 1 and an lr too small to move the weights: the epoch's loss is the teacher's term
+    alone, so with the main images followed by 3 undistilled copies it is about 1/4 of the loss
+    with all 4 copies distilled."""
+    teacher = _untrained_teacher(tmp_path / "teacher.pt")
+    losses = {}
+    for distill in (True, False):
+        config = load_config(
+            data_root=str(tiny_fer2013),
+            out=str(tmp_path / f"distill_{distill}"),
+            teacher=str(teacher),
+            extra_data=[{"data": "fer2013", "data_root": str(tiny_fer2013), "repeat": 3, "distill": distill}],
+            **{**FAST, "epochs": 1, "lr": 1e-9, "kd_weight": 1.0, "aug": "none"},
+        )
+        train(config)
+        with open(tmp_path / f"distill_{distill}" / "metrics.csv") as rows:
+            losses[distill] = float(next(csv.DictReader(rows))["train_loss"])
+    assert 0.15 < losses[False] / losses[True] < 0.35, losses
+
+
+def test_distill_false_without_a_teacher_is_refused() -> None:
+    with pytest.raises(FerlabError, match="distill: false, but no teacher"):
+        load_config(extra_data=[{"data": "folder", "data_root": ".", "distill": False}])
 
 
 def _untrained_teacher(path: Path, classes: tuple[str, ...] = FER2013_CLASSES) -> Path:

@@ -49,9 +49,11 @@ class TrainConfig:
             teacher seeing the same augmented batch. None: no teacher.
         kd_weight, kd_temperature: the distillation weight in [0, 1] and temperature (> 0).
         extra_data: more training data, each entry ``{data, data_root, data_options, split,
-            repeat}`` (``split`` default train, ``repeat`` default 1: how many times its images
-            are added): read like the main dataset, its labels mapped to the main classes by
-            name (`ferlab.data.dataset.combine`); validation stays on the main dataset.
+            repeat, distill}`` (``split`` default train, ``repeat`` default 1: how many times its
+            images are added; ``distill`` default true: false keeps the teacher's loss off its
+            images, which then learn from their labels alone): read like the main dataset, its
+            labels mapped to the main classes by name (`ferlab.data.dataset.combine`);
+            validation stays on the main dataset.
         init: fine-tuning: start from this trained model's weights (shipped name, run folder or
             model file) instead of a random init; it must be the same architecture with the
             same options, classes and input. None: random init.
@@ -116,6 +118,8 @@ class TrainConfig:
                 raise FerlabError(
                     f"extra_data entry {entry}: needs data and data_root, may have {', '.join(EXTRA_DATA_KEYS[2:])}"
                 )
+        if not self.teacher and any(not entry.get("distill", True) for entry in self.extra_data):
+            raise FerlabError("an extra_data entry has distill: false, but no teacher is given")
         if not self.out:
             self.out = str(Path("runs") / self.model)
 
@@ -124,7 +128,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-EXTRA_DATA_KEYS = ("data", "data_root", "data_options", "split", "repeat")
+EXTRA_DATA_KEYS = ("data", "data_root", "data_options", "split", "repeat", "distill")
 """The keys of a `TrainConfig.extra_data` entry."""
 
 

@@ -45,20 +45,27 @@ class TrainingLoss(nn.Module):
         return loss
 
 
-def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+def distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    temperature: float,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Hinton et al. (2015)'s soft-target loss: ``T^2 * KL(softmax(teacher / T) || softmax(student / T))``.
 
     The mean over the batch; the ``T^2`` keeps its gradients on the scale of the label loss.
+    ``mask`` (bool, one per image): only these images are distilled, the others add 0 to the
+    mean (so the term's weight per distilled image does not depend on the batch's mix).
     """
-    return (
-        nn.functional.kl_div(
-            nn.functional.log_softmax(student_logits / temperature, dim=1),
-            nn.functional.log_softmax(teacher_logits.detach() / temperature, dim=1),
-            reduction="batchmean",
-            log_target=True,
-        )
-        * temperature**2
-    )
+    per_image = nn.functional.kl_div(
+        nn.functional.log_softmax(student_logits / temperature, dim=1),
+        nn.functional.log_softmax(teacher_logits.detach() / temperature, dim=1),
+        reduction="none",
+        log_target=True,
+    ).sum(dim=1)
+    if mask is not None:
+        per_image = per_image * mask.to(per_image.dtype)
+    return per_image.mean() * temperature**2
 
 
 def inverse_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:

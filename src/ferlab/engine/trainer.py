@@ -16,7 +16,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +139,7 @@ class _Run:
         self.images = torch.from_numpy(self.train_set.images)
         self.labels = torch.from_numpy(self.train_set.labels)
         self.targets = None if self.train_set.targets is None else torch.from_numpy(self.train_set.targets)
+        self.distilled = torch.from_numpy(self.train_set.extra["distilled"])
         self.steps_per_epoch = len(self.train_set) // info.world_size // config.batch_size
         if self.steps_per_epoch < 1:
             raise FerlabError(
@@ -197,11 +198,15 @@ class _Run:
             raise FerlabError("no data root given: pass --data-root PATH (the dataset's file or folder)")
         train_set = load_dataset(config.data, config.data_root, config.train_split, **config.data_options)
         val_set = load_dataset(config.data, config.data_root, config.val_split, **config.data_options)
+        distilled = [np.ones(len(train_set), dtype=bool)]
         for entry in config.extra_data:
             extra = load_dataset(
                 entry["data"], entry["data_root"], entry.get("split", "train"), **entry.get("data_options", {})
             )
-            train_set = combine(train_set, extra, int(entry.get("repeat", 1)))
+            joined = combine(train_set, extra, int(entry.get("repeat", 1)))
+            distilled.append(np.full(len(joined) - len(train_set), bool(entry.get("distill", True))))
+            train_set = joined
+        train_set = replace(train_set, extra={**train_set.extra, "distilled": np.concatenate(distilled)})
         if (train_set.labels < 0).any():
             raise FerlabError(f"{config.data_root}: split {config.train_split!r} has unlabelled images")
         if config.limit is not None and config.limit < len(train_set):
@@ -319,7 +324,10 @@ class _Run:
             if self.teacher is not None:
                 with torch.no_grad():
                     teacher_logits = self.teacher(x)
-                kd = distillation_loss(outputs["logits"].float(), teacher_logits.float(), self.config.kd_temperature)
+                mask = None if self.distilled.all() else self.distilled[index].to(self.device)
+                kd = distillation_loss(
+                    outputs["logits"].float(), teacher_logits.float(), self.config.kd_temperature, mask
+                )
                 loss = (1.0 - self.config.kd_weight) * loss + self.config.kd_weight * kd
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
