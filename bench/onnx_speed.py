@@ -1,6 +1,6 @@
 """Faces/s of the classifier on PyTorch and on ONNX Runtime, side by side, on this CPU.
 
-    python bench/onnx_speed.py [--model ferlab-ferplus] [--threads N]
+    python bench/onnx_speed.py [--model ferlab-wild] [--threads N]
 
 Both backends classify the same random 48x48 crops at batch 1 and batch 64 through
 ``predict_proba`` (preprocessing and softmax included), best of 5 runs of at least one
@@ -20,11 +20,12 @@ import torch
 from pipeline_speed import classifier_rate  # the sibling script: run this file as a script
 
 from ferlab.app.classifier import load_classifier
+from ferlab.weights import DEFAULT_MODEL
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="ferlab-ferplus")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--threads", type=int, default=None, help="threads of both backends (default: torch's)")
     args = parser.parse_args()
     if args.threads:

@@ -1,6 +1,6 @@
 """Speed of the face pipeline on this CPU: whole video frames/s and classifier faces/s.
 
-    python bench/pipeline_speed.py [--frames 150] [--model ferlab-ferplus] [--threads N]
+    python bench/pipeline_speed.py [--frames 150] [--model ferlab-wild] [--threads N]
 
 1. End to end: a 640x480 video with one face (the astronaut photo drifting across a gray
    frame, written with OpenCV's mp4v codec to a temp folder) goes through
@@ -33,6 +33,7 @@ from ferlab.app.demo import ASTRONAUT
 from ferlab.app.video import analyze_video
 from ferlab.faces import get_detector
 from ferlab.faces.roi import RoiDetector
+from ferlab.weights import DEFAULT_MODEL
 
 SIZE = (640, 480)
 
@@ -66,7 +67,7 @@ def classifier_rate(classifier: CropClassifier, batch: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=150)
-    parser.add_argument("--model", default="ferlab-ferplus")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:

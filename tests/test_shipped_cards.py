@@ -3,11 +3,12 @@
 import pytest
 import torch
 
-from ferlab.weights import list_shipped, model_card, shipped_path
+from ferlab.weights import DEFAULT_MODEL, list_shipped, model_card, shipped_path
 
 
-def test_two_models_are_shipped() -> None:
-    assert {"ferlab-ferplus", "ferlab-fer2013"} <= set(list_shipped())
+def test_three_models_are_shipped_and_the_default_is_one_of_them() -> None:
+    assert {"ferlab-wild", "ferlab-ferplus", "ferlab-fer2013"} <= set(list_shipped())
+    assert DEFAULT_MODEL in list_shipped()
 
 
 @pytest.mark.parametrize("name", list_shipped())

@@ -23,6 +23,7 @@ from rich.text import Text
 from ferlab.errors import FerlabError
 from ferlab.train_options import with_training_options
 from ferlab.version import package_version
+from ferlab.weights import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from ferlab.app.predict import PredictReport
@@ -354,7 +355,7 @@ def sweep_command(
     console.print(Text(f"study {name!r} in {shown_url(url)}; report: {', '.join(map(str, files))}"), highlight=False)
 
 
-ModelNameOption = typer.Option("ferlab-ferplus", "--model", "-m", help="Shipped model name, run folder or model file.")
+ModelNameOption = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Shipped model name, run folder or model file.")
 DetectorOption = typer.Option(
     "opencv",
     "--detector",

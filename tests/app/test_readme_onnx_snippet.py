@@ -15,7 +15,7 @@ import pytest
 from skimage import data
 
 import ferlab
-from ferlab.weights import shipped_onnx
+from ferlab.weights import list_shipped, shipped_onnx
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -27,12 +27,12 @@ def onnx_snippet() -> str:
     return snippet
 
 
-@pytest.mark.parametrize("model", ["ferlab-ferplus", "ferlab-fer2013"])
+@pytest.mark.parametrize("model", list_shipped())
 @pytest.mark.parametrize("size", [(181, 143), (40, 36)])  # shrunk (area) and enlarged (linear) to 48x48
 def test_snippet_matches_analyze(tmp_path: Path, model: str, size: tuple[int, int]) -> None:
     face = cv2.resize(data.astronaut()[30:230, 150:330], size[::-1], interpolation=cv2.INTER_AREA)
     cv2.imwrite(str(tmp_path / "face.png"), cv2.cvtColor(face, cv2.COLOR_RGB2BGR))
-    shutil.copy(shipped_onnx(model), tmp_path / "ferlab-ferplus.onnx")
+    shutil.copy(shipped_onnx(model), tmp_path / "ferlab-wild.onnx")
     code = onnx_snippet() + "\nprint(json.dumps(probabilities.tolist()))\n"
     run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr

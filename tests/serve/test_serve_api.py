@@ -16,6 +16,7 @@ import ferlab
 from ferlab.app import FaceAnalyzer
 from ferlab.app.demo import ASTRONAUT
 from ferlab.app.predict import predict_images
+from ferlab.weights import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from ferlab.serve.settings import ServeSettings
@@ -34,7 +35,7 @@ def test_astronaut_is_one_happy_face_with_an_annotated_image(live_server: str, a
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["image"] == {"width": 512, "height": 512}
-    assert result["model"] == "ferlab-ferplus" and result["version"] == ferlab.__version__
+    assert result["model"] == DEFAULT_MODEL and result["version"] == ferlab.__version__
     [face] = result["faces"]
     assert face["label"] == "happy"
     assert max(face["probabilities"], key=face["probabilities"].get) == "happy"
@@ -96,7 +97,7 @@ def test_batch_over_the_file_limit_is_refused(live_server: str, live_settings: S
 
 def test_models_lists_the_loaded_and_shipped_models(live_server: str) -> None:
     info = httpx.get(f"{live_server}/v1/models").json()
-    assert info["loaded"] == "ferlab-ferplus" and info["loaded"] in info["shipped"]
+    assert info["loaded"] == DEFAULT_MODEL and info["loaded"] in info["shipped"]
     assert "happy" in info["classes"] and len(info["classes"]) == 8
     assert info["detector"] == "opencv" and info["version"] == ferlab.__version__
     assert info["backend"] == ("torch" if torch.cuda.is_available() else "onnx")  # --backend auto

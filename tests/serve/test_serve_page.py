@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from ferlab.app.demo import ASTRONAUT
+from ferlab.weights import DEFAULT_MODEL
 
 pytest.importorskip("fastapi", reason='the REST service needs its extra: pip install -e ".[serve]"')
 sync_api = pytest.importorskip("playwright.sync_api", reason='the page tests need playwright: pip install -e ".[test]"')
@@ -54,7 +55,7 @@ def page(browser: sync_api.Browser, live_server: str) -> Iterator[sync_api.Page]
 
 
 def test_upload_shows_happy_and_the_annotated_image(page: sync_api.Page) -> None:
-    sync_api.expect(page.locator("#model-info")).to_contain_text("ferlab-ferplus")
+    sync_api.expect(page.locator("#model-info")).to_contain_text(DEFAULT_MODEL)
     page.set_input_files("#file-input", str(ASTRONAUT))
     sync_api.expect(page.locator("#faces .label")).to_have_text(["happy"], timeout=60_000)
     sync_api.expect(page.locator("#status")).to_have_text("1 face found in the 512x512 image.")

@@ -1,4 +1,4 @@
-"""Models shipped inside the package, usable offline by name (``--model ferlab-ferplus``).
+"""Models shipped inside the package, usable offline by name (``--model ferlab-wild``).
 
 Each shipped model is a ferlab model file ``<name>.pt`` (see `ferlab.engine.checkpoint`)
 next to its model card ``<name>.md`` and its ONNX export ``<name>.onnx`` (written by
@@ -13,7 +13,7 @@ from pathlib import Path
 from ferlab.errors import ModelError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
-DEFAULT_MODEL = "ferlab-ferplus"
+DEFAULT_MODEL = "ferlab-wild"
 """The model `ferlab demo`, `ferlab predict` and `ferlab.analyze` use unless told otherwise."""
 
 
