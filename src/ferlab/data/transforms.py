@@ -17,7 +17,7 @@ from torchvision.transforms.v2 import functional as TF
 from ferlab.checks import check_choice
 from ferlab.preprocess import MEAN, STD
 
-AUG_PRESETS: tuple[str, ...] = ("none", "basic", "strong", "wild")
+AUG_PRESETS: tuple[str, ...] = ("none", "basic", "strong", "wild", "jpeg")
 MIX_MODES: tuple[str, ...] = ("none", "mixup", "cutmix", "both")
 
 
@@ -53,8 +53,9 @@ def augmentation(preset: str) -> nn.Module:
       #19): flip; rotation ±10°, shifts ±10% and zoom 0.85-1.2 (a detector box's jitter);
       Gaussian blur with sigma 0.1-1.5 (p = 0.3: defocus, upscaled small faces); gamma 0.6-1.6
       (p = 0.5: exposure); contrast ±40% and brightness ±20% (p = 0.5); one erased patch of
-      2-15% (p = 0.25: a hand or an object in front of the face). No JPEG artefacts: Kornia's
-      ``RandomJPEG`` takes RGB only.
+      2-15% (p = 0.25: a hand or an object in front of the face).
+    * ``jpeg``: ``basic``, then JPEG compression at quality 20-80 (p = 0.5: web photos and
+      video frames), `GrayJPEG`.
     """
     check_choice(preset, AUG_PRESETS, "augmentation preset")
     if preset == "none":
@@ -64,6 +65,8 @@ def augmentation(preset: str) -> nn.Module:
             K.RandomHorizontalFlip(),
             K.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), padding_mode="reflection", p=1.0),
         )
+    if preset == "jpeg":
+        return nn.Sequential(augmentation("basic"), GrayJPEG(quality=(20.0, 80.0), p=0.5))
     if preset == "wild":
         return K.AugmentationSequential(
             K.RandomHorizontalFlip(),
@@ -79,6 +82,23 @@ def augmentation(preset: str) -> nn.Module:
         K.ColorJiggle(brightness=0.3, contrast=0.3, p=0.8),
         K.RandomErasing(scale=(0.02, 0.2), p=0.5),
     )
+
+
+class GrayJPEG(nn.Module):
+    """Kornia's ``RandomJPEG`` (per-image quality and chance) for gray batches too.
+
+    A gray image goes through it as RGB with three equal channels, whose luma is the gray
+    value and whose chroma is empty, and comes back as the mean of the three.
+    """
+
+    def __init__(self, quality: tuple[float, float], p: float) -> None:
+        super().__init__()
+        self.jpeg = K.RandomJPEG(jpeg_quality=quality, p=p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 3:
+            return self.jpeg(x)
+        return self.jpeg(x.expand(-1, 3, -1, -1)).mean(dim=1, keepdim=True)
 
 
 def batch_mixing(mode: str, alpha: float, num_classes: int) -> nn.Module | None:
