@@ -38,7 +38,7 @@ class TrainConfig:
         warmup_epochs: linear warmup length for cosine/constant.
         label_smoothing: cross-entropy label smoothing.
         class_weights: weight classes by inverse training frequency.
-        aug: augmentation preset (none, basic, strong, wild; see `ferlab.data.transforms`).
+        aug: augmentation preset (none, basic, strong, wild, jpeg; see `ferlab.data.transforms`).
         mix: batch mixing after augmentation: ``none``, ``mixup``, ``cutmix`` or ``both`` (one
             of the two per batch); the loss then takes the mixed target distributions.
         mix_alpha: the Beta(alpha, alpha) parameter of the mixing weight (> 0).
