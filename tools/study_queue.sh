@@ -18,7 +18,8 @@ notes() { [ -f "configs/studies/$1_notes.md" ] && echo "--notes configs/studies/
 # Study 1: FER2013 at matched compute.
 ferlab compare --name fer2013_matched --entries configs/studies/fer2013_matched_entries.yaml \
     --config configs/studies/fer2013_matched.yaml --data-root "$data_root" \
-    --runs-dir results/compare_fer2013_matched/trained --out results --timing-seconds 2 $(notes fer2013_matched)
+    --runs-dir results/compare_fer2013_matched/trained --out results --timing-seconds 2 $(notes fer2013_matched) \
+    --pairs inception_resnet_prelu:inception_resnet_relu,attention_net:attention_backbone,ran:ran_no_rb_loss,deep_emotion:deep_emotion_no_stn,deep_emotion_w34:deep_emotion
 
 # Deep-Emotion at its published size and recipe, scored on PrivateTest.
 published=results/deep_emotion_published
@@ -37,7 +38,7 @@ PY
 ferlab compare --name ferplus_ran --entries configs/studies/ferplus_ran_entries.yaml \
     --config configs/studies/ferplus_ran.yaml --data-root "$data_root" \
     --runs-dir results/compare_ferplus_ran/trained --out results --timing-seconds 2 --occlude eyes,mouth,random \
-    $(notes ferplus_ran)
+    --pairs ran:ran_no_rb_loss,ran:vgg_like $(notes ferplus_ran)
 
 # Sensitivity at 12,000 faces x 6 epochs: two workers (one thread each) on one SQLite study.
 for model in resnet_like attention_net; do

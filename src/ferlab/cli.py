@@ -272,6 +272,9 @@ def compare_command(
     notes: Path | None = typer.Option(
         None, "--notes", help="Markdown file of findings, written into the table file (kept across re-runs)."
     ),
+    pairs: str = typer.Option(
+        "", "--pairs", help="Comma-separated A:B row labels compared head to head (McNemar), e.g. ran:ran_no_rb_loss."
+    ),
     settings: dict[str, Any] | None = None,
 ) -> None:
     """Train (or reuse) several models under one protocol; table, CSV and figures of accuracy against cost."""
@@ -299,10 +302,19 @@ def compare_command(
         timing_seconds=timing_seconds,
         occlusions=tuple(mode.strip() for mode in occlude.split(",") if mode.strip()),
         notes=notes,
+        pairs=tuple(parse_pair(pair) for pair in pairs.split(",") if pair.strip()),
         command=command_line(ctx),
     )
     result = run_compare(request, console)
     console.print(Text(f"table, CSV and figures written: {', '.join(map(str, result.files))}"), highlight=False)
+
+
+def parse_pair(text: str) -> tuple[str, str]:
+    """``A:B`` → ``("A", "B")``; `FerlabError` for anything else."""
+    a, colon, b = text.strip().partition(":")
+    if not colon or not a.strip() or not b.strip() or ":" in b:
+        raise FerlabError(f"--pairs {text.strip()}: expected LABEL_A:LABEL_B")
+    return a.strip(), b.strip()
 
 
 @app.command("sweep")

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from scipy.stats import binomtest
 from torch import nn
 
 from ferlab.cli import main
@@ -210,6 +211,8 @@ def test_entries_give_each_row_its_own_options_label_and_paired_statistics(small
         "eyes,random",
         "--notes",
         notes,
+        "--pairs",
+        "de_wide_no_stn:de_paper",
     )
 
     table = pd.read_csv(out / "compare_entries.csv").set_index("model")
@@ -240,6 +243,23 @@ def test_entries_give_each_row_its_own_options_label_and_paired_statistics(small
     hand = evaluate_model(load_model(runs / "de_paper")[0], test_set, record["classes"], device="cpu", occlusion="eyes")
     assert recall.iloc[1, 2:].tolist() == pytest.approx([c["recall"] for c in hand.metrics["per_class"].values()])
 
+    pairs = pd.read_csv(out / "compare_entries_pairs.csv")
+    assert pairs["pair"].unique().tolist() == ["de_wide_no_stn vs de_paper"]
+    assert pairs["condition"].tolist() == ["test", "eyes", "random"] and "## Head to head" in report
+    for pair in pairs.itertuples():
+        mode = "none" if pair.condition == "test" else pair.condition
+        right = {}
+        for label in ("de_wide_no_stn", "de_paper"):
+            model, record = load_model(runs / label)
+            scored = evaluate_model(model, test_set, record["classes"], device="cpu", occlusion=mode)
+            right[label] = (scored.logits.argmax(1) == scored.labels).numpy()
+        only_a = int((right["de_wide_no_stn"] & ~right["de_paper"]).sum())
+        only_b = int((right["de_paper"] & ~right["de_wide_no_stn"]).sum())
+        assert (pair.only_a, pair.only_b) == (only_a, only_b)
+        expected_p = binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+        assert pair.mcnemar_p == pytest.approx(expected_p)
+        assert pair.points == pytest.approx(100 * (right["de_wide_no_stn"].mean() - right["de_paper"].mean()))
+
 
 def test_bad_entries_are_one_line_errors(small_fer2013: Path, tmp_path: Path, capsys) -> None:
     entries = tmp_path / "entries.yaml"
@@ -254,6 +274,10 @@ def test_bad_entries_are_one_line_errors(small_fer2013: Path, tmp_path: Path, ca
     entries.write_text(yaml.safe_dump([{"model": "deep_emotion"}]))
     assert "unknown occlusion mode 'nose'" in compare_error([*base, "--occlude", "eyes,nose"], capsys)
     assert "--notes nowhere.md: no such file" in compare_error([*base, "--notes", "nowhere.md"], capsys)
+    assert "--pairs deep_emotion:ran: needs two different row labels" in compare_error(
+        [*base, "--pairs", "deep_emotion:ran"], capsys
+    )
+    assert "--pairs deep_emotion: expected LABEL_A:LABEL_B" in compare_error([*base, "--pairs", "deep_emotion"], capsys)
 
 
 def test_study_entries_build_at_the_matched_compute_budget() -> None:

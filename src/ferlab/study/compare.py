@@ -143,6 +143,8 @@ class CompareRequest:
             and McNemar column.
         notes: a Markdown file of findings, written into the table file under "Findings"
             (kept with the study, so re-running the comparison keeps its conclusions).
+        pairs: ``(label_a, label_b)`` pairs compared head to head (an ablation and its model)
+            under every test condition: both accuracies, the discordant counts and McNemar's p.
         command: the command line, written into the table file.
     """
 
@@ -155,6 +157,7 @@ class CompareRequest:
     timing_seconds: float = 1.0
     occlusions: tuple[str, ...] = ()
     notes: Path | None = None
+    pairs: tuple[tuple[str, str], ...] = ()
     command: str | None = None
 
     def __post_init__(self) -> None:
@@ -176,6 +179,9 @@ class CompareRequest:
             raise FerlabError(f"--occlude lists a mode twice: {','.join(self.occlusions)}")
         if self.notes is not None and not Path(self.notes).is_file():
             raise FerlabError(f"--notes {self.notes}: no such file")
+        for a, b in self.pairs:
+            if a == b or a not in labels or b not in labels:
+                raise FerlabError(f"--pairs {a}:{b}: needs two different row labels of {', '.join(labels)}")
 
 
 @dataclass
@@ -304,6 +310,45 @@ def add_mcnemar(rows: list[dict[str, Any]], outcomes: list[dict[str, np.ndarray]
             row[f"mcnemar_p{suffix}"] = mcnemar_exact(correct[condition], outcomes[best][condition]).p_value
 
 
+PAIR_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("pair", "pair (A vs B)", "{}"),
+    ("condition", "test condition", "{}"),
+    ("acc_a", "A test acc", "{:.4f}"),
+    ("acc_b", "B test acc", "{:.4f}"),
+    ("points", "A - B, points", "{:+.2f}"),
+    ("only_a", "only A right", "{:d}"),
+    ("only_b", "only B right", "{:d}"),
+    ("mcnemar_p", "McNemar p", "{:.3g}"),
+)
+"""CSV name, table header and number format of the head-to-head comparisons."""
+
+
+def paired_rows(
+    rows: list[dict[str, Any]], outcomes: list[dict[str, np.ndarray]], pairs: tuple[tuple[str, str], ...]
+) -> list[dict[str, Any]]:
+    """One row per pair and test condition (`PAIR_COLUMNS`): McNemar's exact test of the two
+    models on the same test images."""
+    index = {row["model"]: i for i, row in enumerate(rows)}
+    paired = []
+    for a, b in pairs:
+        for condition in outcomes[index[a]]:
+            correct_a, correct_b = outcomes[index[a]][condition], outcomes[index[b]][condition]
+            result = mcnemar_exact(correct_a, correct_b)
+            paired.append(
+                {
+                    "pair": f"{a} vs {b}",
+                    "condition": condition,
+                    "acc_a": float(correct_a.mean()),
+                    "acc_b": float(correct_b.mean()),
+                    "points": 100 * float(correct_a.mean() - correct_b.mean()),
+                    "only_a": result.only_a,
+                    "only_b": result.only_b,
+                    "mcnemar_p": result.p_value,
+                }
+            )
+    return paired
+
+
 def occlusion_columns(occlusions: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
     """The columns of each occlusion mode (test accuracy, interval, McNemar p), after the model's."""
     cells: list[tuple[str, str, str]] = [COLUMNS[0]]
@@ -357,7 +402,7 @@ def run_compare(request: CompareRequest, console: Console | None = None) -> Comp
             markup=False,
         )
     add_mcnemar(rows, outcomes)
-    files = write_outputs(request, rows, histories, recalls)
+    files = write_outputs(request, rows, histories, recalls, paired_rows(rows, outcomes, request.pairs))
     return CompareResult(rows, histories, files)
 
 
@@ -379,7 +424,9 @@ def markdown_table(rows: list[dict[str, Any]], cells: tuple[tuple[str, str, str]
     return "\n".join(lines)
 
 
-def markdown_report(request: CompareRequest, rows: list[dict[str, Any]], stem: str) -> str:
+def markdown_report(
+    request: CompareRequest, rows: list[dict[str, Any]], stem: str, pairs: list[dict[str, Any]] | None = None
+) -> str:
     """The table file: table, how each column was measured, command, protocol, machine, figures."""
     protocol = {k: v for k, v in request.protocol.to_dict().items() if k not in ("model", "model_options", "out")}
     entries = yaml.safe_dump(
@@ -412,12 +459,25 @@ most accurate under the same occlusion. Recall per class under every condition: 
         else f"\nRecall per class on the test split: `{stem}_recall.csv`.\n"
     )
     findings = f"\n## Findings\n\n{Path(request.notes).read_text().strip()}\n" if request.notes else ""
+    head_to_head = (
+        f"""
+## Head to head
+
+Pairs named by `--pairs` (an ablation against its model), on the same test images under each
+condition: McNemar's exact two-sided test on the images only one of the two gets right
+(`{stem}_pairs.csv`).
+
+{markdown_table(pairs, PAIR_COLUMNS)}
+"""
+        if pairs
+        else ""
+    )
     return f"""# Model comparison: {request.name}
 
 Made by {made_by}.
 
 {markdown_table(rows)}
-{findings}
+{findings}{head_to_head}
 - run: `trained` here, `resumed` from its `last.pt`, or `reused` (a finished run in `{request.runs_dir}`,
   whose training times come from when it was trained); epochs: epochs trained (budget or protocol).
 - params, GFLOPs: parameters, and forward FLOPs per image at the model's input size counted by
@@ -508,23 +568,28 @@ def write_outputs(
     rows: list[dict[str, Any]],
     histories: dict[str, list[dict[str, float]]],
     recalls: list[dict[str, Any]],
+    pairs: list[dict[str, Any]] | None = None,
 ) -> list[Path]:
     """Write ``compare_<name>.md``, ``.csv``, ``_recall.csv`` (recall per class, one row per model
-    and test condition), ``_acc_vs_gflops.png``, ``_acc_vs_latency.png`` and ``_val_acc.png``
-    into ``request.out``.
+    and test condition), ``_pairs.csv`` (with ``pairs``: `paired_rows`), ``_acc_vs_gflops.png``,
+    ``_acc_vs_latency.png`` and ``_val_acc.png`` into ``request.out``.
 
     Every file is rendered in memory first, then each is replaced atomically.
     """
     stem = f"compare_{request.name}"
     csv_columns = COLUMNS + occlusion_columns(request.occlusions)[1:]
     contents = {
-        f"{stem}.md": markdown_report(request, rows, stem).encode(),
+        f"{stem}.md": markdown_report(request, rows, stem, pairs).encode(),
         f"{stem}.csv": pd.DataFrame(rows, columns=[c for c, _, _ in csv_columns]).to_csv(index=False).encode(),
         f"{stem}_recall.csv": pd.DataFrame(recalls).to_csv(index=False).encode(),
         f"{stem}_acc_vs_gflops.png": _png(accuracy_figure(rows, request.name, "gflops")),
         f"{stem}_acc_vs_latency.png": _png(accuracy_figure(rows, request.name, "cpu_latency_ms")),
         f"{stem}_val_acc.png": _png(val_acc_figure(histories, request.name)),
     }
+    if pairs:
+        contents[f"{stem}_pairs.csv"] = (
+            pd.DataFrame(pairs, columns=[c for c, _, _ in PAIR_COLUMNS]).to_csv(index=False).encode()
+        )
     for name, data in contents.items():
         write_atomically(request.out / name, data)
     return [request.out / name for name in contents]
