@@ -139,7 +139,8 @@ class _Run:
         self.images = torch.from_numpy(self.train_set.images)
         self.labels = torch.from_numpy(self.train_set.labels)
         self.targets = None if self.train_set.targets is None else torch.from_numpy(self.train_set.targets)
-        self.distilled = torch.from_numpy(self.train_set.extra["distilled"])
+        distilled = torch.from_numpy(self.train_set.extra["distilled"])
+        self.distilled = None if distilled.all() else distilled  # None: the teacher sees every image
         self.steps_per_epoch = len(self.train_set) // info.world_size // config.batch_size
         if self.steps_per_epoch < 1:
             raise FerlabError(
@@ -324,7 +325,7 @@ class _Run:
             if self.teacher is not None:
                 with torch.no_grad():
                     teacher_logits = self.teacher(x)
-                mask = None if self.distilled.all() else self.distilled[index].to(self.device)
+                mask = None if self.distilled is None else self.distilled[index].to(self.device)
                 kd = distillation_loss(
                     outputs["logits"].float(), teacher_logits.float(), self.config.kd_temperature, mask
                 )
