@@ -4,13 +4,19 @@
 # (train --resume) or counted (sweeps: the SQLite study keeps its finished trials), and an
 # unfinished run resumes from its last.pt. Finished runs live under results/ (best.pt,
 # config.yaml, metrics.json, metrics.csv, learning_curves.png are committed; last.pt and tb/
-# are ignored); sweep trials under $RUNS/sweeps, their reports copied to results/sensitivity/.
+# are not committed); sweep trials under $RUNS/sweeps, their reports copied to results/sensitivity/.
+# An unfinished run's last.pt is deliberately not ignored by git: a new session's checkout
+# recovers untracked files only, and $RUNS has been lost once (session 13); `tidy` deletes a
+# run's last.pt once its metrics.json says it finished.
 #   nohup tools/study_queue.sh > /work/runs/study_queue.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 data_root="${FERLAB_FER2013:-../shared/data/fer2013}"
 runs="${RUNS:-/work/runs}"
+
+tidy() { for done in results/*/trained/*/metrics.json; do rm -f "$(dirname "$done")/last.pt"; done; }
+tidy; trap tidy EXIT
 
 # A study's findings (configs/studies/<name>_notes.md), once written, go into its table file.
 notes() { [ -f "configs/studies/$1_notes.md" ] && echo "--notes configs/studies/$1_notes.md" || true; }
