@@ -61,6 +61,11 @@ class TrainConfig:
         device: ``auto`` (cuda when present), ``cpu`` or ``cuda``.
         channels_last, compile, amp: speed options (AMP only takes effect on CUDA). channels_last
             is on by default: 1.3x faster training of lenet_like and resnet_like on this CPU.
+        input_size: the model's square input side in pixels (None: the model's default, 48
+            for the FER models); every training and validation image is resized to it when
+            read, the application then crops faces at that size. Models whose head fixes the
+            input (a flatten of a fixed grid) refuse other sizes. A teacher of another input
+            size sees the same augmented batch resized to its own.
         limit: train on a random subset of this many images (quick runs, tests).
         train_split, val_split: which splits to train and select on.
         threads: torch CPU threads (None: torch's default).
@@ -95,6 +100,7 @@ class TrainConfig:
     channels_last: bool = True
     compile: bool = False
     amp: bool = True
+    input_size: int | None = None
     limit: int | None = None
     train_split: str = "train"
     val_split: str = "val"
@@ -110,6 +116,8 @@ class TrainConfig:
                 f"kd_weight must be in [0, 1] and kd_temperature positive, "
                 f"got {self.kd_weight} and {self.kd_temperature}"
             )
+        if self.input_size is not None and not 16 <= self.input_size <= 512:
+            raise FerlabError(f"input_size must be between 16 and 512 pixels, got {self.input_size}")
         if self.mix_alpha <= 0:
             raise FerlabError(f"mix_alpha must be positive, got {self.mix_alpha}")
         for entry in self.extra_data:

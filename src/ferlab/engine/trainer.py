@@ -131,6 +131,8 @@ class _Run:
         options = dict(config.model_options)
         in_chans = options.pop("in_chans", self.train_set.channels)
         self.model = create_model(config.model, num_classes=len(self.train_set.classes), in_chans=in_chans, **options)
+        if config.input_size:
+            self._set_input_size(config.input_size)
         if config.init:
             self._load_init()
         self.model.to(device)
@@ -160,6 +162,19 @@ class _Run:
         self.history: list[dict[str, float]] = []
         self.best_val_acc, self.best_epoch, self.start_epoch = -1.0, 0, 0
 
+    def _set_input_size(self, side: int) -> None:
+        """Make the model take ``side x side`` input; `FerlabError` when its head cannot."""
+        self.model.input_size = (self.model.input_size[0], side, side)
+        try:
+            with torch.no_grad():
+                self.model.eval()(torch.zeros(2, *self.model.input_size))
+        except (RuntimeError, FerlabError) as error:
+            raise FerlabError(
+                f"{self.config.model} cannot take {side}x{side} input ({str(error).splitlines()[0]}); "
+                "leave input_size unset for this model"
+            ) from None
+        self.model.train()
+
     def _load_init(self) -> None:
         """Copy the weights of ``config.init`` into the new model (fine-tuning); `FerlabError` when it differs."""
         path = resolve_model(self.config.init)
@@ -184,10 +199,10 @@ class _Run:
                 f"teacher {path} predicts {', '.join(record['classes'])}; "
                 f"the training data has {', '.join(self.train_set.classes)}"
             )
-        if tuple(teacher.input_size) != tuple(self.model.input_size):
+        if teacher.input_size[0] != self.model.input_size[0]:
             raise FerlabError(
-                f"teacher {path} takes {'x'.join(map(str, teacher.input_size))} input, the student "
-                f"{'x'.join(map(str, self.model.input_size))}: distillation here needs the same input"
+                f"teacher {path} takes {teacher.input_size[0]}-channel input, the student "
+                f"{self.model.input_size[0]}-channel: distillation here needs the same channels"
             )
         teacher.requires_grad_(False)
         teacher.to(self.device)
@@ -197,13 +212,17 @@ class _Run:
         config = self.config
         if not config.data_root:
             raise FerlabError("no data root given: pass --data-root PATH (the dataset's file or folder)")
-        train_set = load_dataset(config.data, config.data_root, config.train_split, **config.data_options)
-        val_set = load_dataset(config.data, config.data_root, config.val_split, **config.data_options)
+        size = (config.input_size, config.input_size) if config.input_size else None
+
+        def read(data: str, root: str, split: str, options: dict[str, Any]) -> FaceDataset:
+            dataset = load_dataset(data, root, split, **options)
+            return dataset if size is None else dataset.resized(size)
+
+        train_set = read(config.data, config.data_root, config.train_split, config.data_options)
+        val_set = read(config.data, config.data_root, config.val_split, config.data_options)
         distilled = [np.ones(len(train_set), dtype=bool)]
         for entry in config.extra_data:
-            extra = load_dataset(
-                entry["data"], entry["data_root"], entry.get("split", "train"), **entry.get("data_options", {})
-            )
+            extra = read(entry["data"], entry["data_root"], entry.get("split", "train"), entry.get("data_options", {}))
             joined = combine(train_set, extra, int(entry.get("repeat", 1)))
             distilled.append(np.full(len(joined) - len(train_set), bool(entry.get("distill", True))))
             train_set = joined
@@ -324,7 +343,8 @@ class _Run:
             loss = self.loss(outputs, target)
             if self.teacher is not None:
                 with torch.no_grad():
-                    teacher_logits = self.teacher(x)
+                    teacher_x = fit_to_model(x, self.teacher.in_chans, self.teacher.input_size[1:])
+                    teacher_logits = self.teacher(teacher_x)
                 mask = None if self.distilled is None else self.distilled[index].to(self.device)
                 kd = distillation_loss(
                     outputs["logits"].float(), teacher_logits.float(), self.config.kd_temperature, mask

@@ -69,6 +69,7 @@ def build_from_record(record: dict[str, Any], source: Path | str = "checkpoint")
         in_chans=record["in_chans"],
         **record.get("model_options", {}),
     )
+    model.input_size = tuple(record["input_size"])  # a run's `input_size` option may differ from the default
     try:
         model.load_state_dict(record["state_dict"])
     except RuntimeError as error:
