@@ -57,6 +57,7 @@ def test_photos_are_scored_through_the_detector_and_the_crop_rule(photos: Path, 
     assert rows["astronaut.jpg"]["predicted"] == "happy" and rows["astronaut.jpg"]["detector"] == "opencv"
     printed = " ".join(run.stdout.split())  # rich wraps at the terminal width
     assert "faces found: 66.7% (95% CI" in printed and "accuracy, images with a face: 100.0%" in printed
+    assert record["several_faces"]["count"] == 0 and "more than one face: 0.0% (95% CI" in printed
     assert f"skipped{photos / 'neutral' / 'broken.png'}:" in "".join(run.stdout.split())  # long paths fold
 
 
@@ -84,5 +85,6 @@ def test_metrics_count_a_missed_face_as_wrong_only_over_all_images() -> None:
     metrics = end_to_end_metrics(scores, ["happy", "sad", "angry"])
     assert metrics["accuracy_all"]["value"] == 0.5 and metrics["accuracy_detected"]["value"] == pytest.approx(2 / 3)
     assert metrics["detection_rate"]["value"] == 0.75
+    assert (metrics["several_faces"]["count"], metrics["extra_faces"]) == (1, 1), "c: two faces on one photo"
     assert metrics["confusion"]["happy"] == {"happy": 1, "sad": 0, "angry": 0, NO_FACE: 1}
     assert metrics["recall_per_class"]["sad"]["value"] == 0.5 and list(metrics["recall_per_class"]) == ["happy", "sad"]

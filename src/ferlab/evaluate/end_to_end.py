@@ -95,7 +95,9 @@ def _rate(count: int, total: int) -> dict[str, Any]:
 def end_to_end_metrics(scores: Sequence[PhotoScore], classes: Sequence[str]) -> dict[str, Any]:
     """Detection rate, accuracy over all photos (no face = wrong) and over detected ones, each with
     a Wilson 95% CI; recall per true class over all photos; the confusion counts (rows: true
-    class, columns: the model's classes and `NO_FACE`); which detector found the faces."""
+    class, columns: the model's classes and `NO_FACE`); which detector found the faces; the photos
+    with more than one face and the boxes past the first (on photos of one person each, every such
+    box is a false positive of the detector)."""
     if not scores:
         raise FerlabError("no photo could be scored")
     detected = [s for s in scores if s.detected]
@@ -118,6 +120,8 @@ def end_to_end_metrics(scores: Sequence[PhotoScore], classes: Sequence[str]) -> 
             true: _rate(row[true] if true in row else 0, sum(row.values())) for true, row in confusion.items()
         },
         "confusion": confusion,
+        "several_faces": _rate(sum(s.faces > 1 for s in scores), len(scores)),
+        "extra_faces": sum(max(0, s.faces - 1) for s in scores),
         "found_by": {
             name: sum(s.detector == name for s in detected) for name in dict.fromkeys(s.detector for s in detected)
         },

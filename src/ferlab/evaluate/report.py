@@ -164,6 +164,13 @@ def print_end_to_end(console: Console, record: dict[str, Any], out_dir: Path) ->
     ):
         console.print(Text(f"{label}: {_percent(record[key])}"), highlight=False)
     console.print(Text(f"faces found by: {record['found_by']}"), highlight=False)
+    console.print(
+        Text(
+            f"more than one face: {_percent(record['several_faces'])}, {record['extra_faces']:,} boxes past the "
+            "largest (on photos of one person each, false positives)"
+        ),
+        highlight=False,
+    )
     for problem in record["problems"]:
         console.print(Text(f"skipped {problem['file']}: {problem['reason']}", style="yellow"), highlight=False)
     console.print(Text(f"written to {out_dir}: {METRICS_NAME}, predictions.csv"), highlight=False)
