@@ -4,7 +4,7 @@
 # (train --resume) or counted (sweeps: the SQLite study keeps its finished trials), and an
 # unfinished run resumes from its last.pt. Finished runs live under results/ (best.pt,
 # config.yaml, metrics.json, metrics.csv, learning_curves.png are committed; last.pt and tb/
-# are not committed); sweep trials under $RUNS/sweeps, their reports copied to results/sensitivity/.
+# are not committed); sweep trials under $RUNS/sweeps, their studies and reports in results/sensitivity/.
 # An unfinished run's last.pt is deliberately not ignored by git: a new session's checkout
 # recovers untracked files only, and $RUNS has been lost once (session 13); `tidy` deletes a
 # run's last.pt once its metrics.json says it finished.
@@ -48,15 +48,15 @@ ferlab compare --name ferplus_ran --entries configs/studies/ferplus_ran_entries.
 
 # Sensitivity at 12,000 faces x 6 epochs: two workers (one thread each) on one SQLite study.
 for model in resnet_like attention_net; do
-    study="${model}_12k" out="$runs/sweeps/${model}_12k"
-    mkdir -p "$out"
+    # The SQLite study (every finished trial) lives in the checkout, untracked until the sweep is
+    # done, so a new session recovers it; trial folders are scratch (a lost trial is replaced).
+    study="${model}_12k" out="$runs/sweeps/${model}_12k" record="$PWD/results/sensitivity/${model}_12k"
+    mkdir -p "$out" "$record"
     sweep=(ferlab sweep --config "configs/sweeps/$study.yaml" --space "configs/sweeps/$model.yaml" --trials 20
-           --data-root "$data_root" --study-name "$study" --storage "sqlite:///$out/study.db")
+           --data-root "$data_root" --study-name "$study" --storage "sqlite:///$record/study.db")
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "${sweep[@]}" --out "$out" > "$out.worker1.log" 2>&1 &
     sleep 60  # the first worker creates the study
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "${sweep[@]}" --out "${out}_worker2" > "$out.worker2.log" 2>&1
     wait
-    "${sweep[@]}" --out "$out" --report-only
-    mkdir -p "results/sensitivity/$study"
-    cp "$out"/sweep.md "$out"/trials.csv "$out"/*.png "results/sensitivity/$study/"
+    "${sweep[@]}" --out "$record" --report-only
 done
