@@ -7,7 +7,7 @@ import pytest
 
 from ferlab.app.classifier import load_classifier
 from ferlab.data.dataset import FaceDataset
-from ferlab.data.images import resize_pixels
+from ferlab.data.images import resize_dataset, resize_pixels
 from ferlab.engine import load_config, load_model, train
 from ferlab.errors import FerlabError
 from ferlab.models.onnx_export import export_onnx
@@ -21,11 +21,11 @@ def test_resized_dataset_holds_the_readers_resize_of_each_image() -> None:
     dataset = FaceDataset(
         images=images, labels=np.array([0, 1, 2]), classes=("a", "b", "c"), name="toy", split="train", ids=np.arange(3)
     )
-    bigger = dataset.resized((64, 56))
+    bigger = resize_dataset(dataset, (64, 56))
     assert bigger.images.shape == (3, 64, 56) and bigger.images.dtype == np.uint8
     assert np.array_equal(bigger.images[1], resize_pixels(images[1], (64, 56)))
     assert np.array_equal(bigger.labels, dataset.labels)
-    assert dataset.resized((48, 48)) is dataset
+    assert resize_dataset(dataset, (48, 48)) is dataset
 
 
 def test_a_run_at_input_size_32_stores_and_uses_32x32_input(tiny_fer2013: Path, tmp_path: Path) -> None:

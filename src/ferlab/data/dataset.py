@@ -120,17 +120,6 @@ class FaceDataset:
         counts = Counter(self.labels.tolist())
         return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
 
-    def resized(self, size: tuple[int, int]) -> FaceDataset:
-        """This dataset with every image resized to ``(height, width)`` the readers' way
-        (`ferlab.data.images.resize_pixels`); itself when the images have that size already."""
-        if self.image_size == tuple(size):
-            return self
-        from ferlab.data.images import resize_pixels
-
-        color = "gray" if self.channels == 1 else "rgb"
-        images = np.stack([resize_pixels(image, size, color) for image in self.images]) if len(self) else self.images
-        return replace(self, images=images.reshape(len(self), *size, *self.images.shape[3:]))
-
     def subset(self, indices: np.ndarray) -> FaceDataset:
         """A new dataset holding only the images at ``indices`` (problems are kept)."""
         take = lambda array: None if array is None else array[indices]  # noqa: E731

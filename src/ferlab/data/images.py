@@ -6,6 +6,7 @@ import functools
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -13,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ferlab.checks import check_choice
-from ferlab.data.dataset import Problem
+from ferlab.data.dataset import FaceDataset, Problem
 from ferlab.errors import DataError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
@@ -98,6 +99,17 @@ def resize_pixels(pixels: np.ndarray, size: tuple[int, int], color: str = "gray"
     check_choice(color, COLORS, "color mode")
     image = Image.fromarray(np.ascontiguousarray(pixels)).convert("L" if color == "gray" else "RGB")
     return np.asarray(_resize(image, size), dtype=np.uint8)
+
+
+def resize_dataset(dataset: FaceDataset, size: tuple[int, int]) -> FaceDataset:
+    """``dataset`` with every image resized to ``(height, width)`` by `resize_pixels`; the
+    dataset itself when its images have that size already."""
+    if dataset.image_size == tuple(size):
+        return dataset
+    color = "gray" if dataset.channels == 1 else "rgb"
+    images = [resize_pixels(image, size, color) for image in dataset.images]
+    shape = (len(dataset), *size, *dataset.images.shape[3:])
+    return replace(dataset, images=np.stack(images) if images else np.zeros(shape, dtype=np.uint8))
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:

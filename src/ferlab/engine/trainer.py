@@ -32,6 +32,7 @@ from torchmetrics.functional.classification import multiclass_f1_score
 
 from ferlab.data import FaceDataset, load_dataset
 from ferlab.data.dataset import combine
+from ferlab.data.images import resize_dataset
 from ferlab.data.transforms import augmentation, batch_mixing, fit_to_model, normalize, to_tensor_batch
 from ferlab.engine.checkpoint import model_record, save_atomically
 from ferlab.engine.config import TrainConfig, migrate_config
@@ -216,7 +217,7 @@ class _Run:
 
         def read(data: str, root: str, split: str, options: dict[str, Any]) -> FaceDataset:
             dataset = load_dataset(data, root, split, **options)
-            return dataset if size is None else dataset.resized(size)
+            return dataset if size is None else resize_dataset(dataset, size)
 
         train_set = read(config.data, config.data_root, config.train_split, config.data_options)
         val_set = read(config.data, config.data_root, config.val_split, config.data_options)
