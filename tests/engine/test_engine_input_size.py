@@ -65,3 +65,10 @@ def test_a_model_with_a_fixed_head_refuses_another_input_size(tiny_fer2013: Path
 def test_input_size_out_of_range_is_refused(side: int) -> None:
     with pytest.raises(FerlabError, match=f"input_size must be between 16 and 512 pixels, got {side}"):
         load_config(input_size=side)
+
+
+def test_resuming_at_another_input_size_is_refused(tiny_fer2013: Path, tmp_path: Path) -> None:
+    config = load_config(data_root=str(tiny_fer2013), out=str(tmp_path / "run"), **{**FAST, "epochs": 1})
+    train(config)
+    with pytest.raises(FerlabError, match="trained with input_size None, not 32"):
+        train(load_config(**{**config.to_dict(), "input_size": 32}), resume=True)

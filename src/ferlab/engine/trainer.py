@@ -430,7 +430,7 @@ class _Run:
         path = self.run_dir / LAST_NAME
         state = read_checkpoint(path, TRAIN_FORMAT)
         saved = migrate_config(state["config"])
-        for key in ("model", "model_options", "data", "batch_size"):
+        for key in ("model", "model_options", "data", "batch_size", "input_size"):
             if saved.get(key) != getattr(self.config, key):
                 raise FerlabError(
                     f"{path}: this run was trained with {key} {saved.get(key)!r}, not {getattr(self.config, key)!r}; "
