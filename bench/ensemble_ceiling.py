@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ferlab.data import load_dataset
-from ferlab.data.labels import concept
+from ferlab.data.labels import class_mapping
 from ferlab.engine import load_model
 from ferlab.evaluate.inference import predict_logits
 from ferlab.evaluate.paired import mcnemar_exact, wilson_interval
@@ -38,8 +38,9 @@ def folder_probabilities(root: str, model_name: str) -> tuple[np.ndarray, np.nda
     model, record = load_model(resolve_model(model_name))
     side = int(model.input_size[1])
     dataset = load_dataset("folder", root, "val", holdout=0.3, size=side)
-    wanted = [concept(name) for name in dataset.classes]
-    columns = [[concept(name) for name in record["classes"]].index(name) for name in wanted]
+    columns = class_mapping(dataset.classes, record["classes"])
+    if (columns < 0).any():
+        raise SystemExit(f"{model_name} lacks some of the folder's classes ({', '.join(dataset.classes)})")
     probabilities = torch.softmax(predict_logits(model, dataset.images), 1).numpy()[:, columns]
     return probabilities / probabilities.sum(1, keepdims=True), dataset.labels
 
