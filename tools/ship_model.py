@@ -19,7 +19,8 @@ import shutil
 from pathlib import Path
 
 from ferlab.engine.checkpoint import model_record, save_atomically
-from ferlab.evaluate.run import EvalRequest, run_evaluation
+from ferlab.evaluate.request import EvalRequest
+from ferlab.evaluate.run import run_evaluation
 from ferlab.models.files import load_model
 from ferlab.models.onnx_export import export_onnx
 from ferlab.weights import WEIGHTS_DIR

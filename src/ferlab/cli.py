@@ -174,9 +174,12 @@ def train_command(
     """Train a model; checkpoints every epoch, `--resume` continues after a crash. Every option also
     goes in the --config YAML; a flag overrides the file."""
     require_training_extra("train")
-    from ferlab.engine import load_config, train
+    from ferlab.engine import load_config
 
-    train(load_config(config, **settings), resume=resume, console=console)
+    train_config = load_config(config, **settings)  # a bad option fails here, before torch loads (seconds)
+    from ferlab.engine import train
+
+    train(train_config, resume=resume, console=console)
 
 
 @app.command("eval")
@@ -209,8 +212,7 @@ def eval_command(
     --detector, end to end on the photos: detection rate and accuracy with 95% CIs."""
     require_training_extra("eval")
     from ferlab.data import detect_dataset
-    from ferlab.evaluate.report import print_end_to_end, print_summary
-    from ferlab.evaluate.run import EvalRequest, command_line, run_evaluation
+    from ferlab.evaluate.request import EvalRequest, command_line
     from ferlab.weights import resolve_model
 
     reader = detect_dataset(data_root) if data == "auto" else data
@@ -227,7 +229,10 @@ def eval_command(
         batch_size=batch_size,
         command=command_line(ctx),
         detector=detector,
-    )
+    )  # checked on creation: a bad option is refused before torch loads
+    from ferlab.evaluate.report import print_end_to_end, print_summary
+    from ferlab.evaluate.run import run_evaluation
+
     record, out_dir = run_evaluation(request)
     (print_summary if detector is None else print_end_to_end)(console, record, out_dir)
 
@@ -280,7 +285,7 @@ def compare_command(
     """Train (or reuse) several models under one protocol; table, CSV and figures of accuracy against cost."""
     require_training_extra("compare")
     from ferlab.engine import load_config
-    from ferlab.evaluate.run import command_line
+    from ferlab.evaluate.request import command_line
     from ferlab.study.compare import CompareEntry, CompareRequest, load_entries, run_compare
 
     if (models is None) == (entries is None):
@@ -344,7 +349,7 @@ def sweep_command(
     """
     require_training_extra("sweep")
     from ferlab.engine import load_config
-    from ferlab.evaluate.run import command_line
+    from ferlab.evaluate.request import command_line
 
     try:
         from ferlab.study.sweep import default_storage, open_study, run_sweep, shown_url, write_report

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ferlab.cli import main
 from ferlab.engine import load_config, load_model, train
 from ferlab.engine.checkpoint import save_atomically
 from ferlab.engine.losses import TrainingLoss, inverse_frequency_weights
@@ -77,16 +78,12 @@ def assert_one_line_error(result: subprocess.CompletedProcess, message: str) -> 
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_bad_training_input_is_a_one_line_error(tiny_fer2013: Path, tmp_path: Path) -> None:
+def test_bad_training_input_is_a_one_line_error(
+    tiny_fer2013: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("modle: lenet_like\n")
     assert_one_line_error(run_ferlab("train", "--config", str(config)), "unknown option(s) modle")
-    assert_one_line_error(
-        run_ferlab("train", "--model", "lenet_lik", "--data-root", str(tiny_fer2013)), "unknown model 'lenet_lik'"
-    )
-    assert_one_line_error(
-        run_ferlab("train", "--model", "lenet_like", "--data-root", str(tmp_path / "empty")), "no such file or folder"
-    )
     out = tmp_path / "run"
     out.mkdir()
     (out / "last.pt").write_bytes(b"\x00garbage")
@@ -94,6 +91,26 @@ def test_bad_training_input_is_a_one_line_error(tiny_fer2013: Path, tmp_path: Pa
         run_ferlab("train", "--model", "lenet_like", "--data-root", str(tiny_fer2013), "--out", str(out), "--resume"),
         "not a ferlab model file",
     )
+    # The same entry point in this process (torch is loaded already, a subprocess costs ~10 s):
+    for args, message in (
+        (["--model", "lenet_lik", "--data-root", str(tiny_fer2013)], "unknown model 'lenet_lik'"),
+        (["--model", "lenet_like", "--data-root", str(tmp_path / "empty")], "no such file or folder"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(["train", *args])
+        stderr = capsys.readouterr().err
+        assert exited.value.code == 2 and message in stderr and "Traceback" not in stderr, stderr
+        assert len(stderr.strip().splitlines()) == 1, stderr
+
+
+def test_a_bad_option_is_refused_before_torch_loads(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("modle: lenet_like\n")
+    probe = "import sys; from ferlab.cli import main\ntry: main()\nfinally: print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "train", "--config", str(config)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2 and result.stdout.strip() == "False", result.stdout + result.stderr
 
 
 def test_resuming_with_another_model_is_refused(tiny_fer2013: Path, tmp_path: Path) -> None:

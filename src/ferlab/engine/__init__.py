@@ -4,8 +4,7 @@ Every name is imported on first use: `ferlab.engine.config` (torch-free) loads w
 training loop, and loading a model file (`load_model`) without TensorBoard.
 """
 
-import importlib
-from typing import Any
+from ferlab.lazy import lazy_exports
 
 _HOMES = {
     "TrainConfig": "ferlab.engine.config",
@@ -16,9 +15,4 @@ _HOMES = {
 }
 
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'ferlab.engine' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -1,5 +1,8 @@
 """Evaluation: scores, calibration, TTA, robustness to occlusion, cross-dataset transfer.
 
+Every name is imported on first use, so the torch-free modules (`ferlab.evaluate.request`,
+`ferlab.evaluate.robustness`) load without torch and torchmetrics.
+
 >>> from ferlab.models.files import load_model
 >>> from ferlab.data import load_dataset
 >>> from ferlab.evaluate import evaluate_model
@@ -10,27 +13,24 @@
 >>> result.metrics["accuracy"], result.metrics["calibration"]["ece_after"]  # doctest: +SKIP
 """
 
-from ferlab.evaluate.calibration import calibration_scores, fit_temperature
-from ferlab.evaluate.crossdata import LabelAlignment, align_labels
-from ferlab.evaluate.evaluation import EvalResult, evaluate_model
-from ferlab.evaluate.inference import predict_logits
-from ferlab.evaluate.metrics import classification_metrics, expected_calibration_error, negative_log_likelihood
-from ferlab.evaluate.robustness import OCCLUSION_MODES, occlude
-from ferlab.evaluate.subset import read_subset_file, select_subset
+from ferlab.lazy import lazy_exports
 
-__all__ = [
-    "OCCLUSION_MODES",
-    "EvalResult",
-    "LabelAlignment",
-    "align_labels",
-    "calibration_scores",
-    "classification_metrics",
-    "evaluate_model",
-    "expected_calibration_error",
-    "fit_temperature",
-    "negative_log_likelihood",
-    "occlude",
-    "predict_logits",
-    "read_subset_file",
-    "select_subset",
-]
+_HOMES = {
+    "calibration_scores": "ferlab.evaluate.calibration",
+    "fit_temperature": "ferlab.evaluate.calibration",
+    "LabelAlignment": "ferlab.evaluate.crossdata",
+    "align_labels": "ferlab.evaluate.crossdata",
+    "EvalResult": "ferlab.evaluate.evaluation",
+    "evaluate_model": "ferlab.evaluate.evaluation",
+    "predict_logits": "ferlab.evaluate.inference",
+    "classification_metrics": "ferlab.evaluate.metrics",
+    "expected_calibration_error": "ferlab.evaluate.metrics",
+    "negative_log_likelihood": "ferlab.evaluate.metrics",
+    "OCCLUSION_MODES": "ferlab.evaluate.robustness",
+    "occlude": "ferlab.evaluate.robustness",
+    "read_subset_file": "ferlab.evaluate.subset",
+    "select_subset": "ferlab.evaluate.subset",
+}
+
+__all__ = sorted(_HOMES)
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -1,0 +1,92 @@
+"""What `ferlab eval` is asked to do: the checked request, its default output folder and the
+command line it records. Torch-free, so a bad option is refused before the model stack loads."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ferlab.checks import check_batch_size, check_choice
+from ferlab.errors import FerlabError
+from ferlab.evaluate.robustness import OCCLUSION_MODES
+from ferlab.preprocess import TTA_MODES
+from ferlab.weights import WEIGHTS_DIR
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """Everything `run_evaluation` needs; options are checked on creation.
+
+    Attributes:
+        weights: a run folder (its ``best.pt``) or a model / training checkpoint file.
+        data: reader name (``fer2013``, ``ferplus``, ...; not ``auto``).
+        data_root: the dataset file or folder.
+        split: the split to score.
+        data_options: reader options (e.g. ``{"mode": "majority"}`` for ferplus).
+        tta, occlusion, batch_size, seed: see `ferlab.evaluate.evaluate_model`.
+        subset: a list file of the images to score (see `ferlab.evaluate.subset`).
+        detector: score end to end with this face detector (``opencv``, ``mtcnn``, ``dlib``
+            or ``none``), on the dataset's image files; None scores its crops.
+        out: output folder; None for `default_out_dir`.
+        command: the command line, saved in metrics.json.
+    """
+
+    weights: Path
+    data: str
+    data_root: Path
+    split: str = "test"
+    data_options: dict[str, Any] = field(default_factory=dict)
+    tta: str = "none"
+    subset: Path | None = None
+    occlusion: str = "none"
+    out: Path | None = None
+    batch_size: int = 256
+    seed: int = 0
+    command: str | None = None
+    detector: str | None = None
+
+    def __post_init__(self) -> None:
+        check_choice(self.tta, TTA_MODES, "TTA mode")
+        check_choice(self.occlusion, OCCLUSION_MODES, "occlusion mode")
+        check_batch_size(self.batch_size)
+        if self.detector is not None and self.occlusion != "none":
+            raise FerlabError("--occlude applies to dataset crops; it cannot be combined with --detector")
+
+
+def default_out_dir(request: EvalRequest) -> Path:
+    """``eval_<data>_<split>[_e2e-<detector>][_tta-<mode>][_occlude-<mode>][_subset-<list name>]`` in
+    the run folder, beside the weights file, or (a shipped model) ``<that>_<model>`` in the
+    current folder."""
+    parts = ["eval", request.data, request.split]
+    if request.detector is not None:
+        parts.append(f"e2e-{request.detector}")
+    if request.tta != "none":
+        parts.append(f"tta-{request.tta}")
+    if request.occlusion != "none":
+        parts.append(f"occlude-{request.occlusion}")
+    if request.subset is not None:
+        parts.append(f"subset-{request.subset.stem}")
+    if request.weights.parent == WEIGHTS_DIR:  # never write into the installed package
+        return Path("_".join([*parts, request.weights.stem]))
+    base = request.weights if request.weights.is_dir() else request.weights.parent
+    return base / "_".join(parts)
+
+
+def command_line(ctx: typer.Context) -> str:
+    """The command a Typer/click context ran, with every parameter (defaults included) spelled out."""
+    words = ctx.command_path.split()
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None:
+            continue
+        if param.param_type_name == "argument":
+            words.append(str(value))
+        elif not getattr(param, "is_flag", False):
+            words += [param.opts[0], str(value)]
+        elif value:
+            words.append(param.opts[0])
+    return shlex.join(words)
