@@ -204,8 +204,8 @@ def eval_command(
         None,
         "--detector",
         help="Score end to end: each labelled image file through the application's detector (opencv, dlib, "
-        "mtcnn, or none), crop rule, crop and model; the largest face counts, a missed face is wrong. Default: "
-        "score the dataset's crops.",
+        "mtcnn, or none; options after a colon, as in predict), crop rule, crop and model; the largest face "
+        "counts, a missed face is wrong. Default: score the dataset's crops.",
     ),
 ) -> None:
     """Score a model on a split: accuracy, F1, confusion matrix, calibration (ECE, temperature); or, with
@@ -376,8 +376,10 @@ ModelNameOption = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Shipped mod
 DetectorOption = typer.Option(
     "opencv",
     "--detector",
-    help="Face detector: opencv, dlib, mtcnn, or none (each image is one face crop). With a detector, an image "
-    "with no face found that is at most 400 px and about square is classified whole (detector: none).",
+    help="Face detector: opencv, dlib, mtcnn, or none (each image is one face crop), with options after a colon: "
+    "opencv:min_neighbors=8 (fewer false positives), dlib:threshold=0.5, mtcnn:thresholds=(0.6,0.7,0.9). With a "
+    "detector, an image with no face found that is at most 400 px and about square is classified whole "
+    "(detector: none).",
 )
 BackendOption = typer.Option(
     "auto",

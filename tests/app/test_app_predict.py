@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from skimage import data
 from typer.testing import CliRunner
 
@@ -170,6 +171,17 @@ def test_cli_predict_bad_input_is_one_line(tmp_path: Path, capsys: pytest.Captur
         assert exit_info.value.code == 2
         error = capsys.readouterr().err
         assert message in error and "Traceback" not in error
+    photo = tmp_path / "face.png"
+    Image.fromarray(data.astronaut()).save(photo)
+    predict = ["predict", str(photo), "--out", str(tmp_path / "out"), "--json", "--detector"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*predict, "opencv:min_neighbours=8"])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in error
+    assert "face detector 'opencv' has no option min_neighbours; its options:" in error
+    with pytest.raises(SystemExit) as exit_info:
+        main([*predict, "opencv:min_neighbors=60"])  # the option reaches Haar: it now finds no face
+    assert exit_info.value.code == 0 and json.loads(capsys.readouterr().out)["images"][0]["faces"] == []
 
 
 def test_cli_demo_says_happy(tmp_path: Path) -> None:

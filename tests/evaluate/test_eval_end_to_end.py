@@ -39,11 +39,11 @@ def _eval_photos(model: str, photos: Path, cwd: Path, *options: str) -> subproce
 
 
 def test_photos_are_scored_through_the_detector_and_the_crop_rule(photos: Path, tmp_path: Path) -> None:
-    run = _eval_photos("ferlab-ferplus", photos, tmp_path, "--detector", "opencv")
+    run = _eval_photos("ferlab-ferplus", photos, tmp_path, "--detector", "opencv:min_neighbors=5")  # the default
     assert run.returncode == 0, run.stderr
-    out = tmp_path / "eval_folder_all_e2e-opencv_ferlab-ferplus"  # a shipped model: the current folder
+    out = tmp_path / "eval_folder_all_e2e-opencv-min_neighbors=5_ferlab-ferplus"  # shipped model: current folder
     record = json.loads((out / "metrics.json").read_text())
-    assert record["n_images"] == 3 and record["detector"] == "opencv" and record["backend"] == "onnx"
+    assert record["n_images"] == 3 and record["detector"] == "opencv:min_neighbors=5" and record["backend"] == "onnx"
     assert (record["detection_rate"]["count"], record["accuracy_all"]["count"]) == (2, 2)
     assert record["accuracy_all"]["value"] == pytest.approx(2 / 3) and record["accuracy_detected"]["value"] == 1
     low, high = record["accuracy_all"]["low"], record["accuracy_all"]["high"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 
 import cv2
@@ -13,6 +14,7 @@ from torchvision.ops import box_iou
 
 from ferlab.errors import FerlabError
 from ferlab.faces import Detector, Face, FaceError, eye_centres, get_detector, list_detectors
+from ferlab.faces.detectors import parse_detector
 
 LANDMARKS = {"opencv": None, "dlib": (68, 2), "mtcnn": (5, 2)}
 
@@ -33,6 +35,35 @@ def test_unknown_name_lists_the_available_ones() -> None:
 def test_unknown_dlib_model_is_refused() -> None:
     with pytest.raises(FaceError, match=r"unknown dlib face model 'sift'; available: cnn, hog"):
         get_detector("dlib", model="sift")
+
+
+def test_options_ride_in_the_name_and_keyword_options_win(astronaut: np.ndarray) -> None:
+    assert parse_detector("mtcnn: thresholds=(0.6, 0.7, 0.9), min_face_size=40") == (
+        "mtcnn",
+        {"thresholds": (0.6, 0.7, 0.9), "min_face_size": 40},
+    )
+    assert get_detector("opencv:min_neighbors=8,scale_factor=1.2").min_neighbors == 8
+    assert get_detector("opencv:min_neighbors=8", min_neighbors=3).min_neighbors == 3
+    # Haar's neighbour count trades recall for false positives: on the astronaut photo
+    # (one face) 0 neighbours gives 4 boxes, 1 gives 2, the default 5 gives 1, 60 none.
+    counts = [len(get_detector(f"opencv:min_neighbors={k}").detect(astronaut)) for k in (0, 5, 60)]
+    assert counts == [4, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("opencv:min_neigbors=8", "face detector 'opencv' has no option min_neigbors; its options: scale_factor, "),
+        ("none:min_size=3", "face detector 'none' has no option min_size; it takes none"),
+        ("opencv:min_neighbors=many", "min_neighbors must be of type int, got 'many'"),
+        ("opencv:min_neighbors=2.5", "min_neighbors must be of type int, got 2.5"),
+        ("dlib:landmarks=1", "landmarks must be of type bool, got 1"),
+        ("opencv:min_neighbors", "expected key=value options after the colon, got 'min_neighbors'"),
+    ],
+)
+def test_bad_detector_options_are_named(spec: str, message: str) -> None:
+    with pytest.raises(FaceError, match=re.escape(message)):
+        get_detector(spec)
 
 
 @pytest.mark.parametrize(

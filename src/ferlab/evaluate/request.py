@@ -3,6 +3,7 @@ command line it records. Torch-free, so a bad option is refused before the model
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,8 @@ class EvalRequest:
         tta, occlusion, batch_size, seed: see `ferlab.evaluate.evaluate_model`.
         subset: a list file of the images to score (see `ferlab.evaluate.subset`).
         detector: score end to end with this face detector (``opencv``, ``mtcnn``, ``dlib``
-            or ``none``), on the dataset's image files; None scores its crops.
+            or ``none``, options allowed: ``opencv:min_neighbors=8``), on the dataset's image
+            files; None scores its crops.
         out: output folder; None for `default_out_dir`.
         command: the command line, saved in metrics.json.
     """
@@ -63,7 +65,7 @@ def default_out_dir(request: EvalRequest) -> Path:
     current folder."""
     parts = ["eval", request.data, request.split]
     if request.detector is not None:
-        parts.append(f"e2e-{request.detector}")
+        parts.append("e2e-" + re.sub(r"[^\w.=-]+", "-", request.detector))  # opencv:min_neighbors=8 → opencv-min…
     if request.tta != "none":
         parts.append(f"tta-{request.tta}")
     if request.occlusion != "none":

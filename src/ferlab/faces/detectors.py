@@ -13,12 +13,18 @@ image. Backends, chosen by name (see `list_detectors`):
   `ferlab.faces.mtcnn`.
 - ``none``: no detection, the whole image is the face (for images that are face crops).
 
+A name may carry its backend's options, ``name:key=value,key=value`` (``opencv:min_neighbors=8``),
+so one string configures the detector everywhere a name is taken (the CLI's ``--detector``,
+`ferlab.app.FaceAnalyzer`, the server's settings).
+
 All run offline: weights come from installed packages, never from the network.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ast
+import inspect
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -156,17 +162,17 @@ class WholeImageDetector(Detector):
         return [Face((0.0, 0.0, float(width), float(height)), 1.0)]
 
 
-def _mtcnn(**options: Any) -> Detector:
-    from ferlab.faces.mtcnn import MTCNNDetector
+def _mtcnn() -> type[Detector]:
+    from ferlab.faces.mtcnn import MTCNNDetector  # imported on use: only its users need its weights
 
-    return MTCNNDetector(**options)
+    return MTCNNDetector
 
 
-_BACKENDS: dict[str, Callable[..., Detector]] = {
-    "opencv": HaarDetector,
-    "dlib": DlibDetector,
+_BACKENDS: dict[str, Callable[[], type[Detector]]] = {
+    "opencv": lambda: HaarDetector,
+    "dlib": lambda: DlibDetector,
     "mtcnn": _mtcnn,
-    "none": WholeImageDetector,
+    "none": lambda: WholeImageDetector,
 }
 
 
@@ -206,14 +212,66 @@ def list_detectors() -> list[str]:
     return sorted(_BACKENDS)
 
 
+def parse_detector(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split ``name[:key=value,...]`` into the backend's name and its options. A value is read as a
+    Python literal (``8``, ``0.5``, ``(0.6, 0.7, 0.8)``) where it is one, else kept as text."""
+    name, _, listed = spec.partition(":")
+    options: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in _split_top_level(listed))):
+        key, equals, text = item.partition("=")
+        if not equals or not key.strip():
+            raise FaceError(f"detector {spec!r}: expected key=value options after the colon, got {item!r}")
+        try:
+            options[key.strip()] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            options[key.strip()] = text.strip()
+    return name.strip(), options
+
+
+def _split_top_level(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets (a tuple value keeps its own commas)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char in "([") - (char in ")]")
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def _check_options(name: str, accepted: Mapping[str, inspect.Parameter], options: dict[str, Any]) -> None:
+    """Refuse an option the backend does not take, or a value of another type than its default's."""
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        takes = f"its options: {', '.join(accepted)}" if accepted else "it takes none"
+        raise FaceError(f"face detector {name!r} has no option {', '.join(unknown)}; {takes}")
+    for key, value in options.items():
+        default = accepted[key].default
+        if default is inspect.Parameter.empty or _same_kind(value, default):
+            continue
+        raise FaceError(f"face detector {name!r}: {key} must be of type {type(default).__name__}, got {value!r}")
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether ``value`` can stand for ``default``: the same type, an int for a float, a list for a tuple."""
+    if isinstance(value, bool) or isinstance(default, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    accepted = {float: (int, float), tuple: (tuple, list)}.get(type(default), type(default))
+    return isinstance(value, accepted)
+
+
 def get_detector(name: str = "opencv", max_side: int | None = None, **options: Any) -> Detector:
-    """Build the detector called ``name`` with its keyword ``options``.
+    """Build the detector called ``name`` with its keyword ``options``; ``name`` may carry options
+    itself (``"opencv:min_neighbors=8"``, see `parse_detector`), and keyword ones win.
 
     With ``max_side``, images larger than that are searched shrunk (see `ScaledDetector`).
     """
+    name, listed = parse_detector(name)
     try:
-        factory = _BACKENDS[name]
+        backend = _BACKENDS[name]()
     except KeyError:
         raise FaceError(f"unknown face detector {name!r}; available: {', '.join(list_detectors())}") from None
-    detector = factory(**options)
+    options = {**listed, **options}
+    _check_options(name, inspect.signature(backend).parameters, options)
+    detector = backend(**options)
     return detector if max_side is None else ScaledDetector(detector, max_side)
