@@ -103,14 +103,35 @@ def test_bad_training_input_is_a_one_line_error(
         assert len(stderr.strip().splitlines()) == 1, stderr
 
 
-def test_a_bad_option_is_refused_before_torch_loads(tmp_path: Path) -> None:
-    config = tmp_path / "bad.yaml"
-    config.write_text("modle: lenet_like\n")
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["train", "--config", "{tmp}/bad.yaml"], "unknown option(s) modle"),
+        (
+            [
+                "eval",
+                "ferlab-fer2013",
+                "--data",
+                "folder",
+                "--data-root",
+                "{tmp}",
+                "--detector",
+                "opencv",
+                "--occlude",
+                "eyes",
+            ],
+            "cannot be combined with --detector",
+        ),
+    ],
+    ids=["train", "eval"],
+)
+def test_a_bad_option_is_refused_before_torch_loads(command: list[str], message: str, tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("modle: lenet_like\n")
     probe = "import sys; from ferlab.cli import main\ntry: main()\nfinally: print('torch' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", probe, "train", "--config", str(config)], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 2 and result.stdout.strip() == "False", result.stdout + result.stderr
+    args = [word.format(tmp=tmp_path) for word in command]
+    result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert result.stdout.strip() == "False", "torch was loaded before the option was checked"
 
 
 def test_resuming_with_another_model_is_refused(tiny_fer2013: Path, tmp_path: Path) -> None:
