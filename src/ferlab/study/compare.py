@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from rich.console import Console
@@ -522,15 +523,23 @@ COST_AXES = {
 }
 """Cost columns with an accuracy figure, and their axis labels."""
 
+POINT_MARKERS = "os^Dv*X"
+"""Markers of the accuracy figures' points, cycled with tab10's colours: 7 and 10 are coprime, so
+the first 70 models each get a colour and marker pair of their own."""
+
 
 def accuracy_figure(rows: list[dict[str, Any]], name: str, cost: str = "gflops") -> Figure:
-    """Test accuracy (with its 95% interval) against a cost column (log scale), one labelled point per model."""
-    figure = Figure(figsize=(7.5, 5.0))
+    """Test accuracy (with its 95% interval) against a cost column (log scale), one point per model,
+    each with its own colour and marker, named in a legend beside the plot (point labels would
+    overlap where models share a cost)."""
+    figure = Figure(figsize=(9.0, 5.0))
     axes = figure.add_subplot()
-    for row in rows:
+    colours = colormaps["tab10"].colors
+    for i, row in enumerate(rows):
         error = [[row["test_acc"] - row["test_acc_low"]], [row["test_acc_high"] - row["test_acc"]]]
-        axes.errorbar(row[cost], row["test_acc"], yerr=error, fmt="o", capsize=3)
-        axes.annotate(row["model"], (row[cost], row["test_acc"]), xytext=(5, 5), textcoords="offset points", fontsize=8)
+        style = {"color": colours[i % len(colours)], "marker": POINT_MARKERS[i % len(POINT_MARKERS)]}
+        axes.errorbar(row[cost], row["test_acc"], yerr=error, linestyle="none", capsize=3, label=row["model"], **style)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     axes.set_xscale("log")
     axes.set_xlabel(COST_AXES[cost])
     axes.set_ylabel(f"{TEST_SPLIT} accuracy (95% CI)")
