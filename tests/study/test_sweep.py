@@ -122,7 +122,7 @@ def test_pruning_callback_stops_a_trial_below_the_median_but_never_at_the_last_e
     assert PruneOnEpoch(last, 1)({"epoch": 1, "val_acc": 0.1}) is False
 
 
-def _fake_train(config, console=None, on_epoch=None) -> TrainResult:
+def _fake_train(config, resume=False, console=None, on_epoch=None) -> TrainResult:
     """Training without training: validation accuracy 0.9 - lr for lr below 0.01, else 0.1, every epoch."""
     history = []
     for epoch in range(1, config.epochs + 1):
@@ -156,7 +156,7 @@ def test_sweep_prunes_a_bad_trial_keeps_the_budget_and_reports(tmp_path: Path, m
     assert [f.name for f in files] == ["trials.csv", "sensitivity.png", "importances.png", "sweep.md"]
     table = pd.read_csv(tmp_path / "report" / "trials.csv")
     assert table["number"].tolist() == list(range(7)) and table.loc[5, "state"] == "pruned"
-    assert table.columns.tolist() == ["number", "state", "val_acc", "epochs", "seconds", "host", "lr"]
+    assert table.columns.tolist() == ["number", "state", "val_acc", "epochs", "seconds", "host", "retry_of", "lr"]
     report = (tmp_path / "report" / "sweep.md").read_text()
     assert "Best: trial 0, val acc 0.8990" in report and "| lr | 1 |" in report
     assert "First worker's command: `ferlab sweep ...`" in report
@@ -247,24 +247,37 @@ def test_two_workers_on_one_sqlite_study_finish_n_trials_once_each(tiny_csv: Pat
     assert not (tmp_path / "report" / "importances.png").exists()
 
 
-def test_a_killed_workers_trial_is_failed_by_heartbeat_and_replaced(tiny_csv: Path, tmp_path: Path) -> None:
+def test_a_killed_workers_trial_is_failed_by_heartbeat_and_resumed_by_its_retry(tiny_csv: Path, tmp_path: Path) -> None:
     space = _space(tmp_path, "lr: {float: [0.005, 0.05], log: true}\nbatch_size: {choice: [16, 32]}\n")
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    options = ("--trials", "2", "--epochs", "8", "--heartbeat", "1")  # later flags win: 2 trials of 8 epochs
+    options = ("--trials", "2", "--epochs", "12", "--heartbeat", "1")  # later flags win: 2 trials of 12 epochs
     doomed = _worker(tiny_csv, space, storage, tmp_path / "doomed", *options)
+    checkpoint = tmp_path / "doomed" / "trials" / "0" / "last.pt"
     deadline = time.monotonic() + 120
-    while not (tmp_path / "doomed" / "trials" / "0" / "config.yaml").exists():  # trial 0 is training
+    while not checkpoint.exists():  # trial 0 has finished an epoch
         assert doomed.poll() is None and time.monotonic() < deadline, doomed.stderr.read()
-        time.sleep(0.2)
+        time.sleep(0.05)
     doomed.kill()  # SIGKILL: no chance to mark its trial
     doomed.wait()
     study = optuna.load_study(study_name="two", storage=storage)
-    assert [t.state for t in study.get_trials()] == [optuna.trial.TrialState.RUNNING]
+    [killed] = study.get_trials()
+    assert killed.state == optuna.trial.TrialState.RUNNING
+    done = len(pd.read_csv(checkpoint.parent / "metrics.csv"))
+    assert 1 <= done < 12
 
     survivor = _worker(tiny_csv, space, storage, tmp_path / "survivor", *options)
     _, err = survivor.communicate(timeout=300)
     assert survivor.returncode == 0, err
 
-    states = {t.number: t.state for t in study.get_trials()}
-    assert states[0] == optuna.trial.TrialState.FAIL  # silent for over 2 heartbeats: failed, no longer counted
-    assert sorted(n for n, state in states.items() if state in FINISHED) == [1, 2]
+    trials = {t.number: t for t in study.get_trials()}
+    assert trials[0].state == optuna.trial.TrialState.FAIL  # silent for over 2 heartbeats: failed, no longer counted
+    assert sorted(n for n, t in trials.items() if t.state in FINISHED) == [1, 2]
+    retry = trials[1]  # trial 0 again: its hyperparameters, trained on in its folder from its last.pt
+    assert retry.system_attrs["failed_trial"] == 0 and retry.params == killed.params
+    assert retry.user_attrs["dir"] == str(checkpoint.parent) and retry.user_attrs["epochs"] == 12
+    assert not (tmp_path / "survivor" / "trials" / "1").exists()
+    assert len(pd.read_csv(checkpoint.parent / "metrics.csv")) == 12
+    assert min(retry.intermediate_values) == 1  # the dead worker's epochs are kept for the pruner
+    assert (tmp_path / "survivor" / "trials" / "2" / "last.pt").exists()  # a new trial starts from scratch
+    table = pd.read_csv(tmp_path / "survivor" / "trials.csv")
+    assert table.set_index("number")["retry_of"].fillna(-1).astype(int).to_dict() == {0: -1, 1: 0, 2: -1}

@@ -14,7 +14,9 @@ sweep is reproducible); workers that join draw their own sampler seed, since whi
 sees which results depends on timing anyway. A running trial's worker writes a heartbeat
 to the storage every ``heartbeat_s`` seconds; when a worker dies without warning (SIGKILL,
 a crash, a lost machine), the next worker to look fails its trial once the heartbeat is
-two intervals old, and another trial takes its place in the count.
+two intervals old and queues a retry of it (Optuna's `RetryHeartbeatStaleTrialCallback`):
+the same hyperparameters and the epochs already reported, trained on from the stale trial's
+``last.pt`` where that folder is on the retrying worker's machine, else from the start.
 
 `write_report` turns a study into ``trials.csv``, ``sensitivity.png`` (each
 hyperparameter against validation accuracy), ``importances.png`` (fANOVA parameter
@@ -47,6 +49,7 @@ from rich.console import Console
 from ferlab.engine import train
 from ferlab.engine.config import TrainConfig
 from ferlab.errors import FerlabError
+from ferlab.models.files import LAST_NAME
 from ferlab.study.machine import machine_info
 from ferlab.study.sweep_space import SearchSpace, suggest, trial_config
 
@@ -62,6 +65,9 @@ MACHINE_LOCAL = ("data_root", "out", "device", "threads")
 
 DEFAULT_HEARTBEAT_S = 60
 """Seconds between a running trial's heartbeats; a trial silent for twice as long is failed."""
+
+MAX_RETRIES = 2
+"""How many times a trial whose worker died is queued again before it is left failed."""
 
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 _OPEN_ATTEMPTS = 3
@@ -142,7 +148,13 @@ def _open_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ExperimentalWarning)
                 return optuna.storages.RDBStorage(
-                    url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_s,
+                    grace_period=2 * heartbeat_s,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                        max_retry=MAX_RETRIES, inherit_intermediate_values=True
+                    ),
                 )
         except sqlalchemy.exc.DBAPIError as error:
             attempts_left -= 1
@@ -260,11 +272,21 @@ def _join(study: optuna.Study, base: TrainConfig, space: SearchSpace, command: s
 
 
 def _run_trial(trial: optuna.Trial, base: TrainConfig, space: SearchSpace, out: Path, console: Console) -> float:
-    """Train one trial; its best validation accuracy, or `optuna.TrialPruned` when pruned."""
-    config = trial_config(base, suggest(trial, space), Path(out) / "trials" / str(trial.number))
-    console.print(f"trial {trial.number}: {trial.params}", highlight=False)
+    """Train one trial; its best validation accuracy, or `optuna.TrialPruned` when pruned.
+
+    A retry of a trial whose worker died trains on in that trial's folder from its ``last.pt``
+    (the folder is recorded as the user attribute ``dir``, which the retry inherits).
+    """
+    stale = trial.user_attrs.get("dir")
+    resume = stale is not None and (Path(stale) / LAST_NAME).is_file()
+    run_dir = Path(stale) if resume else (Path(out) / "trials" / str(trial.number)).resolve()
+    trial.set_user_attr("dir", str(run_dir))
+    config = trial_config(base, suggest(trial, space), run_dir)
+    retried = _retry_of(trial)
+    again = "" if retried is None else f" (a retry of trial {retried}{', resumed' if resume else ''})"
+    console.print(f"trial {trial.number}{again}: {trial.params}", highlight=False)
     prune = PruneOnEpoch(trial, config.epochs)
-    result = train(config, console=console, on_epoch=prune)
+    result = train(config, resume=resume, console=console, on_epoch=prune)
     trial.set_user_attr("val_acc", result.best_val_acc)
     trial.set_user_attr("epochs", len(result.history))
     trial.set_user_attr("host", socket.gethostname())
@@ -273,11 +295,20 @@ def _run_trial(trial: optuna.Trial, base: TrainConfig, space: SearchSpace, out: 
     return result.best_val_acc
 
 
+def _retry_of(trial: optuna.Trial | FrozenTrial) -> int | None:
+    """The number of the trial whose dead worker ``trial`` retries, or None."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.filterwarnings("ignore", "system_attrs has been deprecated", FutureWarning)  # optuna's own call
+        return optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(trial)
+
+
 # -- the report ---------------------------------------------------------------------------------
 
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: number, state, best val acc, epochs trained, seconds, host, then the parameters."""
+    """One row per trial: number, state, best val acc, epochs trained, seconds, host, the trial it retries
+    (`retry_of`, after a worker died), then the parameters."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
         seconds = None
@@ -291,6 +322,7 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
                 "epochs": trial.user_attrs.get("epochs"),
                 "seconds": seconds,
                 "host": trial.user_attrs.get("host"),
+                "retry_of": _retry_of(trial),
                 **trial.params,
             }
         )
