@@ -171,8 +171,10 @@ def train_command(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     settings: dict[str, Any] | None = None,
 ) -> None:
-    """Train a model; checkpoints every epoch, `--resume` continues after a crash. Every option also
-    goes in the --config YAML; a flag overrides the file."""
+    """Train a model; checkpoints every epoch, `--resume` continues after a crash.
+
+    Every option also goes in the --config YAML; a flag overrides the file.
+    """
     require_training_extra("train")
     from ferlab.engine import load_config
 
@@ -208,8 +210,11 @@ def eval_command(
         "counts, a missed face is wrong. Default: score the dataset's crops.",
     ),
 ) -> None:
-    """Score a model on a split: accuracy, F1, confusion matrix, calibration (ECE, temperature); or, with
-    --detector, end to end on the photos: detection rate and accuracy with 95% CIs."""
+    """Score a model on a split (accuracy, F1, confusion, calibration), or end to end on photos.
+
+    On a split: accuracy, F1, confusion matrix, calibration (ECE, temperature). With --detector,
+    end to end on the photos: detection rate and accuracy with 95% CIs.
+    """
     require_training_extra("eval")
     from ferlab.data import detect_dataset
     from ferlab.evaluate.request import EvalRequest, command_line
@@ -553,8 +558,10 @@ def export_command(
     onnx: Path = typer.Option(..., "--onnx", help="ONNX file to write (missing folders are created)."),
     opset: int | None = typer.Option(None, "--opset", help="ONNX opset, 18 to 23 (default 20)."),
 ) -> None:
-    """Export a model to ONNX: float32 normalised input (dynamic batch), logits out; classes, preprocessing
-    and temperatures in the metadata."""
+    """Export a model to ONNX: float32 normalised input (dynamic batch), logits out.
+
+    Classes, preprocessing and temperatures go in the model's metadata.
+    """
     require_training_extra("export")
     from ferlab.models.onnx_export import export_onnx
 
@@ -585,8 +592,11 @@ def explain_command(
     detector: str = DetectorOption,
     mode: str = ModeOption,
 ) -> None:
-    """What a model looks at, as PNG grids: learning curves, activation maps, Grad-CAM, and the
-    spatial transformer's warp (deep_emotion), attention map (attention_net) or region weights (ran)."""
+    """What a model looks at, as PNG grids: learning curves, activation maps, Grad-CAM and more.
+
+    Also the spatial transformer's warp (deep_emotion), the attention map (attention_net) or the
+    region weights (ran).
+    """
     require_training_extra("explain")
     from ferlab.data import detect_dataset
     from ferlab.interpret.explain import default_out, explain, photo_inputs, run_history, split_inputs
