@@ -27,11 +27,13 @@ ferlab compare --name fer2013_matched --entries configs/studies/fer2013_matched_
     --runs-dir results/compare_fer2013_matched/trained --out results --timing-seconds 2 $(notes fer2013_matched) \
     --pairs inception_resnet_prelu:inception_resnet_relu,attention_net:attention_backbone,ran:ran_no_rb_loss,deep_emotion:deep_emotion_no_stn,deep_emotion_w34:deep_emotion
 
-# Deep-Emotion at its published size and recipe, scored on PrivateTest.
+# Deep-Emotion at its published size and recipe, scored on PrivateTest (skipped once scored).
 published=results/deep_emotion_published
-resume=""; [ -f "$published/run/last.pt" ] && resume="--resume"
-ferlab train --config configs/studies/deep_emotion_published.yaml --data-root "$data_root" --out "$published/run" $resume
-ferlab eval "$published/run" --data fer2013 --data-root "$data_root" --split test --out "$published/test"
+if [ ! -f "$published/test/metrics.json" ]; then
+    resume=""; [ -f "$published/run/last.pt" ] && resume="--resume"
+    ferlab train --config configs/studies/deep_emotion_published.yaml --data-root "$data_root" --out "$published/run" $resume
+    ferlab eval "$published/run" --data fer2013 --data-root "$data_root" --split test --out "$published/test"
+fi
 
 # Study 2: FERPlus, RAN with and without its region-biased loss, and study 1's best plain CNN.
 python - <<'PY'
