@@ -18,7 +18,7 @@ from ferlab.engine import load_config
 from ferlab.evaluate import evaluate_model
 from ferlab.models.files import load_model
 from ferlab.models.profile import measure_inference_speed
-from ferlab.study.compare import COLUMNS, NO_GPU
+from ferlab.study.compare_report import COLUMNS, NO_GPU
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TEXT_COLUMNS = ("model", "arch", "run")
