@@ -11,8 +11,13 @@ first one of a compiled run includes the compilation). Training FLOPs per image 
 with torch's FlopCounterMode on one forward + backward of the model (a multiply-add counts
 as 2). A float32 2048x2048 matmul, measured with the same thread count before the first
 run and after every run, gives the reference GFLOP/s; each run's ratio uses the mean of the
-measurements just before and after it, against drift. Prints a Markdown table; ``--csv``
-writes it too. Pause other jobs on the machine while it runs.
+measurements just before and after it, against drift.
+
+Beside the trainer's figure, each row times the model's training step alone (forward, loss,
+backward, SGD step on one fixed batch, with the variant's batch size, memory format and
+compile setting): the ceiling the trainer would reach without reading, augmenting and
+bookkeeping, so the gap between the two is the data path's share. Prints a Markdown table;
+``--csv`` writes it too. Pause other jobs on the machine while it runs.
 """
 
 from __future__ import annotations
@@ -31,11 +36,21 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-from ferlab.engine import load_config, train
+from ferlab.engine import TrainConfig, load_config, train
 from ferlab.models import create_model
 from ferlab.study.compare import CompareEntry, load_entries, model_config
 
-COLUMNS = ("label", "variant", "images_per_s", "train_gflop_per_image", "train_gflops", "matmul_gflops", "ratio")
+COLUMNS = (
+    "label",
+    "variant",
+    "images_per_s",
+    "train_gflop_per_image",
+    "train_gflops",
+    "matmul_gflops",
+    "ratio",
+    "step_images_per_s",
+    "step_ratio",
+)
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
@@ -56,6 +71,30 @@ def train_flops_per_image(entry: CompareEntry, batch: int = 32) -> float:
         logits = model.forward_explain(x)["logits"]
         torch.nn.functional.cross_entropy(logits, torch.zeros(batch, dtype=torch.long)).backward()
     return counter.get_total_flops() / batch
+
+
+def step_images_per_s(entry: CompareEntry, config: TrainConfig, seconds: float = 10.0) -> float:
+    """Images/s of the model's training step alone, on one fixed batch, after 3 warm-up steps."""
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = create_model(entry.model, **entry.model_options).to(memory_format=memory_format).train()
+    net = torch.compile(model) if config.compile else model
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    x = torch.randn(config.batch_size, *model.input_size).contiguous(memory_format=memory_format)
+    y = torch.randint(0, model.num_classes, (config.batch_size,))
+
+    def step() -> None:
+        loss = torch.nn.functional.cross_entropy(net(x), y, label_smoothing=config.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        steps += 1
+    return steps * config.batch_size / (time.perf_counter() - start)
 
 
 def write_synthetic_fer2013(path: Path, images: int) -> None:
@@ -101,11 +140,12 @@ def main() -> None:
                 config = model_config(protocol, entries[label], Path(folder) / str(len(rows)))
                 config = load_config(**{**config.to_dict(), **parse_variant(variant)})
                 images_per_s = train(config).history[-1]["images_per_s"]
+                step_rate = step_images_per_s(entries[label], config)
                 after = matmul_gflops()
                 reference, before = (before + after) / 2, after
                 achieved = images_per_s * flops / 1e9
-                rows.append(dict(zip(COLUMNS, (label, variant, images_per_s, flops / 1e9, achieved, reference))))
-                rows[-1]["ratio"] = achieved / reference
+                values = (label, variant, images_per_s, flops / 1e9, achieved, reference, achieved / reference)
+                rows.append(dict(zip(COLUMNS, (*values, step_rate, step_rate * flops / 1e9 / reference))))
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; protocol {args.config}, {args.images} synthetic images, "
