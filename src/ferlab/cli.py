@@ -357,7 +357,8 @@ def sweep_command(
     from ferlab.evaluate.request import command_line
 
     try:
-        from ferlab.study.sweep import default_storage, open_study, run_sweep, shown_url, write_report
+        from ferlab.study.sweep import default_storage, open_study, run_sweep, shown_url
+        from ferlab.study.sweep_report import write_report
         from ferlab.study.sweep_space import load_space
     except ModuleNotFoundError as error:
         raise FerlabError(f'ferlab sweep needs {error.name}: pip install "ferlab[study]"') from None

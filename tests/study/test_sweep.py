@@ -16,7 +16,8 @@ from ferlab.cli import main
 from ferlab.engine import TrainResult, load_config
 from ferlab.errors import FerlabError
 from ferlab.study import sweep
-from ferlab.study.sweep import PruneOnEpoch, default_storage, open_study, run_sweep, write_report
+from ferlab.study.sweep import PruneOnEpoch, default_storage, open_study, run_sweep
+from ferlab.study.sweep_report import write_report
 from ferlab.study.sweep_space import load_space, trial_config
 
 REPO = Path(__file__).resolve().parents[2]
