@@ -23,10 +23,9 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
-from train_throughput import matmul_gflops
+from train_throughput import chosen_entries, matmul_gflops, training_step
 
-from ferlab.models import create_model
-from ferlab.study.compare import CompareEntry, load_entries
+from ferlab.study.compare import CompareEntry
 
 GROUPS = {
     "conv": ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::_convolution"),
@@ -38,19 +37,7 @@ GROUPS = {
 
 def step_profile(entry: CompareEntry, batch: int, steps: int = 5) -> dict[str, float]:
     """Self CPU seconds per step of each group, and the convolutions' FLOPs per step."""
-    model = create_model(entry.model, **entry.model_options).to(memory_format=torch.channels_last).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    x = torch.randn(batch, *model.input_size).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, model.num_classes, (batch,))
-
-    def step() -> None:
-        loss = torch.nn.functional.cross_entropy(model(x), y, label_smoothing=0.1)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    for _ in range(3):
-        step()
+    step = training_step(entry, batch)
     with FlopCounterMode(display=False) as counter:
         step()
     conv_flops = sum(count for op, count in counter.get_flop_counts()["Global"].items() if "convolution" in str(op))
@@ -70,11 +57,7 @@ def main() -> None:
     parser.add_argument("--labels", default="resnet_like,vgg_like,inception_resnet_prelu")
     parser.add_argument("--batch", type=int, default=128)
     args = parser.parse_args()
-    entries = {entry.label: entry for entry in load_entries(args.entries)}
-    labels = args.labels.split(",")
-    missing = sorted(set(labels) - set(entries))
-    if missing:
-        parser.error(f"no entry {', '.join(missing)} in {args.entries}; it has {', '.join(entries)}")
+    entries = chosen_entries(parser, args.entries, args.labels)
     before = matmul_gflops()
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
@@ -82,15 +65,15 @@ def main() -> None:
     )
     print("| label | step ms | conv | batch norm | linear | other | conv GFLOP/s | matmul GFLOP/s | conv / matmul |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for label in labels:
-        row = step_profile(entries[label], args.batch)
+    for entry in entries:
+        row = step_profile(entry, args.batch)
         after = matmul_gflops()
         reference, before = (before + after) / 2, after
         total = sum(row[group] for group in [*GROUPS, "other"])
         shares = " | ".join(f"{row[group] / total:.0%}" for group in [*GROUPS, "other"])
         conv_rate = row["conv_flops"] / row["conv"] / 1e9
         rates = f"{conv_rate:.0f} | {reference:.0f} | {conv_rate / reference:.2f}"
-        print(f"| {label} | {total * 1e3:.0f} | {shares} | {rates} |")
+        print(f"| {entry.label} | {total * 1e3:.0f} | {shares} | {rates} |")
 
 
 if __name__ == "__main__":

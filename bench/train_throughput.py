@@ -28,6 +28,7 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,28 +74,46 @@ def train_flops_per_image(entry: CompareEntry, batch: int = 32) -> float:
     return counter.get_total_flops() / batch
 
 
-def step_images_per_s(entry: CompareEntry, config: TrainConfig, seconds: float = 10.0) -> float:
-    """Images/s of the model's training step alone, on one fixed batch, after 3 warm-up steps."""
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+def training_step(
+    entry: CompareEntry, batch: int, channels_last: bool = True, compile: bool = False, label_smoothing: float = 0.1
+) -> Callable[[], None]:
+    """The model's training step alone (forward, cross-entropy, backward, SGD step) on one fixed
+    random batch, after 3 warm-up calls."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = create_model(entry.model, **entry.model_options).to(memory_format=memory_format).train()
-    net = torch.compile(model) if config.compile else model
+    net = torch.compile(model) if compile else model
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    x = torch.randn(config.batch_size, *model.input_size).contiguous(memory_format=memory_format)
-    y = torch.randint(0, model.num_classes, (config.batch_size,))
+    x = torch.randn(batch, *model.input_size).contiguous(memory_format=memory_format)
+    y = torch.randint(0, model.num_classes, (batch,))
 
     def step() -> None:
-        loss = torch.nn.functional.cross_entropy(net(x), y, label_smoothing=config.label_smoothing)
+        loss = torch.nn.functional.cross_entropy(net(x), y, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
     for _ in range(3):
         step()
+    return step
+
+
+def step_images_per_s(entry: CompareEntry, config: TrainConfig, seconds: float = 10.0) -> float:
+    """Images/s of the model's training step alone, with the config's batch size, memory format and compile."""
+    step = training_step(entry, config.batch_size, config.channels_last, config.compile, config.label_smoothing)
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         step()
         steps += 1
     return steps * config.batch_size / (time.perf_counter() - start)
+
+
+def chosen_entries(parser: argparse.ArgumentParser, path: Path, labels: str) -> list[CompareEntry]:
+    """The entries of ``path`` named by the comma-separated ``labels``; a parser error for unknown ones."""
+    entries = {entry.label: entry for entry in load_entries(path)}
+    missing = sorted(set(labels.split(",")) - set(entries))
+    if missing:
+        parser.error(f"no entry {', '.join(missing)} in {path}; it has {', '.join(entries)}")
+    return [entries[label] for label in labels.split(",")]
 
 
 def write_synthetic_fer2013(path: Path, images: int) -> None:
@@ -123,28 +142,24 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--csv", type=Path, default=None)
     args = parser.parse_args()
-    entries = {entry.label: entry for entry in load_entries(args.entries)}
-    labels = args.labels.split(",")
-    missing = sorted(set(labels) - set(entries))
-    if missing:
-        parser.error(f"no entry {', '.join(missing)} in {args.entries}; it has {', '.join(entries)}")
+    entries = chosen_entries(parser, args.entries, args.labels)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "fer2013.csv"
         write_synthetic_fer2013(data, args.images)
         protocol = load_config(args.config, data_root=str(data), epochs=args.epochs)
         before = matmul_gflops()
-        for label in labels:
-            flops = train_flops_per_image(entries[label])
+        for entry in entries:
+            flops = train_flops_per_image(entry)
             for variant in args.variants.split(","):
-                config = model_config(protocol, entries[label], Path(folder) / str(len(rows)))
+                config = model_config(protocol, entry, Path(folder) / str(len(rows)))
                 config = load_config(**{**config.to_dict(), **parse_variant(variant)})
                 images_per_s = train(config).history[-1]["images_per_s"]
-                step_rate = step_images_per_s(entries[label], config)
+                step_rate = step_images_per_s(entry, config)
                 after = matmul_gflops()
                 reference, before = (before + after) / 2, after
                 achieved = images_per_s * flops / 1e9
-                values = (label, variant, images_per_s, flops / 1e9, achieved, reference, achieved / reference)
+                values = (entry.label, variant, images_per_s, flops / 1e9, achieved, reference, achieved / reference)
                 rows.append(dict(zip(COLUMNS, (*values, step_rate, step_rate * flops / 1e9 / reference))))
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
