@@ -32,7 +32,9 @@ if [ ! -f "$published/test/metrics.json" ]; then
     ferlab eval "$published/run" --data fer2013 --data-root "$data_root" --split test --out "$published/test"
 fi
 
-# Study 2: FERPlus, RAN with and without its region-biased loss, and study 1's best plain CNN.
+# Study 2: FERPlus, RAN with and without its region-biased loss, and study 1's best plain CNN
+# (skipped once its table exists; its "Made by" line is the command that rewrites it).
+if [ ! -f results/compare_ferplus_ran.md ]; then
 python - <<'PY'
 import pandas as pd
 rows = pd.read_csv("results/compare_fer2013_matched.csv")
@@ -44,12 +46,14 @@ ferlab compare --name ferplus_ran --entries configs/studies/ferplus_ran_entries.
     --config configs/studies/ferplus_ran.yaml --data-root "$data_root" \
     --runs-dir results/compare_ferplus_ran/trained --out results --timing-seconds 2 --occlude eyes,mouth,random \
     --pairs ran:ran_no_rb_loss,ran:vgg_like $(notes ferplus_ran)
+fi
 
 # Sensitivity at 12,000 faces x 6 epochs: two workers (one thread each) on one SQLite study.
 for model in resnet_like attention_net; do
     # The SQLite study (every finished trial) lives in the checkout, untracked until the sweep is
-    # done, so a new session recovers it; trial folders are scratch (a lost trial is replaced).
+    # done, so a new session recovers it; trial folders are scratch (a lost trial is retried anew).
     study="${model}_12k" out="$runs/sweeps/${model}_12k" record="$PWD/results/sensitivity/${model}_12k"
+    [ -f "$record/trials.csv" ] && continue  # finished: its report is written last
     mkdir -p "$out" "$record"
     sweep=(ferlab sweep --config "configs/sweeps/$study.yaml" --space "configs/sweeps/$model.yaml" --trials 20
            --data-root "$data_root" --study-name "$study" --storage "sqlite:///$record/study.db")
