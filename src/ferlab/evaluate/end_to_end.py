@@ -15,9 +15,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ferlab.app.analyze import FaceAnalyzer, FaceResult, load_rgb
 from ferlab.data.dataset import Problem
 from ferlab.errors import FerlabError
+from ferlab.evaluate.balanced import balanced_accuracy, balanced_intervals, confusion_counts
 from ferlab.evaluate.paired import wilson_interval
 
 NO_FACE = "no face"
@@ -92,9 +95,20 @@ def _rate(count: int, total: int) -> dict[str, Any]:
     return {"value": count / total, "low": low, "high": high, "count": count, "of": total}
 
 
+def _balanced_accuracy(scores: Sequence[PhotoScore]) -> dict[str, Any]:
+    """Mean recall over the true classes (no face = wrong) with its bootstrap 95% interval."""
+    names = list(dict.fromkeys([*(s.true for s in scores), *(s.predicted for s in scores)]))
+    labels = np.array([names.index(s.true) for s in scores])
+    predictions = np.array([names.index(s.predicted) for s in scores])
+    intervals = balanced_intervals(labels, predictions, len(names))
+    value = balanced_accuracy(confusion_counts(labels, predictions, len(names)))
+    return {"balanced_accuracy": value, "balanced_accuracy_ci": intervals["balanced_accuracy"]}
+
+
 def end_to_end_metrics(scores: Sequence[PhotoScore], classes: Sequence[str]) -> dict[str, Any]:
     """Detection rate, accuracy over all photos (no face = wrong) and over detected ones, each with
-    a Wilson 95% CI; recall per true class over all photos; the confusion counts (rows: true
+    a Wilson 95% CI; recall per true class over all photos and their mean (balanced accuracy, with a
+    bootstrap 95% CI); the confusion counts (rows: true
     class, columns: the model's classes and `NO_FACE`); which detector found the faces; the photos
     with more than one face and the boxes past the first (on photos of one person each, every such
     box is a false positive of the detector)."""
@@ -119,6 +133,7 @@ def end_to_end_metrics(scores: Sequence[PhotoScore], classes: Sequence[str]) -> 
         "recall_per_class": {
             true: _rate(row[true] if true in row else 0, sum(row.values())) for true, row in confusion.items()
         },
+        **_balanced_accuracy(scores),
         "confusion": confusion,
         "several_faces": _rate(sum(s.faces > 1 for s in scores), len(scores)),
         "extra_faces": sum(max(0, s.faces - 1) for s in scores),

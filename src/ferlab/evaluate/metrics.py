@@ -16,6 +16,8 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from ferlab.evaluate.balanced import balanced_accuracy, balanced_intervals, confusion_counts
+
 ECE_BINS = 15
 """Equal-width confidence bins of the expected calibration error (Guo et al. 2017 use 15)."""
 
@@ -29,10 +31,13 @@ def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, classes: 
         classes: the ``K`` class names, in logit order.
 
     Returns:
-        ``accuracy`` (micro), ``macro_f1`` (classes with neither a label nor a prediction
+        ``accuracy`` (micro), ``balanced_accuracy`` (mean per-class recall over the classes with
+        a true image), ``macro_f1`` (classes with neither a label nor a prediction
         are left out of the mean, as torchmetrics does), ``per_class`` (name → precision,
         recall, f1, support; 0 where undefined), ``confusion`` (rows = true class,
-        columns = predicted), ``nll`` and ``ece`` (see `expected_calibration_error`).
+        columns = predicted), ``nll`` and ``ece`` (see `expected_calibration_error`), and
+        ``intervals``: 95% intervals of accuracy, balanced accuracy and macro-F1
+        (`ferlab.evaluate.balanced.balanced_intervals`).
     """
     num_classes = len(classes)
     logits, labels = logits.detach().float().cpu(), labels.detach().long().cpu()
@@ -42,10 +47,13 @@ def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, classes: 
         "f1": MulticlassF1Score(num_classes, average=None)(logits, labels),
     }
     support = torch.bincount(labels, minlength=num_classes)
+    predictions = logits.argmax(dim=1).numpy()
     return {
         "n_images": int(labels.numel()),
         "accuracy": float(MulticlassAccuracy(num_classes, average="micro")(logits, labels)),
+        "balanced_accuracy": balanced_accuracy(confusion_counts(labels.numpy(), predictions, num_classes)),
         "macro_f1": float(MulticlassF1Score(num_classes, average="macro")(logits, labels)),
+        "intervals": balanced_intervals(labels.numpy(), predictions, num_classes),
         "nll": negative_log_likelihood(logits, labels),
         "ece": expected_calibration_error(logits, labels),
         "per_class": {

@@ -110,12 +110,18 @@ def per_class_table(metrics: dict[str, Any]) -> Table:
 
 
 def overall_table(metrics: dict[str, Any]) -> Table:
-    """Accuracy, macro-F1, and NLL/ECE before (and after) temperature scaling as a Rich table."""
-    table = Table("score", "value")
-    table.columns[1].justify = "right"
+    """Accuracy, balanced accuracy (mean per-class recall) and macro-F1 with their 95% intervals,
+    and NLL/ECE before (and after) temperature scaling, as a Rich table."""
+    table = Table("score", "value", "95% CI")
+    table.columns[1].justify = table.columns[2].justify = "right"
+    for label, key in (
+        ("accuracy", "accuracy"),
+        ("mean recall (balanced acc.)", "balanced_accuracy"),
+        ("macro F1", "macro_f1"),
+    ):
+        low, high = metrics["intervals"][key]
+        table.add_row(label, f"{metrics[key]:.4f}", f"{low:.4f}-{high:.4f}")
     rows = [
-        ("accuracy", metrics["accuracy"]),
-        ("macro F1", metrics["macro_f1"]),
         ("NLL", metrics["nll"]),
         (f"ECE ({ECE_BINS} bins)", metrics["ece"]),
     ]
@@ -127,7 +133,7 @@ def overall_table(metrics: dict[str, Any]) -> Table:
             ("ECE at T", calibration["ece_after"]),
         ]
     for name, value in rows:
-        table.add_row(name, f"{value:.4f}")
+        table.add_row(name, f"{value:.4f}", "")
     return table
 
 
@@ -163,6 +169,11 @@ def print_end_to_end(console: Console, record: dict[str, Any], out_dir: Path) ->
         ("accuracy, images with a face", "accuracy_detected"),
     ):
         console.print(Text(f"{label}: {_percent(record[key])}"), highlight=False)
+    low, high = record["balanced_accuracy_ci"]
+    console.print(
+        Text(f"mean recall over classes, all images: {record['balanced_accuracy']:.1%} (95% CI {low:.1%}-{high:.1%})"),
+        highlight=False,
+    )
     console.print(Text(f"faces found by: {record['found_by']}"), highlight=False)
     console.print(
         Text(

@@ -1,0 +1,70 @@
+"""Class-balanced scores and their bootstrap confidence intervals (numpy + SciPy, torch-free).
+
+Accuracy is dominated by the frequent classes (FERPlus test is 35% neutral and 28% happy), so
+every report puts two class-balanced figures beside it:
+
+* **balanced accuracy**: the mean of the per-class recalls over the classes that have at least
+  one true image (scikit-learn's ``balanced_accuracy_score``); a classifier that always says
+  the majority class scores ``1 / C``;
+* **macro-F1**: the mean of the per-class F1 scores over the classes that have a true image or
+  a prediction (torchmetrics' convention, which `ferlab.evaluate.metrics` reports).
+
+Their 95% intervals come from `scipy.stats.bootstrap` over images (percentile method, a fixed
+seed, so a rerun gives the same interval); accuracy's from the Wilson interval
+(`ferlab.evaluate.paired.wilson_interval`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import bootstrap
+
+from ferlab.evaluate.paired import wilson_interval
+
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+
+
+def confusion_counts(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """``(C, C)`` counts, rows = true class, columns = predicted class."""
+    flat = np.asarray(labels, dtype=np.int64) * num_classes + np.asarray(predictions, dtype=np.int64)
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def balanced_accuracy(confusion: np.ndarray) -> float:
+    """Mean recall over the classes (rows) with at least one true image."""
+    support = confusion.sum(axis=1)
+    present = support > 0
+    return float((np.diag(confusion)[present] / support[present]).mean())
+
+
+def macro_f1(confusion: np.ndarray) -> float:
+    """Mean F1 over the classes with a true image or a prediction (0 where one of the two is 0)."""
+    true_positive = np.diag(confusion).astype(float)
+    support, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
+    scored = (support + predicted) > 0
+    f1 = 2 * true_positive[scored] / (support + predicted)[scored]
+    return float(f1.mean())
+
+
+def balanced_intervals(
+    labels: np.ndarray, predictions: np.ndarray, num_classes: int, confidence: float = 0.95
+) -> dict[str, list[float]]:
+    """95% intervals ``[low, high]`` of accuracy (Wilson), balanced accuracy and macro-F1 (bootstrap
+    over images, `BOOTSTRAP_RESAMPLES` resamples, percentile method, seed `BOOTSTRAP_SEED`)."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    correct = int((labels == predictions).sum())
+    intervals = {"accuracy": list(wilson_interval(correct, len(labels), confidence))}
+    for name, score in (("balanced_accuracy", balanced_accuracy), ("macro_f1", macro_f1)):
+        result = bootstrap(
+            (labels, predictions),
+            lambda y, p, score=score: score(confusion_counts(y, p, num_classes)),
+            paired=True,
+            vectorized=False,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            confidence_level=confidence,
+            method="percentile",
+            rng=np.random.default_rng(BOOTSTRAP_SEED),
+        )
+        intervals[name] = [float(result.confidence_interval.low), float(result.confidence_interval.high)]
+    return intervals

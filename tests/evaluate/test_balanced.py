@@ -1,0 +1,56 @@
+"""Balanced accuracy and macro-F1 against hand counts, and their bootstrap intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ferlab.evaluate import classification_metrics
+from ferlab.evaluate.balanced import balanced_accuracy, balanced_intervals, confusion_counts, macro_f1
+
+
+def test_balanced_accuracy_and_macro_f1_of_a_toy_confusion_match_a_hand_count() -> None:
+    # 10 images of a (8 right, 2 called b), 4 of b (1 right, 3 called a), 2 of c (both right),
+    # and one more c called d; no image is of d, so d is in macro-F1 (predicted) but not in mean recall
+    labels = np.array([0] * 10 + [1] * 4 + [2] * 2 + [2])
+    predictions = np.array([0] * 8 + [1] * 2 + [1] + [0] * 3 + [2, 2] + [3])
+    confusion = confusion_counts(labels, predictions, 4)
+    assert confusion.tolist() == [[8, 2, 0, 0], [3, 1, 0, 0], [0, 0, 2, 1], [0, 0, 0, 0]]
+    # recalls: a 8/10, b 1/4, c 2/3; d has no true image and is left out of the mean
+    assert balanced_accuracy(confusion) == pytest.approx((0.8 + 0.25 + 2 / 3) / 3)
+    # F1 = 2 tp / (support + predicted): a 16/21, b 2/7, c 4/5, d 0 (predicted once, never true)
+    assert macro_f1(confusion) == pytest.approx((16 / 21 + 2 / 7 + 4 / 5 + 0) / 4)
+    # accuracy alone says 11/17 = 65%: the frequent class hides b
+    assert (labels == predictions).mean() == pytest.approx(11 / 17)
+
+
+def test_the_report_carries_the_same_balanced_figures_and_agrees_with_torchmetrics() -> None:
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 5, 400)
+    predictions = np.where(rng.random(400) < 0.5, labels, rng.integers(0, 5, 400))
+    metrics = classification_metrics(torch.eye(5)[predictions], torch.from_numpy(labels), "abcde")
+    confusion = confusion_counts(labels, predictions, 5)
+    assert metrics["balanced_accuracy"] == pytest.approx(balanced_accuracy(confusion))
+    assert metrics["macro_f1"] == pytest.approx(macro_f1(confusion), abs=1e-6)  # torchmetrics' value
+    recalls = [metrics["per_class"][name]["recall"] for name in "abcde"]
+    assert metrics["balanced_accuracy"] == pytest.approx(np.mean(recalls), abs=1e-6)
+
+
+def test_intervals_hold_the_estimate_shrink_with_more_images_and_repeat_exactly() -> None:
+    rng = np.random.default_rng(0)
+
+    def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, 4, n)
+        return labels, np.where(rng.random(n) < 0.6, labels, rng.integers(0, 4, n))
+
+    small, large = sample(200), sample(5000)
+    widths = {}
+    for name, (labels, predictions) in (("small", small), ("large", large)):
+        intervals = balanced_intervals(labels, predictions, 4)
+        estimate = balanced_accuracy(confusion_counts(labels, predictions, 4))
+        low, high = intervals["balanced_accuracy"]
+        assert low < estimate < high
+        widths[name] = high - low
+        assert intervals == balanced_intervals(labels, predictions, 4)  # fixed seed
+    assert widths["large"] < widths["small"] / 3
