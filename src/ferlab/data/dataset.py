@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -120,6 +120,16 @@ class FaceDataset:
         counts = Counter(self.labels.tolist())
         return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
 
+    def class_prior(self) -> np.ndarray:
+        """The share of each class among what training compares with, float64 ``(len(classes),)``
+        summing to 1: the mean soft target when the dataset has ``targets``, else the label
+        frequencies (unlabeled images left out). Stored in model files as the training prior."""
+        if self.targets is not None:
+            prior = self.targets.astype(np.float64).mean(axis=0)
+        else:
+            prior = np.bincount(self.labels[self.labels >= 0], minlength=len(self.classes)).astype(np.float64)
+        return prior / prior.sum()
+
     def subset(self, indices: np.ndarray) -> FaceDataset:
         """A new dataset holding only the images at ``indices`` (problems are kept)."""
         take = lambda array: None if array is None else array[indices]  # noqa: E731
@@ -133,6 +143,18 @@ class FaceDataset:
             extra={k: v[indices] for k, v in self.extra.items()},
             problems=list(self.problems),
         )
+
+
+def only_classes(dataset: FaceDataset, classes: Sequence[str]) -> FaceDataset:
+    """The images of ``dataset`` labelled with one of ``classes`` (names of its own classes)."""
+    unknown = [name for name in classes if name not in dataset.classes]
+    if unknown or not classes:
+        raise DataError(
+            f"{dataset.name}: classes {list(classes)} must be a non-empty list of its classes "
+            f"({', '.join(dataset.classes)})"
+        )
+    wanted = [dataset.classes.index(name) for name in classes]
+    return dataset.subset(np.flatnonzero(np.isin(dataset.labels, wanted)))
 
 
 def combine(base: FaceDataset, extra: FaceDataset, repeat: int = 1) -> FaceDataset:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +38,26 @@ def save_atomically(obj: dict[str, Any], path: Path) -> None:
 
 
 def model_record(
-    model: FerModel, name: str, options: dict[str, Any], classes: tuple[str, ...], metrics: dict[str, Any] | None = None
+    model: FerModel,
+    name: str,
+    options: dict[str, Any],
+    classes: tuple[str, ...],
+    metrics: dict[str, Any] | None = None,
+    class_prior: Sequence[float] | None = None,
+    logit_adjustment: float = 0.0,
 ) -> dict[str, Any]:
     """The model-file dict for ``model`` (weights copied to CPU, unwrapped from DDP/compile).
 
     A ``pretrained`` path among the options (or the backbone's) is left out: the weights it
     started from are in the file, and the file must load where that path does not exist.
     The preprocessing the model was trained with (`ferlab.preprocess.Preprocessing`) is stored
-    with it.
+    with it, and so are, when ``class_prior`` is given, the training class shares
+    (`ferlab.data.FaceDataset.class_prior`) and the ``tau`` of a logit-adjusted loss, from which
+    the application makes either operating point (`ferlab.priors`).
     """
+    prior = {}
+    if class_prior is not None:
+        prior = {"class_prior": [float(p) for p in class_prior], "logit_adjustment": float(logit_adjustment)}
     return {
         "format": MODEL_FORMAT,
         "model": name,
@@ -57,6 +69,7 @@ def model_record(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metrics": dict(metrics or {}),
         "preprocessing": Preprocessing(tuple(model.input_size)).to_dict(),
+        **prior,
     }
 
 

@@ -14,6 +14,7 @@ from ferlab.errors import FerlabError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "onecycle", "constant")
+CLASS_BALANCES = ("none", "inverse", "effective")
 
 
 @dataclass
@@ -37,7 +38,17 @@ class TrainConfig:
             (after warmup); stepped every batch.
         warmup_epochs: linear warmup length for cosine/constant.
         label_smoothing: cross-entropy label smoothing.
-        class_weights: weight classes by inverse training frequency.
+        class_balance: weight the label loss by class: ``none``, ``inverse`` (``N / (C * n_c)``) or
+            ``effective`` (Cui et al. 2019's effective number of samples, ``(1 - beta) / (1 -
+            beta^n_c)``, scaled to a mean weight of 1 over the training images).
+        class_balance_beta: the ``beta`` of ``effective``, in (0, 1); nearer 1 is nearer ``inverse``.
+        logit_adjustment: Menon et al. (2021)'s logit-adjusted loss: the training losses see the
+            logits plus ``tau * log(training class prior)`` (``tau`` >= 0; 0 is plain
+            cross-entropy), so the network's own output learns the class-balanced decision. The
+            model file stores ``tau`` and the prior; the application adds them back for the
+            ``data`` operating point (`ferlab.priors`).
+        focal_gamma: focal loss (Lin et al. 2017): each image's loss is scaled by ``(1 - p)^gamma``
+            of its target classes (0: plain cross-entropy), so confident, easy images weigh less.
         aug: augmentation preset (none, basic, strong, wild, jpeg; see `ferlab.data.transforms`).
         mix: batch mixing after augmentation: ``none``, ``mixup``, ``cutmix`` or ``both`` (one
             of the two per batch); the loss then takes the mixed target distributions.
@@ -49,9 +60,11 @@ class TrainConfig:
             teacher seeing the same augmented batch. None: no teacher.
         kd_weight, kd_temperature: the distillation weight in [0, 1] and temperature (> 0).
         extra_data: more training data, each entry ``{data, data_root, data_options, split,
-            repeat, distill}`` (``split`` default train, ``repeat`` default 1: how many times its
+            repeat, distill, classes}`` (``split`` default train, ``repeat`` default 1: how many times its
             images are added; ``distill`` default true: false keeps the teacher's loss off its
-            images, which then learn from their labels alone): read like the main dataset, its
+            images, which then learn from their labels alone; ``classes``: only
+            images of these of its classes are added, e.g. FER2013's disgust and fear faces as a
+            label source for the classes FERPlus has few of): read like the main dataset, its
             labels mapped to the main classes by name (`ferlab.data.dataset.combine`);
             validation stays on the main dataset.
         init: fine-tuning: start from this trained model's weights (shipped name, run folder or
@@ -86,7 +99,10 @@ class TrainConfig:
     schedule: str = "cosine"
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0
-    class_weights: bool = False
+    class_balance: str = "none"
+    class_balance_beta: float = 0.999
+    logit_adjustment: float = 0.0
+    focal_gamma: float = 0.0
     aug: str = "basic"
     mix: str = "none"
     mix_alpha: float = 1.0
@@ -109,6 +125,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_choice(self.optimizer, OPTIMIZERS, "optimizer")
         check_choice(self.schedule, SCHEDULES, "schedule")
+        check_choice(self.class_balance, CLASS_BALANCES, "class_balance")
+        if not 0 < self.class_balance_beta < 1 or self.logit_adjustment < 0 or self.focal_gamma < 0:
+            raise FerlabError(
+                f"class_balance_beta must be in (0, 1), logit_adjustment and focal_gamma at least 0, got "
+                f"{self.class_balance_beta}, {self.logit_adjustment} and {self.focal_gamma}"
+            )
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise FerlabError("epochs and batch_size must be at least 1 and lr positive")
         if not 0.0 <= self.kd_weight <= 1.0 or self.kd_temperature <= 0:
@@ -136,7 +158,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-EXTRA_DATA_KEYS = ("data", "data_root", "data_options", "split", "repeat", "distill")
+EXTRA_DATA_KEYS = ("data", "data_root", "data_options", "split", "repeat", "distill", "classes")
 """The keys of a `TrainConfig.extra_data` entry."""
 
 
@@ -193,8 +215,11 @@ def migrate_config(values: dict[str, Any]) -> dict[str, Any]:
     """A stored config (``config.yaml``, a checkpoint's) in today's form, so old runs still load,
     resume and are reused by `ferlab compare`: each option of `MOVED_TO_MODEL_OPTIONS` moves
     into ``model_options`` when it differs from its default and the model takes it, and is
-    dropped otherwise (it had no effect)."""
+    dropped otherwise (it had no effect); ``class_weights: true`` (before 2026-12-04) becomes
+    ``class_balance: inverse``."""
     values = dict(values)
+    if "class_weights" in values:
+        values.setdefault("class_balance", "inverse" if values.pop("class_weights") else "none")
     moved = {key: values.pop(key) for key in MOVED_TO_MODEL_OPTIONS if key in values}
     changed = {key: value for key, value in moved.items() if value != MOVED_TO_MODEL_OPTIONS[key]}
     if changed:

@@ -7,12 +7,15 @@ from torch import nn
 
 
 class TrainingLoss(nn.Module):
-    """Cross-entropy with label smoothing and class weights, chosen by the target mode.
+    """Cross-entropy (or focal loss) with label smoothing and class weights, chosen by the target mode.
 
     * hard labels (FER2013, FERPlus ``majority``, folders): cross-entropy on labels;
     * FERPlus ``crossentropy``: cross-entropy against the vote distribution;
     * FERPlus ``probability``: a label drawn from the vote distribution for every image
       at every step (the FERPlus paper's probabilistic label drawing);
+    * ``focal_gamma`` > 0: the focal loss of Lin et al. (2017) in its softmax form,
+      ``-sum_c w_c q_c (1 - p_c)^gamma log p_c`` over the (smoothed, mixed or soft) target
+      distribution ``q``, averaged over the batch;
     * plus the outputs' ``"aux_loss"``, when the model brings a loss term of its own
       (`ferlab.models.base.FerModel.training_outputs`; RAN's region-biased loss).
     """
@@ -22,9 +25,11 @@ class TrainingLoss(nn.Module):
         target_mode: str | None = None,
         label_smoothing: float = 0.0,
         class_weights: torch.Tensor | None = None,
+        focal_gamma: float = 0.0,
     ) -> None:
         super().__init__()
         self.target_mode = target_mode
+        self.label_smoothing, self.focal_gamma = label_smoothing, focal_gamma
         self.cross_entropy = nn.CrossEntropyLoss(weight=class_weights, label_smoothing=label_smoothing)
 
     def target(self, labels: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
@@ -39,10 +44,23 @@ class TrainingLoss(nn.Module):
     def forward(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
         """The loss of a batch; ``outputs`` as from `FerModel.training_outputs` (``"logits"`` at least),
         ``target`` from `target` (or mixed by `ferlab.data.transforms.batch_mixing`)."""
-        loss = self.cross_entropy(outputs["logits"], target)
+        if self.focal_gamma > 0:
+            loss = self._focal(outputs["logits"], target)
+        else:
+            loss = self.cross_entropy(outputs["logits"], target)
         if "aux_loss" in outputs:
             loss = loss + outputs["aux_loss"]
         return loss
+
+    def _focal(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        num_classes = logits.shape[1]
+        if target.ndim == 1:
+            target = nn.functional.one_hot(target, num_classes).to(logits.dtype)
+        target = target * (1 - self.label_smoothing) + self.label_smoothing / num_classes
+        log_p = nn.functional.log_softmax(logits.float(), dim=1)
+        weight = self.cross_entropy.weight if self.cross_entropy.weight is not None else 1.0
+        per_class = weight * target * (1 - log_p.exp()).pow(self.focal_gamma) * log_p
+        return -per_class.sum(dim=1).mean()
 
 
 def distillation_loss(
@@ -73,3 +91,21 @@ def inverse_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.T
     counts = torch.bincount(labels[labels >= 0], minlength=num_classes).float()
     weights = labels.numel() / (num_classes * counts.clamp(min=1))
     return torch.where(counts > 0, weights, torch.zeros_like(weights))
+
+
+def effective_number_weights(labels: torch.Tensor, num_classes: int, beta: float) -> torch.Tensor:
+    """Cui et al. (2019)'s class weights ``(1 - beta) / (1 - beta^n_c)``, scaled so that their mean
+    over the training images is 1 (as `inverse_frequency_weights`); absent classes get weight 0."""
+    counts = torch.bincount(labels[labels >= 0], minlength=num_classes).double()
+    weights = (1 - beta) / (1 - beta**counts).clamp(min=1e-12)
+    weights = torch.where(counts > 0, weights, torch.zeros_like(weights))
+    return (weights * counts.sum() / (weights * counts).sum()).float()
+
+
+def class_balance_weights(labels: torch.Tensor, num_classes: int, balance: str, beta: float) -> torch.Tensor | None:
+    """The label loss's class weights for a `TrainConfig.class_balance` setting (None for ``none``)."""
+    if balance == "inverse":
+        return inverse_frequency_weights(labels, num_classes)
+    if balance == "effective":
+        return effective_number_weights(labels, num_classes, beta)
+    return None

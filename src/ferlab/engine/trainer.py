@@ -31,14 +31,15 @@ from torch.utils.tensorboard import SummaryWriter
 from torchmetrics.functional.classification import multiclass_f1_score
 
 from ferlab.data import FaceDataset, load_dataset
-from ferlab.data.dataset import combine
+from ferlab.data.dataset import combine, only_classes
 from ferlab.data.images import resize_dataset
 from ferlab.data.transforms import augmentation, batch_mixing, fit_to_model, normalize, to_tensor_batch
 from ferlab.engine.checkpoint import model_record, save_atomically
 from ferlab.engine.config import TrainConfig, migrate_config
 from ferlab.engine.distributed import DistInfo, all_reduce_sum, average_buffers, init_distributed, shutdown
-from ferlab.engine.losses import TrainingLoss, distillation_loss, inverse_frequency_weights
+from ferlab.engine.losses import TrainingLoss, class_balance_weights, distillation_loss
 from ferlab.errors import FerlabError
+from ferlab.evaluate.balanced import balanced_accuracy, confusion_counts
 from ferlab.models import create_model
 from ferlab.models.base import FerModel
 from ferlab.models.files import BEST_NAME, LAST_NAME, TRAIN_FORMAT, load_model, read_checkpoint
@@ -51,6 +52,7 @@ METRIC_COLUMNS = (
     "val_loss",
     "val_acc",
     "val_macro_f1",
+    "val_balanced_acc",
     "lr",
     "epoch_seconds",
     "images_per_s",
@@ -59,6 +61,37 @@ METRIC_COLUMNS = (
 
 EpochCallback = Callable[[dict[str, float]], bool | None]
 """Called with each finished epoch's metrics row; returning True stops the run (see `train`)."""
+
+
+def training_data(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
+    """The training split (with ``extra_data`` joined and ``limit`` applied; its ``extra["distilled"]``
+    marks the images the teacher sees) and the validation split a run with ``config`` uses."""
+    if not config.data_root:
+        raise FerlabError("no data root given: pass --data-root PATH (the dataset's file or folder)")
+    size = (config.input_size, config.input_size) if config.input_size else None
+
+    def read(data: str, root: str, split: str, options: dict[str, Any]) -> FaceDataset:
+        dataset = load_dataset(data, root, split, **options)
+        return dataset if size is None else resize_dataset(dataset, size)
+
+    train_set = read(config.data, config.data_root, config.train_split, config.data_options)
+    val_set = read(config.data, config.data_root, config.val_split, config.data_options)
+    distilled = [np.ones(len(train_set), dtype=bool)]
+    for entry in config.extra_data:
+        extra = read(entry["data"], entry["data_root"], entry.get("split", "train"), entry.get("data_options", {}))
+        if "classes" in entry:
+            extra = only_classes(extra, entry["classes"])
+        joined = combine(train_set, extra, int(entry.get("repeat", 1)))
+        distilled.append(np.full(len(joined) - len(train_set), bool(entry.get("distill", True))))
+        train_set = joined
+    train_set = replace(train_set, extra={**train_set.extra, "distilled": np.concatenate(distilled)})
+    if (train_set.labels < 0).any():
+        raise FerlabError(f"{config.data_root}: split {config.train_split!r} has unlabelled images")
+    if config.limit is not None and config.limit < len(train_set):
+        generator = torch.Generator().manual_seed(config.seed)
+        keep = torch.randperm(len(train_set), generator=generator)[: config.limit].sort().values.numpy()
+        train_set = train_set.subset(keep)
+    return train_set, val_set
 
 
 @dataclass
@@ -128,7 +161,7 @@ class _Run:
         if config.threads:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
-        self.train_set, self.val_set = self._load_data()
+        self.train_set, self.val_set = training_data(config)
         options = dict(config.model_options)
         in_chans = options.pop("in_chans", self.train_set.channels)
         self.model = create_model(config.model, num_classes=len(self.train_set.classes), in_chans=in_chans, **options)
@@ -151,8 +184,13 @@ class _Run:
             )
         self.optimizer = self._optimizer()
         self.scheduler = self._scheduler()
-        weights = inverse_frequency_weights(self.labels, len(self.train_set.classes)) if config.class_weights else None
-        self.loss = TrainingLoss(self.train_set.target_mode, config.label_smoothing, weights).to(device)
+        num_classes = len(self.train_set.classes)
+        weights = class_balance_weights(self.labels, num_classes, config.class_balance, config.class_balance_beta)
+        self.loss = TrainingLoss(self.train_set.target_mode, config.label_smoothing, weights, config.focal_gamma)
+        self.loss.to(device)
+        # the logit-adjusted loss: every loss (labels, teacher) sees logits + tau * log(prior)
+        prior = torch.from_numpy(self.train_set.class_prior()).float().clamp(min=1e-12)
+        self.logit_offset = (config.logit_adjustment * prior.log()).to(device)
         self.augment = augmentation(config.aug).to(device)
         self.mixing = batch_mixing(config.mix, config.mix_alpha, len(self.train_set.classes))
         self.teacher = self._teacher() if config.teacher else None
@@ -208,33 +246,6 @@ class _Run:
         teacher.requires_grad_(False)
         teacher.to(self.device)
         return teacher.to(memory_format=torch.channels_last) if self.config.channels_last else teacher
-
-    def _load_data(self) -> tuple[FaceDataset, FaceDataset]:
-        config = self.config
-        if not config.data_root:
-            raise FerlabError("no data root given: pass --data-root PATH (the dataset's file or folder)")
-        size = (config.input_size, config.input_size) if config.input_size else None
-
-        def read(data: str, root: str, split: str, options: dict[str, Any]) -> FaceDataset:
-            dataset = load_dataset(data, root, split, **options)
-            return dataset if size is None else resize_dataset(dataset, size)
-
-        train_set = read(config.data, config.data_root, config.train_split, config.data_options)
-        val_set = read(config.data, config.data_root, config.val_split, config.data_options)
-        distilled = [np.ones(len(train_set), dtype=bool)]
-        for entry in config.extra_data:
-            extra = read(entry["data"], entry["data_root"], entry.get("split", "train"), entry.get("data_options", {}))
-            joined = combine(train_set, extra, int(entry.get("repeat", 1)))
-            distilled.append(np.full(len(joined) - len(train_set), bool(entry.get("distill", True))))
-            train_set = joined
-        train_set = replace(train_set, extra={**train_set.extra, "distilled": np.concatenate(distilled)})
-        if (train_set.labels < 0).any():
-            raise FerlabError(f"{config.data_root}: split {config.train_split!r} has unlabelled images")
-        if config.limit is not None and config.limit < len(train_set):
-            generator = torch.Generator().manual_seed(config.seed)
-            keep = torch.randperm(len(train_set), generator=generator)[: config.limit].sort().values.numpy()
-            train_set = train_set.subset(keep)
-        return train_set, val_set
 
     def _optimizer(self) -> torch.optim.Optimizer:
         config = self.config
@@ -341,6 +352,7 @@ class _Run:
             x, target = self.mixing(x, target)
         with self._autocast():
             outputs = self.net(x)
+            outputs = {**outputs, "logits": outputs["logits"] + self.logit_offset}
             loss = self.loss(outputs, target)
             if self.teacher is not None:
                 with torch.no_grad():
@@ -376,12 +388,15 @@ class _Run:
             batch = torch.from_numpy(self.val_set.images[start : start + 512])
             with self._autocast():
                 logits.append(self.model(self._inputs(batch, train=False)).float().cpu())
-        logits_all = torch.cat(logits)
+        logits_all = torch.cat(logits) + self.logit_offset.cpu()
         labels = torch.from_numpy(self.val_set.labels)
         return {
             "val_loss": float(nn.functional.cross_entropy(logits_all, labels)),
             "val_acc": float((logits_all.argmax(1) == labels).float().mean()),
             "val_macro_f1": float(multiclass_f1_score(logits_all, labels, len(self.val_set.classes), average="macro")),
+            "val_balanced_acc": balanced_accuracy(
+                confusion_counts(labels.numpy(), logits_all.argmax(1).numpy(), len(self.val_set.classes))
+            ),
         }
 
     @contextlib.contextmanager
@@ -404,7 +419,15 @@ class _Run:
     def _record(self, metrics: dict[str, Any]) -> dict[str, Any]:
         options = dict(self.config.model_options)
         options.pop("in_chans", None)
-        return model_record(self.model, self.config.model, options, self.train_set.classes, metrics)
+        return model_record(
+            self.model,
+            self.config.model,
+            options,
+            self.train_set.classes,
+            metrics,
+            self.train_set.class_prior(),
+            self.config.logit_adjustment,
+        )
 
     def _save_last(self, epochs_done: int) -> None:
         rng = {"torch": torch.get_rng_state()}
