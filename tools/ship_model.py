@@ -1,28 +1,39 @@
 """Ship a trained run as a named model inside the package (src/ferlab/weights/NAME.pt + NAME.onnx).
 
-Evaluates the run's best.pt on the test split (without TTA, with flip and with ten-crop
-TTA; temperature fitted on the validation split), stores the weights with the fitted
-temperatures (one per TTA mode, which the application's ``--tta`` uses) and the test
-metrics, exports them to ONNX beside (the ONNX Runtime backend's bundled graph), and
-copies the evaluation reports to results/shipped/NAME/. The model card
-(src/ferlab/weights/NAME.md) is written by hand from those reports.
+Evaluates the run's best.pt on the test split at both operating points (``--prior data`` and
+``balanced``, see `ferlab.priors`), each without TTA, with flip and with ten-crop TTA, the
+temperature fitted on the validation split each time; stores the weights with the fitted
+temperatures (one per TTA mode and operating point, which the application's ``--tta`` and
+``--prior`` use), the training class prior and the test metrics; exports them to ONNX beside
+(the ONNX Runtime backend's bundled graph), and writes the evaluation reports to
+results/shipped/NAME/. The model card (src/ferlab/weights/NAME.md) is written by hand from
+those reports.
+
+A model file that stores no training class prior (shipped before 2026-12-04) can be shipped
+again in place with ``--train-config``: the prior is computed from the training data that
+config names (the same reading as ``ferlab train``).
 
 Usage:
     python tools/ship_model.py RUN_DIR --name ferlab-ferplus --data ferplus \\
-        --data-root ../shared/data/fer2013 [--mode majority]
+        --data-root ../shared/data/fer2013 [--mode majority] [--train-config CONFIG.yaml]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import shutil
+import sys
 from pathlib import Path
 
+from ferlab.engine import load_config
 from ferlab.engine.checkpoint import model_record, save_atomically
+from ferlab.engine.trainer import training_data
 from ferlab.evaluate.request import EvalRequest
 from ferlab.evaluate.run import run_evaluation
 from ferlab.models.files import load_model
 from ferlab.models.onnx_export import export_onnx
+from ferlab.priors import OutputCalibration
 from ferlab.weights import WEIGHTS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,52 +46,71 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--data-root", type=Path, required=True)
     parser.add_argument("--mode", default="majority", help="FERPlus label mode of the test split")
+    parser.add_argument("--train-config", type=Path, help="training config, for a model file without a class prior")
     args = parser.parse_args()
     options = {"mode": args.mode} if args.data == "ferplus" else {}
     reports = REPO / "results" / "shipped" / args.name
-    scores = {}
-    for tta in ("none", "flip", "tencrop"):
-        command = (
-            f"python tools/ship_model.py {args.run} --name {args.name} --data {args.data} "
-            f"--data-root {args.data_root} --mode {args.mode}"
-        )
+    model, source = load_model(args.run)
+    prior = source.get("class_prior")
+    if prior is None:
+        if args.train_config is None:
+            raise SystemExit(f"{args.run} stores no training class prior: give --train-config")
+        prior = training_data(load_config(args.train_config, data_root=str(args.data_root)))[0].class_prior()
+    weights = args.run
+    if "class_prior" not in source:  # evaluate the balanced point with the prior it will ship with
+        weights = reports / "with_prior.pt"
+        reports.mkdir(parents=True, exist_ok=True)
+        save_atomically({**source, "class_prior": [float(p) for p in prior]}, weights)
+    command = f"python tools/ship_model.py {' '.join(sys.argv[1:])}"
+    scores: dict[str, dict[str, dict]] = {"data": {}, "balanced": {}}
+    for point, tta in itertools.product(scores, ("none", "flip", "tencrop")):
+        suffix = "" if point == "data" else "_prior-balanced"
         request = EvalRequest(
-            weights=args.run,
+            weights=weights,
             data=args.data,
             data_root=args.data_root,
             split="test",
             data_options=options,
             tta=tta,
-            out=reports / f"test_tta-{tta}",
+            prior=point,
+            out=reports / f"test_tta-{tta}{suffix}",
             command=command,
         )
         record, _ = run_evaluation(request)
-        scores[tta] = record
+        scores[point][tta] = record
         print(
-            f"tta={tta}: accuracy {record['accuracy']:.4f}, macro-F1 {record['macro_f1']:.4f}, "
-            f"T {record['temperature']}"
+            f"prior={point} tta={tta}: accuracy {record['accuracy']:.4f}, mean recall "
+            f"{record['balanced_accuracy']:.4f}, macro-F1 {record['macro_f1']:.4f}, T {record['temperature']}"
         )
-    model, source = load_model(args.run)
     shipped = model_record(
         model,
         source["model"],
         source.get("model_options", {}),
         tuple(source["classes"]),
         {
-            "test_accuracy": scores["none"]["accuracy"],
-            "test_accuracy_flip_tta": scores["flip"]["accuracy"],
-            "test_accuracy_tencrop_tta": scores["tencrop"]["accuracy"],
-            "test_macro_f1": scores["none"]["macro_f1"],
+            "test_accuracy": scores["data"]["none"]["accuracy"],
+            "test_accuracy_flip_tta": scores["data"]["flip"]["accuracy"],
+            "test_accuracy_tencrop_tta": scores["data"]["tencrop"]["accuracy"],
+            "test_macro_f1": scores["data"]["none"]["macro_f1"],
+            "test_balanced_accuracy": scores["data"]["none"]["balanced_accuracy"],
+            "test_balanced_accuracy_balanced_prior": scores["balanced"]["none"]["balanced_accuracy"],
             "data": args.data,
             "data_options": options,
         },
+        prior,
+        source.get("logit_adjustment", 0.0),
     )
-    shipped["temperature"] = float(scores["none"]["temperature"])
-    shipped["tta_temperatures"] = {tta: float(record["temperature"]) for tta, record in scores.items()}
+    calibration = OutputCalibration.from_record(shipped)
+    for point, by_tta in scores.items():
+        calibration = calibration.with_fitted(point, {tta: float(r["temperature"]) for tta, r in by_tta.items()})
+    shipped.update(calibration.to_record())
     target = WEIGHTS_DIR / f"{args.name}.pt"
     save_atomically(shipped, target)
     export_onnx(target, target.with_suffix(".onnx"))
-    shutil.copy(Path(args.run) / "metrics.csv", reports / "training_metrics.csv")
+    if Path(args.run).is_dir():
+        shutil.copy(Path(args.run) / "metrics.csv", reports / "training_metrics.csv")
+    if weights != args.run:
+        Path(weights).unlink()
     print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB) and {reports}")
 
 

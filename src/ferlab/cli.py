@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ferlab.errors import FerlabError
+from ferlab.priors import DEFAULT_PRIOR
 from ferlab.train_options import with_training_options
 from ferlab.version import package_version
 from ferlab.weights import DEFAULT_MODEL
@@ -63,6 +64,15 @@ app.add_typer(data_app, name="data")
 
 DataOption = typer.Option("auto", "--data", "-d", help="Reader: auto, fer2013, ferplus, folder, affectnet, rafdb.")
 ModeOption = typer.Option("majority", "--mode", help="FERPlus label mode: majority, probability, crossentropy.")
+
+
+PriorOption = typer.Option(
+    DEFAULT_PRIOR,
+    "--prior",
+    help="Operating point: data (classes in the shares the model was trained on: most accurate on such data) or "
+    "balanced (every class equally likely: the rare expressions, disgust, fear, contempt, are named more often); "
+    "probabilities are calibrated at either. See the README, 'Operating point'.",
+)
 
 
 HoldoutOption = typer.Option(
@@ -192,6 +202,7 @@ def eval_command(
     data_root: Path = typer.Option(..., "--data-root", help="The dataset's file or folder."),
     split: str = typer.Option("test", "--split", help="Split to score: train, val, test or all."),
     tta: str = typer.Option("none", "--tta", help="Test-time augmentation: none, flip, tencrop (logits averaged)."),
+    prior: str = PriorOption,
     subset: Path | None = typer.Option(
         None, "--subset", help="File naming the images to score: FERPlus names or dataset indices, one a line."
     ),
@@ -228,6 +239,7 @@ def eval_command(
         split=split,
         data_options=_reader_options(reader, mode, holdout),
         tta=tta,
+        prior=prior,
         subset=subset,
         occlusion=occlude,
         out=out,
@@ -433,6 +445,7 @@ def predict_command(
     model: str = ModelNameOption,
     backend: str = BackendOption,
     tta: str = AppTtaOption,
+    prior: str = PriorOption,
     out: Path = typer.Option(Path("predictions"), "--out", "-o", help="Output folder."),
     save_crops: bool = typer.Option(False, "--save-crops", help="Save face crops under OUT/crops/<label>/."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
@@ -447,7 +460,7 @@ def predict_command(
     from ferlab.app.predict import image_files, predict_files
 
     root, files = image_files(source)
-    analyzer = FaceAnalyzer(detector, model, backend=backend, tta=tta)
+    analyzer = FaceAnalyzer(detector, model, backend=backend, tta=tta, prior=prior)
     with Progress(
         *Progress.get_default_columns(), MofNCompleteColumn(), console=err_console, disable=as_json or len(files) < 2
     ) as progress:
@@ -473,12 +486,13 @@ def demo_command(
     model: str = ModelNameOption,
     backend: str = BackendOption,
     tta: str = AppTtaOption,
+    prior: str = PriorOption,
 ) -> None:
     """Run the whole pipeline on a bundled photo (NASA, public domain): faces, expressions, annotated image."""
     from ferlab.app import FaceAnalyzer
     from ferlab.app.demo import run_demo
 
-    report = run_demo(FaceAnalyzer(detector, model, backend=backend, tta=tta), out)
+    report = run_demo(FaceAnalyzer(detector, model, backend=backend, tta=tta, prior=prior), out)
     _print_faces(report)
     console.print(Text(f"annotated image: {out / report.images[0]['annotated']}"))
 
@@ -494,6 +508,7 @@ def video_command(
     model: str = ModelNameOption,
     backend: str = BackendOption,
     tta: str = AppTtaOption,
+    prior: str = PriorOption,
     detect_size: int | None = typer.Option(
         None, "--detect-size", help="Search for faces in a copy shrunk to N pixels (480: 1.4x faster on 640x480)."
     ),
@@ -522,7 +537,11 @@ def video_command(
     check_sampling(every, max_frames)  # bad options, files and cameras fail here, before the model loads
     open_video(source).release()
     analyzer = FaceAnalyzer(
-        RoiDetector(get_detector(detector, max_side=detect_size), search_every), model, backend=backend, tta=tta
+        RoiDetector(get_detector(detector, max_side=detect_size), search_every),
+        model,
+        backend=backend,
+        tta=tta,
+        prior=prior,
     )
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err_console) as progress:
         task = progress.add_task("frames", total=None)
@@ -632,6 +651,7 @@ def serve_command(
     detector: str = DetectorOption,
     backend: str = BackendOption,
     tta: str = AppTtaOption,
+    prior: str = PriorOption,
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest request body, in MiB."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Largest image, width x height."),
     timeout_s: float = typer.Option(30.0, "--timeout-s", help="Longest time a request may take, in seconds."),
@@ -651,6 +671,7 @@ def serve_command(
             detector=detector,
             backend=backend,
             tta=tta,
+            prior=prior,
             max_upload_mb=max_upload_mb,
             max_pixels=max_pixels,
             timeout_s=timeout_s,

@@ -13,13 +13,13 @@ import torch
 import ferlab
 from ferlab.app import FaceAnalyzer
 from ferlab.app.classifier import load_classifier
-from ferlab.app.crop_classifier import tta_temperature
 from ferlab.app.demo import ASTRONAUT
 from ferlab.app.torch_backend import ExpressionClassifier
 from ferlab.cli import main
 from ferlab.data.labels import FER2013_CLASSES
 from ferlab.errors import FerlabError
 from ferlab.models import create_model
+from ferlab.priors import OutputCalibration
 from ferlab.weights import shipped_path
 
 
@@ -50,8 +50,8 @@ def test_onnx_and_torch_agree_and_use_the_temperature_fitted_with_the_tta(crops:
 
 
 def test_a_model_without_tta_temperatures_keeps_its_plain_one() -> None:
-    assert tta_temperature(1.3, {}, "tencrop") == 1.3
-    assert tta_temperature(1.3, {"flip": 1.1}, "flip") == 1.1
+    assert OutputCalibration(1.3).temperature_for("tencrop", "data") == 1.3
+    assert OutputCalibration(1.3, {"flip": 1.1}).temperature_for("flip", "data") == 1.1
 
 
 def test_unknown_tta_is_a_one_line_error() -> None:

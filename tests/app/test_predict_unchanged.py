@@ -37,10 +37,15 @@ def assert_close(actual: Any, expected: Any, where: str = "") -> None:
         assert actual == expected, where
 
 
-@pytest.mark.parametrize("model", ["ferlab-wild", "ferlab-ferplus", "ferlab-fer2013"])
-def test_predict_json_on_the_demo_photo_is_unchanged(model: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("model", "prior"),
+    [("ferlab-wild", []), ("ferlab-ferplus", []), ("ferlab-fer2013", []), ("ferlab-wild", ["--prior", "data"])],
+)
+def test_predict_json_on_the_demo_photo_is_unchanged(model: str, prior: list[str], tmp_path: Path) -> None:
+    """Also under ``--prior data`` said aloud: the data prior is today's behaviour (issue #31)."""
+    command = ["predict", str(PHOTO), "--json", "--model", model, "--out", str(tmp_path), *prior]
     done = subprocess.run(
-        [sys.executable, "-m", "ferlab", "predict", str(PHOTO), "--json", "--model", model, "--out", str(tmp_path)],
+        [sys.executable, "-m", "ferlab", *command],
         capture_output=True,
         text=True,
         timeout=300,

@@ -15,6 +15,7 @@ from ferlab.data.images import ImageReadError, read_image, resize_pixels
 from ferlab.errors import FerlabError
 from ferlab.faces import Face, align_face, get_detector
 from ferlab.faces.base import BoxXYXY, Detector
+from ferlab.priors import DEFAULT_PRIOR
 from ferlab.weights import DEFAULT_MODEL
 
 WHOLE_IMAGE = "none"
@@ -86,6 +87,8 @@ class FaceAnalyzer:
         ``auto`` (see `ferlab.app.classifier.resolve_backend`).
     tta: test-time augmentation of a model given by name or path: ``none``, ``flip`` or
         ``tencrop`` (see `ferlab.app.classifier.CropClassifier`).
+    prior: operating point of a model given by name or path: ``data`` (the training class
+        shares) or ``balanced`` (every class equally likely; see `ferlab.priors`).
     margin: crop margin around each face box (see `ferlab.faces.align_face`); default: the
         model's own (its stored `ferlab.preprocess.Preprocessing`).
     crop_rule: classify an image in which no face is found as one face crop when its size
@@ -100,9 +103,10 @@ class FaceAnalyzer:
         backend: str = "auto",
         tta: str = "none",
         crop_rule: bool = True,
+        prior: str = DEFAULT_PRIOR,
     ) -> None:
         self.detector = get_detector(detector) if isinstance(detector, str) else detector
-        self.classifier = model if isinstance(model, CropClassifier) else load_classifier(model, backend, tta)
+        self.classifier = model if isinstance(model, CropClassifier) else load_classifier(model, backend, tta, prior)
         self.margin = self.classifier.preprocessing.crop_margin if margin is None else margin
         self.crop_rule = crop_rule
 
@@ -158,8 +162,8 @@ def load_rgb(path: str | Path) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_analyzer(detector: str, model: str, backend: str, tta: str) -> FaceAnalyzer:
-    return FaceAnalyzer(detector, model, backend=backend, tta=tta)
+def _cached_analyzer(detector: str, model: str, backend: str, tta: str, prior: str) -> FaceAnalyzer:
+    return FaceAnalyzer(detector, model, backend=backend, tta=tta, prior=prior)
 
 
 def analyze(
@@ -168,6 +172,7 @@ def analyze(
     model: str = DEFAULT_MODEL,
     backend: str = "auto",
     tta: str = "none",
+    prior: str = DEFAULT_PRIOR,
 ) -> list[dict[str, Any]]:
     """Faces and expressions in one image (array or file path), as plain dicts.
 
@@ -176,7 +181,8 @@ def analyze(
     ``detector="none"`` takes the whole image as the face; with another detector, an image
     with no face found whose size says it is a face crop is classified whole (the crop
     rule, see `CROP_MAX_SIDE`). The detector and model (run by ``backend`` with test-time
-    augmentation ``tta``, see `FaceAnalyzer`) are loaded on the first call and reused.
+    augmentation ``tta`` at operating point ``prior``, see `FaceAnalyzer`) are loaded on the first
+    call and reused.
     """
     rgb = load_rgb(image) if isinstance(image, (str, Path)) else image
-    return [face.to_dict() for face in _cached_analyzer(detector, str(model), backend, tta).analyze(rgb)]
+    return [face.to_dict() for face in _cached_analyzer(detector, str(model), backend, tta, prior).analyze(rgb)]

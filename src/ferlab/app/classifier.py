@@ -17,6 +17,7 @@ from ferlab.app.crop_classifier import CropClassifier
 from ferlab.checks import check_choice
 from ferlab.errors import FerlabError
 from ferlab.preprocess import TTA_MODES
+from ferlab.priors import DEFAULT_PRIOR, PRIORS
 from ferlab.weights import DEFAULT_MODEL, WEIGHTS_DIR, resolve_model, shipped_onnx
 
 BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx")
@@ -59,21 +60,25 @@ def ready_onnx(model: str | Path) -> Path | None:
     return shipped_onnx(path.stem) if path.parent == WEIGHTS_DIR else None
 
 
-def load_classifier(model: str | Path = DEFAULT_MODEL, backend: str = "auto", tta: str = "none") -> CropClassifier:
+def load_classifier(
+    model: str | Path = DEFAULT_MODEL, backend: str = "auto", tta: str = "none", prior: str = DEFAULT_PRIOR
+) -> CropClassifier:
     """The classifier of a shipped model name, run folder, model file or ``.onnx`` file on ``backend``
-    (see `BACKENDS`) with test-time augmentation ``tta`` (see `CropClassifier`).
+    (see `BACKENDS`) with test-time augmentation ``tta`` and operating point ``prior`` (``data`` or
+    ``balanced``, see `ferlab.priors`).
 
     With ``onnx``, a ``.onnx`` file is run as it is, a shipped model from its bundled
     export; a run folder or model file is exported once to the user cache dir
     (`ferlab.models.onnx_export.cached_export`, which needs the training extra).
     """
     check_choice(tta, TTA_MODES, "TTA mode")
+    check_choice(prior, PRIORS, "prior")
     chosen = resolve_backend(model, backend)
     ready = ready_onnx(model)
     if chosen == "onnx" and ready is not None:
         from ferlab.app.onnx_runtime import OnnxClassifier
 
-        return OnnxClassifier.load(ready, None if ready == Path(model) else str(model), tta)
+        return OnnxClassifier.load(ready, None if ready == Path(model) else str(model), tta, prior)
     if not torch_installed():
         raise FerlabError(
             f"{model}: a model file runs with PyTorch (or is exported to ONNX with it): "
@@ -82,12 +87,12 @@ def load_classifier(model: str | Path = DEFAULT_MODEL, backend: str = "auto", tt
     if chosen == "torch":
         from ferlab.app.torch_backend import ExpressionClassifier
 
-        return ExpressionClassifier.load(model, tta=tta)
+        return ExpressionClassifier.load(model, tta=tta, prior=prior)
     from ferlab.app.onnx_runtime import OnnxClassifier
     from ferlab.data.cache import cache_enabled
     from ferlab.models.onnx_export import cached_export, export_onnx
 
     if cache_enabled():
-        return OnnxClassifier.load(cached_export(model), str(model), tta)
+        return OnnxClassifier.load(cached_export(model), str(model), tta, prior)
     with tempfile.TemporaryDirectory() as folder:  # the session keeps the graph in memory
-        return OnnxClassifier.load(export_onnx(model, Path(folder) / "model.onnx"), str(model), tta)
+        return OnnxClassifier.load(export_onnx(model, Path(folder) / "model.onnx"), str(model), tta, prior)

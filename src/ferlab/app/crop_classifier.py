@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
 
 from ferlab.checks import check_choice
 from ferlab.data.labels import concept
+from ferlab.errors import FerlabError
 from ferlab.preprocess import TTA_MODES, Preprocessing
+from ferlab.priors import DEFAULT_PRIOR, PRIORS, OutputCalibration
 
 
 class CropClassifier(ABC):
@@ -22,9 +23,11 @@ class CropClassifier(ABC):
             FERPlus's ``happiness``) so every model speaks the same labels.
         preprocessing: what the model expects of a crop (size, channels, mean/std, crop
             margin; `ferlab.preprocess.Preprocessing`), as the model stores it.
-        temperature: the logits are divided by it before the softmax (fitted on the
-            validation split, with this TTA when the model stores one, when the model
-            was shipped; 1.0 otherwise; see `tta_temperature`).
+        prior: the operating point, ``data`` or ``balanced`` (see `ferlab.priors`).
+        offsets: added to the logits for that operating point.
+        temperature: the adjusted logits are divided by it before the softmax (fitted on the
+            validation split for this TTA and operating point when the model was shipped;
+            1.0 otherwise; see `ferlab.priors.OutputCalibration.temperature_for`).
         tta: test-time augmentation, ``none``, ``flip`` (2 views) or ``tencrop`` (10
             views; see `ferlab.preprocess.tta_views`): the logits of the views are
             averaged, at 2x or 10x the compute per face.
@@ -34,13 +37,24 @@ class CropClassifier(ABC):
     """What runs the model: ``torch`` or ``onnx``."""
 
     def __init__(
-        self, classes: tuple[str, ...], name: str, temperature: float, preprocessing: Preprocessing, tta: str = "none"
+        self,
+        classes: tuple[str, ...],
+        name: str,
+        calibration: OutputCalibration,
+        preprocessing: Preprocessing,
+        tta: str = "none",
+        prior: str = DEFAULT_PRIOR,
     ) -> None:
         self.classes = tuple(concept(name) or name for name in classes)
         self.name = name
-        self.temperature = float(temperature)
         self.preprocessing = preprocessing
         self.tta = check_choice(tta, TTA_MODES, "TTA mode")
+        self.prior = check_choice(prior, PRIORS, "prior")
+        try:
+            self.offsets = calibration.offsets(prior, len(classes))
+        except FerlabError as error:
+            raise FerlabError(f"{name}: {error}") from None
+        self.temperature = calibration.temperature_for(tta, prior)
 
     @property
     def input_size(self) -> tuple[int, int, int]:
@@ -60,12 +74,8 @@ class CropClassifier(ABC):
         """``(N, len(classes))`` float32 probabilities for uint8 crops ``(N, H, W[, 3])``."""
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        logits = np.asarray(self.logits(crops, batch_size), dtype=np.float32) / np.float32(self.temperature)
+        logits = (np.asarray(self.logits(crops, batch_size), dtype=np.float32) + self.offsets) / np.float32(
+            self.temperature
+        )
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
-
-
-def tta_temperature(temperature: float, by_tta: Mapping[str, float], tta: str) -> float:
-    """The temperature a model stores for ``tta`` (``tools/ship_model.py`` fits one per TTA
-    mode), else its plain one: averaging views sharpens or softens the logits a little."""
-    return float(by_tta.get(tta, temperature))

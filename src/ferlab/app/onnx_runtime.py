@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ferlab.app.crop_classifier import CropClassifier, tta_temperature
+from ferlab.app.crop_classifier import CropClassifier
 from ferlab.errors import FerlabError, ModelError, first_line
 from ferlab.preprocess import Preprocessing, model_inputs, tta_views
+from ferlab.priors import DEFAULT_PRIOR, OutputCalibration
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -29,28 +30,32 @@ class OnnxClassifier(CropClassifier):
     """The ONNX Runtime backend (CPU) of `CropClassifier`, for files written by `export_onnx`.
 
     Crops are preprocessed exactly as for PyTorch (`ferlab.preprocess.model_inputs`);
-    classes, preprocessing and temperature come from the file's metadata (exports older than
-    ``ferlab.tta_temperatures`` use the plain temperature with every TTA mode, and those
-    without ``ferlab.mean`` etc. the default preprocessing).
+    classes, preprocessing, temperatures and training class prior come from the file's metadata
+    (`ferlab.priors.OutputCalibration.from_metadata`; exports older than ``ferlab.tta_temperatures``
+    use the plain temperature with every TTA mode, those without ``ferlab.class_prior`` have only
+    the ``data`` operating point, and those without ``ferlab.mean`` etc. the default preprocessing).
     """
 
     backend = "onnx"
 
-    def __init__(self, session: onnxruntime.InferenceSession, name: str, tta: str = "none") -> None:
+    def __init__(
+        self, session: onnxruntime.InferenceSession, name: str, tta: str = "none", prior: str = DEFAULT_PRIOR
+    ) -> None:
         meta = session.get_modelmeta().custom_metadata_map
         try:
             classes, preprocessing = json.loads(meta["ferlab.classes"]), Preprocessing.from_metadata(meta)
-            by_tta = json.loads(meta.get("ferlab.tta_temperatures", "{}"))
-            temperature = tta_temperature(float(meta["ferlab.temperature"]), by_tta, tta)
+            calibration = OutputCalibration.from_metadata(meta)
         except (KeyError, ValueError, AttributeError, TypeError):
             raise ModelError(
                 f"{name}: not a ferlab ONNX export (no ferlab metadata; write one with `ferlab export`)"
             ) from None
-        super().__init__(tuple(classes), name, temperature, preprocessing, tta)
+        super().__init__(tuple(classes), name, calibration, preprocessing, tta, prior)
         self.session = session
 
     @classmethod
-    def load(cls, path: str | Path, name: str | None = None, tta: str = "none") -> OnnxClassifier:
+    def load(
+        cls, path: str | Path, name: str | None = None, tta: str = "none", prior: str = DEFAULT_PRIOR
+    ) -> OnnxClassifier:
         """Open an ONNX file written by `export_onnx`; ``name`` defaults to its path."""
         try:
             import onnxruntime
@@ -70,7 +75,7 @@ class OnnxClassifier(CropClassifier):
             ort_errors.RuntimeException,
         ) as error:
             raise ModelError(f"{path}: not a readable ONNX model: {first_line(error)}") from None
-        return cls(session, str(path) if name is None else name, tta)
+        return cls(session, str(path) if name is None else name, tta, prior)
 
     def logits(self, crops: np.ndarray, batch_size: int) -> np.ndarray:
         """ONNX Runtime's logits for uint8 crops, ``batch_size`` at a time, averaged over the TTA views."""

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ferlab.app.crop_classifier import CropClassifier, tta_temperature
+from ferlab.app.crop_classifier import CropClassifier
 from ferlab.models.base import FerModel
 from ferlab.models.files import load_model
 from ferlab.preprocess import model_inputs, preprocessing_of, tta_views
+from ferlab.priors import DEFAULT_PRIOR, OutputCalibration
 from ferlab.weights import DEFAULT_MODEL, resolve_model
 
 
@@ -28,24 +29,29 @@ class ExpressionClassifier(CropClassifier):
         model: FerModel,
         classes: tuple[str, ...],
         name: str,
-        temperature: float = 1.0,
+        calibration: OutputCalibration | None = None,
         device: torch.device | None = None,
         tta: str = "none",
+        prior: str = DEFAULT_PRIOR,
     ) -> None:
         preprocessing = preprocessing_of(model)
-        super().__init__(classes, name, temperature, preprocessing, tta)
+        super().__init__(classes, name, calibration or OutputCalibration(), preprocessing, tta, prior)
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
 
     @classmethod
     def load(
-        cls, model: str | Path = DEFAULT_MODEL, device: torch.device | None = None, tta: str = "none"
+        cls,
+        model: str | Path = DEFAULT_MODEL,
+        device: torch.device | None = None,
+        tta: str = "none",
+        prior: str = DEFAULT_PRIOR,
     ) -> ExpressionClassifier:
         """Load a shipped model by name, or a run folder / model file."""
         network, record = load_model(resolve_model(model))
-        temperature = tta_temperature(record.get("temperature", 1.0), record.get("tta_temperatures", {}), tta)
-        return cls(network, tuple(record["classes"]), str(model), temperature, device, tta)
+        calibration = OutputCalibration.from_record(record)
+        return cls(network, tuple(record["classes"]), str(model), calibration, device, tta, prior)
 
     @torch.inference_mode()
     def logits(self, crops: np.ndarray, batch_size: int) -> np.ndarray:

@@ -51,12 +51,15 @@ def _scored_logits(
     device: torch.device | None,
     occlusion: str = "none",
     seed: int = 0,
+    logit_offsets: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """Logits over the scored classes, labels in that space, and the mask of images kept."""
     labels = alignment.map(dataset.labels)
     keep = labels >= 0
     images = occlude(dataset.images[keep], occlusion, seed)
     logits = predict_logits(model, images, tta, batch_size, device)
+    if logit_offsets is not None:
+        logits = logits + torch.from_numpy(np.asarray(logit_offsets, dtype=np.float32))
     return logits[:, torch.from_numpy(alignment.logit_columns)], torch.from_numpy(labels[keep]), keep
 
 
@@ -75,6 +78,7 @@ def evaluate_model(
     seed: int = 0,
     calibration_set: FaceDataset | None = None,
     calibration_skip_reason: str = "no validation set given",
+    logit_offsets: np.ndarray | None = None,
 ) -> EvalResult:
     """Score ``model`` (whose logits are in ``classes`` order) on a labelled ``dataset``.
 
@@ -93,6 +97,8 @@ def evaluate_model(
         calibration_set: labelled held-out images (the validation split) to fit the
             temperature on, with the same TTA; None skips temperature scaling.
         calibration_skip_reason: why ``calibration_set`` is None, for the notes.
+        logit_offsets: added to the model's logits (all its classes) before anything is scored
+            or calibrated: the operating point (`ferlab.priors.OutputCalibration.offsets`).
 
     Raises:
         DataError: the dataset has no labels, or no image of a class the model knows.
@@ -102,7 +108,9 @@ def evaluate_model(
         raise DataError(f"{where} has no labels (e.g. Kaggle's test.csv); evaluate a labelled split")
     device = torch.device(device) if device is not None else None
     alignment = align_labels(dataset.classes, classes)
-    logits, labels, keep = _scored_logits(model, dataset, alignment, tta, batch_size, device, occlusion, seed)
+    logits, labels, keep = _scored_logits(
+        model, dataset, alignment, tta, batch_size, device, occlusion, seed, logit_offsets
+    )
     if labels.numel() == 0:
         raise DataError(f"{where}: no image has a class the model knows ({', '.join(classes)})")
     notes = []
@@ -121,7 +129,9 @@ def evaluate_model(
     if calibration_set is not None and not _has_labels(calibration_set):
         calibration = {"skipped": f"{calibration_set.name} split {calibration_set.split!r} has no labels"}
     elif calibration_set is not None:
-        fit_logits, fit_labels, _ = _scored_logits(model, calibration_set, alignment, tta, batch_size, device)
+        fit_logits, fit_labels, _ = _scored_logits(
+            model, calibration_set, alignment, tta, batch_size, device, logit_offsets=logit_offsets
+        )
         temperature = fit_temperature(fit_logits, fit_labels)
         calibration = {
             **calibration_scores(logits, labels, temperature),

@@ -15,6 +15,7 @@ from ferlab.checks import check_batch_size, check_choice
 from ferlab.errors import FerlabError
 from ferlab.evaluate.robustness import OCCLUSION_MODES
 from ferlab.preprocess import TTA_MODES
+from ferlab.priors import DEFAULT_PRIOR, PRIORS
 from ferlab.weights import WEIGHTS_DIR
 
 
@@ -29,6 +30,7 @@ class EvalRequest:
         split: the split to score.
         data_options: reader options (e.g. ``{"mode": "majority"}`` for ferplus).
         tta, occlusion, batch_size, seed: see `ferlab.evaluate.evaluate_model`.
+        prior: the operating point scored, ``data`` or ``balanced`` (see `ferlab.priors`).
         subset: a list file of the images to score (see `ferlab.evaluate.subset`).
         detector: score end to end with this face detector (``opencv``, ``mtcnn``, ``dlib``
             or ``none``, options allowed: ``opencv:min_neighbors=8``), on the dataset's image
@@ -43,6 +45,7 @@ class EvalRequest:
     split: str = "test"
     data_options: dict[str, Any] = field(default_factory=dict)
     tta: str = "none"
+    prior: str = DEFAULT_PRIOR
     subset: Path | None = None
     occlusion: str = "none"
     out: Path | None = None
@@ -53,6 +56,7 @@ class EvalRequest:
 
     def __post_init__(self) -> None:
         check_choice(self.tta, TTA_MODES, "TTA mode")
+        check_choice(self.prior, PRIORS, "prior")
         check_choice(self.occlusion, OCCLUSION_MODES, "occlusion mode")
         check_batch_size(self.batch_size)
         if self.detector is not None and self.occlusion != "none":
@@ -60,7 +64,7 @@ class EvalRequest:
 
 
 def default_out_dir(request: EvalRequest) -> Path:
-    """``eval_<data>_<split>[_e2e-<detector>][_tta-<mode>][_occlude-<mode>][_subset-<list name>]`` in
+    """``eval_<data>_<split>[_e2e-<detector>][_tta-<mode>][_prior-<point>][_occlude-<mode>][_subset-<list>]`` in
     the run folder, beside the weights file, or (a shipped model) ``<that>_<model>`` in the
     current folder."""
     parts = ["eval", request.data, request.split]
@@ -68,6 +72,8 @@ def default_out_dir(request: EvalRequest) -> Path:
         parts.append("e2e-" + re.sub(r"[^\w.=-]+", "-", request.detector))  # opencv:min_neighbors=8 → opencv-min…
     if request.tta != "none":
         parts.append(f"tta-{request.tta}")
+    if request.prior != DEFAULT_PRIOR:
+        parts.append(f"prior-{request.prior}")
     if request.occlusion != "none":
         parts.append(f"occlude-{request.occlusion}")
     if request.subset is not None:

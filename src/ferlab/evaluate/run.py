@@ -18,6 +18,7 @@ from ferlab.evaluate.report import write_report
 from ferlab.evaluate.request import EvalRequest, default_out_dir
 from ferlab.evaluate.subset import select_subset
 from ferlab.models.files import load_model
+from ferlab.priors import OutputCalibration
 from ferlab.version import package_version
 
 PREDICTIONS_NAME = "predictions.csv"
@@ -57,7 +58,7 @@ def run_end_to_end(request: EvalRequest) -> tuple[dict[str, Any], Path]:
             f"{request.data_root}: end-to-end scoring needs image files, and dataset "
             f"{request.data!r} holds none (first id: {dataset.ids[0]}); score it without --detector"
         )
-    analyzer = FaceAnalyzer(request.detector, request.weights, tta=request.tta)
+    analyzer = FaceAnalyzer(request.detector, request.weights, tta=request.tta, prior=request.prior)
     scores, unreadable = score_photos(files, [dataset.classes[i] for i in dataset.labels], analyzer)
     out_dir = request.out or default_out_dir(request)
     record = {
@@ -67,6 +68,7 @@ def run_end_to_end(request: EvalRequest) -> tuple[dict[str, Any], Path]:
         "backend": analyzer.classifier.backend,
         "detector": request.detector,
         "tta": request.tta,
+        "prior": request.prior,
         "data": request.data,
         "split": request.split,
         "crop_rule": analyzer.crop_rule,
@@ -84,6 +86,10 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
     if request.detector is not None:
         return run_end_to_end(request)
     model, record = load_model(request.weights)
+    try:
+        offsets = OutputCalibration.from_record(record).offsets(request.prior, len(record["classes"]))
+    except FerlabError as error:
+        raise FerlabError(f"{request.weights}: {error}") from None
     dataset = load_dataset(request.data, request.data_root, request.split, **request.data_options)
     if request.subset is not None:
         dataset = select_subset(dataset, request.subset)
@@ -94,6 +100,7 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
         dataset,
         record["classes"],
         tta=request.tta,
+        logit_offsets=offsets,
         batch_size=request.batch_size,
         device=device,
         occlusion=request.occlusion,
@@ -106,6 +113,7 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
         **_run_info(request),
         "model": record["model"],
         "model_classes": list(record["classes"]),
+        "prior": request.prior,
         "occlusion_seed": request.seed,
         "batch_size": request.batch_size,
         "device": str(device),

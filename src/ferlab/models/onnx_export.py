@@ -9,9 +9,11 @@ it outside ferlab (`onnx_metadata`): ``ferlab.model`` (registry name), ``ferlab.
 (JSON list, output order), the preprocessing (``ferlab.input_size`` JSON ``[C, H, W]``,
 ``ferlab.layout`` ``NCHW``, ``ferlab.channels`` ``gray`` or ``rgb``, ``ferlab.mean``,
 ``ferlab.std``, ``ferlab.crop_margin``; see `ferlab.preprocess.Preprocessing`),
-``ferlab.temperature`` (divide the logits by it before the softmax),
-``ferlab.tta_temperatures`` (JSON object: the temperature fitted with each TTA mode, where
-the model stores them), ``ferlab.tta`` (how the TTA views are made) and ``ferlab.version``.
+how logits become probabilities (``ferlab.temperature``, ``ferlab.tta_temperatures``,
+``ferlab.balanced_tta_temperatures``, ``ferlab.class_prior``, ``ferlab.logit_adjustment``;
+see `ferlab.priors.OutputCalibration`: add its offsets for the operating point to the
+logits, then divide by its temperature before the softmax), ``ferlab.tta`` (how the TTA
+views are made) and ``ferlab.version``.
 
 Every registry model exports at its default input size (torch 2.14.1, onnxscript 0.7.2,
 onnxruntime 1.32; ``pytest tests/app/test_app_onnx.py -m slow`` compares ONNX Runtime with
@@ -39,6 +41,7 @@ from ferlab.data.cache import cache_dir
 from ferlab.errors import FerlabError, ModelError, first_line
 from ferlab.models.files import load_model, model_file
 from ferlab.preprocess import TTA_MODES, Preprocessing
+from ferlab.priors import OutputCalibration
 from ferlab.version import package_version
 from ferlab.weights import resolve_model
 
@@ -108,8 +111,7 @@ def onnx_metadata(record: dict[str, Any], preprocessing: Preprocessing) -> dict[
         "ferlab.model": record["model"],
         "ferlab.classes": json.dumps(list(record["classes"])),
         **preprocessing.to_metadata(),
-        "ferlab.temperature": repr(float(record.get("temperature", 1.0))),
-        "ferlab.tta_temperatures": json.dumps({k: float(v) for k, v in record.get("tta_temperatures", {}).items()}),
+        **OutputCalibration.from_record(record).to_metadata(),
         "ferlab.tta": f"average the logits over the views of ferlab.preprocess.tta_views: {', '.join(TTA_MODES)}; "
         f"tencrop pads 4 pixels (reflect) and takes 4 corner and 1 centre crop, each with its mirror",
         "ferlab.version": package_version(),

@@ -46,6 +46,7 @@ def api_router(analyzer: FaceAnalyzer, settings: ServeSettings, worker: Inferenc
             loaded=analyzer.classifier.name,
             backend=analyzer.classifier.backend,
             tta=analyzer.classifier.tta,
+            prior=analyzer.classifier.prior,
             classes=list(analyzer.classifier.classes),
             detector=analyzer.detector.name,
             shipped=list_shipped(),

@@ -26,7 +26,9 @@ def create_app(settings: ServeSettings | None = None, analyzer: FaceAnalyzer | N
         and ``settings.tta`` when None (a bad name raises `ferlab.FerlabError` here, before anything listens).
     """
     settings = settings or ServeSettings()
-    analyzer = analyzer or FaceAnalyzer(settings.detector, settings.model, backend=settings.backend, tta=settings.tta)
+    analyzer = analyzer or FaceAnalyzer(
+        settings.detector, settings.model, backend=settings.backend, tta=settings.tta, prior=settings.prior
+    )
     worker = InferenceWorker()
 
     @asynccontextmanager

@@ -49,11 +49,13 @@ class BatchResult(BaseModel):
 
 class ModelsInfo(BaseModel):
     """The loaded model, what runs it (``torch`` or ``onnx``), its test-time augmentation (``none``, ``flip``,
-    ``tencrop``), the detector, and the models this installation ships."""
+    ``tencrop``), its operating point (``data`` or ``balanced``), the detector, and the models this
+    installation ships."""
 
     loaded: str
     backend: str
     tta: str
+    prior: str
     classes: list[str]
     detector: str
     shipped: list[str]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ferlab.errors import FerlabError
+from ferlab.priors import DEFAULT_PRIOR
 from ferlab.weights import DEFAULT_MODEL
 
 
@@ -13,8 +14,9 @@ class ServeSettings:
     """Options of `ferlab serve`.
 
     host, port: where to listen (``127.0.0.1``: this machine only).
-    model, detector, backend, tta: what `ferlab.app.FaceAnalyzer` loads (backend ``torch`` or
-        ``onnx``; test-time augmentation ``none``, ``flip`` or ``tencrop``).
+    model, detector, backend, tta, prior: what `ferlab.app.FaceAnalyzer` loads (backend ``torch``
+        or ``onnx``; test-time augmentation ``none``, ``flip`` or ``tencrop``; operating point
+        ``data`` or ``balanced``).
     max_upload_mb: largest request body (all files of a batch together), in MiB.
     max_pixels: largest image, width x height, checked from the header before decoding.
     timeout_s: longest time a request may take, upload and analysis included.
@@ -27,6 +29,7 @@ class ServeSettings:
     detector: str = "opencv"
     backend: str = "auto"
     tta: str = "none"
+    prior: str = DEFAULT_PRIOR
     max_upload_mb: float = 10.0
     max_pixels: int = 40_000_000
     timeout_s: float = 30.0

@@ -1,0 +1,142 @@
+"""How a model's logits become probabilities: temperature and operating point (torch-free).
+
+Below both layers: the application's classifiers (`ferlab.app.crop_classifier`), ``ferlab eval``
+and the ONNX export all read one `OutputCalibration` from a model file or ONNX metadata.
+
+Two operating points (``--prior``), from the training class prior ``pi`` a model file stores:
+
+* ``data``: the classes in the shares the model was trained on (FERPlus: 35% neutral, 0.5%
+  contempt): the most accurate on data shaped like the training set;
+* ``balanced``: the logits minus ``log pi``, as if every class were equally likely (Menon et al.
+  2021's post-hoc logit adjustment): rare expressions (disgust, fear, contempt) are named more
+  often, frequent ones less.
+
+A model trained with a logit-adjusted loss (``logit_adjustment: tau``) outputs logits that
+already carry ``-tau log pi``; the stored ``tau`` is added back, so both points mean the same
+thing for every model: ``data = raw + tau log pi`` and ``balanced = raw + (tau - 1) log pi``.
+Each point has its own temperature per TTA mode, fitted on the validation split when the model
+was shipped (``tools/ship_model.py``), so its probabilities stay calibrated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ferlab.checks import check_choice
+from ferlab.errors import FerlabError
+
+PRIORS: tuple[str, ...] = ("data", "balanced")
+"""The operating points: the training class prior, or every class equally likely."""
+DEFAULT_PRIOR = "data"
+"""The operating point the application uses unless told otherwise (see the README, "Operating point")."""
+
+
+@dataclass(frozen=True)
+class OutputCalibration:
+    """What turns a model's raw logits into calibrated probabilities at either operating point.
+
+    Attributes:
+        temperature: the ``data`` point's temperature without TTA (1.0: not fitted).
+        tta_temperatures: the ``data`` point's temperature per TTA mode, where fitted.
+        balanced_tta_temperatures: the ``balanced`` point's temperature per TTA mode, where fitted.
+        class_prior: the training class shares, in output order (None: not stored; such a model
+            has only the ``data`` point).
+        logit_adjustment: the ``tau`` of the logit-adjusted loss it was trained with (0: none).
+    """
+
+    temperature: float = 1.0
+    tta_temperatures: Mapping[str, float] = field(default_factory=dict)
+    balanced_tta_temperatures: Mapping[str, float] = field(default_factory=dict)
+    class_prior: tuple[float, ...] | None = None
+    logit_adjustment: float = 0.0
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> OutputCalibration:
+        """The calibration a model file (record) stores; defaults for what older files lack."""
+        prior = record.get("class_prior")
+        return cls(
+            float(record.get("temperature", 1.0)),
+            dict(record.get("tta_temperatures", {})),
+            dict(record.get("balanced_tta_temperatures", {})),
+            None if prior is None else tuple(float(p) for p in prior),
+            float(record.get("logit_adjustment", 0.0)),
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """The model-file fields (plain data) of this calibration."""
+        record: dict[str, Any] = {
+            "temperature": float(self.temperature),
+            "tta_temperatures": {k: float(v) for k, v in self.tta_temperatures.items()},
+            "balanced_tta_temperatures": {k: float(v) for k, v in self.balanced_tta_temperatures.items()},
+            "logit_adjustment": float(self.logit_adjustment),
+        }
+        if self.class_prior is not None:
+            record["class_prior"] = list(self.class_prior)
+        return record
+
+    def to_metadata(self) -> dict[str, str]:
+        """ONNX ``metadata_props`` entries (strings): ``ferlab.temperature``, ``ferlab.tta_temperatures``,
+        ``ferlab.balanced_tta_temperatures``, ``ferlab.class_prior`` (JSON list or null) and
+        ``ferlab.logit_adjustment``."""
+        return {
+            "ferlab.temperature": repr(float(self.temperature)),
+            "ferlab.tta_temperatures": json.dumps({k: float(v) for k, v in self.tta_temperatures.items()}),
+            "ferlab.balanced_tta_temperatures": json.dumps(
+                {k: float(v) for k, v in self.balanced_tta_temperatures.items()}
+            ),
+            "ferlab.class_prior": json.dumps(None if self.class_prior is None else list(self.class_prior)),
+            "ferlab.logit_adjustment": repr(float(self.logit_adjustment)),
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, str]) -> OutputCalibration:
+        """Read `to_metadata`'s entries back (``ferlab.temperature`` is required; defaults for the
+        entries an older export lacks). Raises KeyError or ValueError on a foreign file."""
+        prior = json.loads(meta.get("ferlab.class_prior", "null"))
+        return cls(
+            float(meta["ferlab.temperature"]),
+            json.loads(meta.get("ferlab.tta_temperatures", "{}")),
+            json.loads(meta.get("ferlab.balanced_tta_temperatures", "{}")),
+            None if prior is None else tuple(float(p) for p in prior),
+            float(meta.get("ferlab.logit_adjustment", "0.0")),
+        )
+
+    def offsets(self, prior: str, num_classes: int) -> np.ndarray:
+        """float32 ``(num_classes,)`` added to the raw logits for operating point ``prior``."""
+        check_choice(prior, PRIORS, "prior")
+        if self.class_prior is None:
+            if prior == "balanced":
+                raise FerlabError(
+                    "this model stores no training class prior, so it has no balanced operating point; "
+                    "use --prior data (models trained or shipped since 2026-12-04 store one)"
+                )
+            return np.zeros(num_classes, dtype=np.float32)
+        log_prior = np.log(np.clip(np.asarray(self.class_prior, dtype=np.float64), 1e-12, None))
+        return ((self.logit_adjustment - (prior == "balanced")) * log_prior).astype(np.float32)
+
+    def temperature_for(self, tta: str, prior: str) -> float:
+        """The temperature fitted for ``tta`` at operating point ``prior``; the point's plain one
+        (or the ``data`` point's, for a balanced point never fitted) where that TTA was not fitted."""
+        if prior == "balanced" and self.balanced_tta_temperatures:
+            return float(self.balanced_tta_temperatures.get(tta, self.balanced_tta_temperatures.get("none", 1.0)))
+        return float(self.tta_temperatures.get(tta, self.temperature))
+
+    def with_fitted(self, prior: str, by_tta: Mapping[str, float]) -> OutputCalibration:
+        """A copy with the temperatures of operating point ``prior`` replaced by ``by_tta``."""
+        by_tta = {k: float(v) for k, v in by_tta.items()}
+        if prior == "balanced":
+            return OutputCalibration(
+                self.temperature, self.tta_temperatures, by_tta, self.class_prior, self.logit_adjustment
+            )
+        return OutputCalibration(
+            by_tta.get("none", self.temperature),
+            by_tta,
+            self.balanced_tta_temperatures,
+            self.class_prior,
+            self.logit_adjustment,
+        )

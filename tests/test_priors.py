@@ -1,0 +1,83 @@
+"""Operating points (issue #31): the training class prior stored with a model, and the balanced
+point's logit adjustment, in the `.pt`, in the `.onnx` and in the classifiers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ferlab.app.crop_classifier import CropClassifier
+from ferlab.app.onnx_runtime import OnnxClassifier
+from ferlab.app.torch_backend import ExpressionClassifier
+from ferlab.engine.checkpoint import model_record, save_atomically
+from ferlab.errors import FerlabError
+from ferlab.models import create_model
+from ferlab.models.onnx_export import export_onnx
+from ferlab.preprocess import Preprocessing
+from ferlab.priors import OutputCalibration
+
+CLASSES = ("neutral", "happy", "sad")
+PRIOR = (0.7, 0.2, 0.1)
+
+
+class FixedLogits(CropClassifier):
+    """A classifier whose logits are given, to check the arithmetic of the operating points."""
+
+    backend = "onnx"
+
+    def __init__(self, logits: np.ndarray, calibration: OutputCalibration, prior: str) -> None:
+        super().__init__(CLASSES, "fixed", calibration, Preprocessing((1, 48, 48)), prior=prior)
+        self.fixed = np.asarray(logits, dtype=np.float32)
+
+    def logits(self, crops: np.ndarray, batch_size: int) -> np.ndarray:
+        return np.repeat(self.fixed[None], len(crops), axis=0)
+
+
+def test_the_balanced_point_changes_the_decision_exactly_as_the_formula_says() -> None:
+    logits = np.array([1.0, 0.0, -0.5])
+    crop = np.zeros((1, 48, 48), np.uint8)
+    calibration = OutputCalibration(temperature=1.0, class_prior=PRIOR)
+    data = FixedLogits(logits, calibration, "data").predict_proba(crop)[0]
+    balanced = FixedLogits(logits, calibration, "balanced").predict_proba(crop)[0]
+    np.testing.assert_allclose(data, np.exp(logits) / np.exp(logits).sum(), rtol=1e-6)
+    adjusted = logits - np.log(PRIOR)  # [1.357, 1.609, 1.803]: sad wins, neutral wins before
+    np.testing.assert_allclose(balanced, np.exp(adjusted) / np.exp(adjusted).sum(), rtol=1e-6)
+    assert data.argmax() == 0 and balanced.argmax() == 2
+
+
+def test_a_logit_adjusted_model_gets_its_tau_back_at_either_point() -> None:
+    calibration = OutputCalibration(class_prior=PRIOR, logit_adjustment=1.0)
+    np.testing.assert_allclose(calibration.offsets("data", 3), np.log(PRIOR), rtol=1e-6)
+    np.testing.assert_allclose(calibration.offsets("balanced", 3), 0.0)
+
+
+def test_each_point_uses_its_own_temperature_and_a_model_without_a_prior_has_only_data() -> None:
+    calibration = OutputCalibration(1.2, {"none": 1.2, "flip": 1.1}, {"none": 0.9}, PRIOR)
+    assert calibration.temperature_for("flip", "data") == 1.1
+    assert calibration.temperature_for("flip", "balanced") == 0.9
+    with pytest.raises(FerlabError, match="no training class prior"):
+        FixedLogits(np.zeros(3), OutputCalibration(), "balanced")
+    with pytest.raises(FerlabError, match="unknown prior 'uniform'"):
+        FixedLogits(np.zeros(3), OutputCalibration(class_prior=PRIOR), "uniform")
+
+
+def test_the_stored_prior_round_trips_through_the_pt_and_the_onnx(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = create_model("lenet_like", num_classes=3)
+    record = model_record(model, "lenet_like", {}, CLASSES, class_prior=PRIOR, logit_adjustment=0.5)
+    record.update(OutputCalibration(1.3, {"none": 1.3}, {"none": 0.8}, PRIOR, 0.5).to_record())
+    save_atomically(record, tmp_path / "model.pt")
+    onnx = export_onnx(tmp_path / "model.pt", tmp_path / "model.onnx")
+    crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    for point in ("data", "balanced"):
+        on_torch = ExpressionClassifier.load(tmp_path / "model.pt", device=torch.device("cpu"), prior=point)
+        on_onnx = OnnxClassifier.load(onnx, prior=point)
+        for classifier in (on_torch, on_onnx):
+            np.testing.assert_allclose(classifier.offsets, (0.5 - (point == "balanced")) * np.log(PRIOR), rtol=1e-5)
+            assert classifier.temperature == pytest.approx(1.3 if point == "data" else 0.8)
+        np.testing.assert_allclose(on_onnx.predict_proba(crops), on_torch.predict_proba(crops), atol=1e-5)
+    stored = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert stored["class_prior"] == pytest.approx(PRIOR) and stored["logit_adjustment"] == 0.5
