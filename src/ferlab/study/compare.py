@@ -251,7 +251,8 @@ def score_test(
     occlusions: tuple[str, ...],
 ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
     """Score ``model`` on the test split as it is (condition ``test``) and under each occlusion
-    (condition = the mode): fill ``row``'s accuracy, Wilson interval (and, plain, macro-F1) cells;
+    (condition = the mode): fill ``row``'s accuracy and Wilson interval cells (and, plain, mean per-class recall and
+    macro-F1 with their bootstrap intervals);
     return each condition's right/wrong per image and one row of recall per class for each."""
     outcomes, recalls = {}, []
     for mode in ("none", *occlusions):
@@ -262,7 +263,15 @@ def score_test(
         low, high = wilson_interval(int(correct.sum()), len(correct))
         row.update({key: scored.metrics["accuracy"], f"{key}_low": low, f"{key}_high": high})
         if mode == "none":
-            row["test_macro_f1"] = scored.metrics["macro_f1"]
+            intervals = scored.metrics["intervals"]
+            row.update(
+                test_mean_recall=scored.metrics["balanced_accuracy"],
+                test_mean_recall_low=intervals["balanced_accuracy"][0],
+                test_mean_recall_high=intervals["balanced_accuracy"][1],
+                test_macro_f1=scored.metrics["macro_f1"],
+                test_macro_f1_low=intervals["macro_f1"][0],
+                test_macro_f1_high=intervals["macro_f1"][1],
+            )
         outcomes[condition] = correct
         per_class = scored.metrics["per_class"]
         recalls.append({"model": row["model"], "condition": condition, **{c: per_class[c]["recall"] for c in classes}})

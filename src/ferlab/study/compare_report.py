@@ -47,7 +47,12 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("test_acc", "test acc", "{:.4f}"),
     ("test_acc_low", "95% CI low", "{:.4f}"),
     ("test_acc_high", "95% CI high", "{:.4f}"),
+    ("test_mean_recall", "test mean recall", "{:.4f}"),
+    ("test_mean_recall_low", "95% CI low", "{:.4f}"),
+    ("test_mean_recall_high", "95% CI high", "{:.4f}"),
     ("test_macro_f1", "test macro-F1", "{:.4f}"),
+    ("test_macro_f1_low", "95% CI low", "{:.4f}"),
+    ("test_macro_f1_high", "95% CI high", "{:.4f}"),
     ("mcnemar_p", "McNemar p vs best", "{:.3g}"),
 )
 """CSV name, table header and number format of every column of the comparison, in order."""
