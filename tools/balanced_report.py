@@ -1,0 +1,187 @@
+"""Issue #31's lever table: accuracy against mean per-class recall on the validation splits.
+
+Scores the shipped baseline and every finished lever run of ``tools/balanced_queue.sh``
+(``results/balanced/runs/*/best.pt``) on the splits that choose levers: FERPlus val (majority
+labels) or FER2013 PublicTest, by the model's classes, and the SFEW validation part (the
+reader's crops, ``--holdout 0.3 --split val``). Post-hoc levers are scored on the same logits:
+
+* ``prior balanced``, and logit adjustment by ``tau * log prior`` for a range of ``tau``
+  (`ferlab.priors`; tau 1 is the balanced operating point);
+* per-class biases fitted to maximise mean recall on one half of the benchmark's validation
+  split (coordinate ascent on a grid) and scored on the other half and on SFEW (two-fold:
+  each half is scored with the biases fitted on the other).
+
+Writes ``results/balanced.csv`` (one row per lever and split: accuracy, mean recall, macro-F1,
+their 95% CIs, per-class recall) and ``results/balanced_frontier.png`` (accuracy against mean
+recall per split); ``results/balanced.md`` quotes them by hand with the findings.
+
+    python tools/balanced_report.py --data-root ../shared/data/fer2013 --sfew ../shared/data/sfew/Train
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+
+from ferlab.data import load_dataset
+from ferlab.data.labels import concept
+from ferlab.evaluate.balanced import balanced_accuracy, confusion_counts
+from ferlab.evaluate.evaluation import evaluate_model
+from ferlab.evaluate.metrics import classification_metrics
+from ferlab.models.files import load_model
+from ferlab.priors import OutputCalibration
+from ferlab.weights import resolve_model
+
+matplotlib.use("Agg")
+from matplotlib import pyplot as plt  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TAUS = (0.25, 0.5, 0.75, 1.25, 1.5)
+BIAS_GRID = np.round(np.arange(-3.0, 3.01, 0.1), 2)
+
+
+def fit_biases(logits: np.ndarray, labels: np.ndarray, passes: int = 3) -> np.ndarray:
+    """Per-class additive biases maximising mean recall on ``(logits, labels)``, by coordinate ascent
+    over `BIAS_GRID` (class 0 stays 0: only differences matter)."""
+    num_classes = logits.shape[1]
+    biases = np.zeros(num_classes)
+
+    def score(candidate: np.ndarray) -> float:
+        return balanced_accuracy(confusion_counts(labels, (logits + candidate).argmax(1), num_classes))
+
+    for _ in range(passes):
+        for c in range(1, num_classes):
+            trials = []
+            for value in BIAS_GRID:
+                candidate = biases.copy()
+                candidate[c] = value
+                trials.append(score(candidate))
+            biases[c] = BIAS_GRID[int(np.argmax(trials))]
+    return biases
+
+
+def row(lever: str, model: str, split: str, logits: torch.Tensor, labels: torch.Tensor, classes) -> dict:
+    """One table row: the metrics of ``logits`` (argmax decisions) against ``labels``."""
+    metrics = classification_metrics(logits, labels, classes)
+    intervals = metrics["intervals"]
+    return {
+        "lever": lever,
+        "model": model,
+        "split": split,
+        "n": metrics["n_images"],
+        "accuracy": metrics["accuracy"],
+        "accuracy_low": intervals["accuracy"][0],
+        "accuracy_high": intervals["accuracy"][1],
+        "mean_recall": metrics["balanced_accuracy"],
+        "mean_recall_low": intervals["balanced_accuracy"][0],
+        "mean_recall_high": intervals["balanced_accuracy"][1],
+        "macro_f1": metrics["macro_f1"],
+        "macro_f1_low": intervals["macro_f1"][0],
+        "macro_f1_high": intervals["macro_f1"][1],
+        **{f"recall_{concept(c) or c}": metrics["per_class"][c]["recall"] for c in classes},
+    }
+
+
+def score_model(lever: str, weights: Path, splits: dict, post_hoc: bool) -> list[dict]:
+    """The rows of one model: the data and balanced points on each split, and the post-hoc levers.
+
+    Every variant is a vector of offsets added to the model's logits (all its classes) before the
+    split's classes are picked out (`evaluate_model`'s ``logit_offsets``)."""
+    model, record = load_model(weights)
+    classes = tuple(record["classes"])
+    calibration = OutputCalibration.from_record(record)
+    name = str(weights.relative_to(REPO) if weights.is_relative_to(REPO) else weights)
+    data = calibration.offsets("data", len(classes))
+    log_prior = np.log(np.clip(np.asarray(calibration.class_prior), 1e-12, None))
+    variants = {lever: data, f"{lever}, prior balanced": calibration.offsets("balanced", len(classes))}
+    if post_hoc:
+        variants.update({f"{lever}, post-hoc tau {tau}": data - tau * log_prior for tau in TAUS})
+    rows = []
+    for split, dataset in splits.items():
+        for tag, offsets in variants.items():
+            result = evaluate_model(model, dataset, classes, device="cpu", logit_offsets=offsets)
+            rows.append(row(tag, name, split, result.logits, result.labels, result.classes))
+    if post_hoc:
+        rows += _fitted_bias_rows(lever, name, model, classes, data, splits)
+    return rows
+
+
+def _fitted_bias_rows(lever: str, name: str, model, classes, data: np.ndarray, splits: dict) -> list[dict]:
+    """Per-class biases fitted on one half of the benchmark's val split, scored on the other half
+    (two-fold) and, fitted on all of it, on the SFEW validation part."""
+    bench, *others = splits
+    result = evaluate_model(model, splits[bench], classes, device="cpu", logit_offsets=data)
+    logits, labels = result.logits.numpy(), result.labels.numpy()
+    halves = np.random.default_rng(0).permutation(len(labels)) % 2
+    decided = np.empty(len(labels), dtype=np.int64)
+    for half in (0, 1):
+        biases = fit_biases(logits[halves != half], labels[halves != half])
+        decided[halves == half] = (logits[halves == half] + biases).argmax(1)
+    one_hot = torch.eye(len(result.classes))[decided]
+    rows = [row(f"{lever}, per-class biases (two-fold)", name, bench, one_hot, result.labels, result.classes)]
+    biases = fit_biases(logits, labels)
+    for split in others:
+        other = evaluate_model(model, splits[split], classes, device="cpu", logit_offsets=data + biases)
+        tag = f"{lever}, per-class biases (fitted on {bench})"
+        rows.append(row(tag, name, split, other.logits, other.labels, other.classes))
+    return rows
+
+
+def frontier(table: pd.DataFrame, out: Path) -> None:
+    """Accuracy against mean recall, one panel per split, one point per lever."""
+    splits = list(dict.fromkeys(table["split"]))
+    figure, axes = plt.subplots(1, len(splits), figsize=(6.5 * len(splits), 5.5), squeeze=False)
+    for axis, split in zip(axes[0], splits):
+        part = table[table["split"] == split]
+        for i, (_, r) in enumerate(part.iterrows()):
+            marker = "o" if "post-hoc" not in r["lever"] else "x"
+            axis.errorbar(
+                r["mean_recall"],
+                r["accuracy"],
+                xerr=[[r["mean_recall"] - r["mean_recall_low"]], [r["mean_recall_high"] - r["mean_recall"]]],
+                fmt=marker,
+                color=plt.cm.tab20(i % 20),
+                label=r["lever"],
+                alpha=0.85,
+            )
+        axis.set_xlabel("mean per-class recall (bootstrap 95% CI)")
+        axis.set_ylabel("accuracy")
+        axis.set_title(f"{split} (n = {part['n'].iloc[0]})")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=6, loc="best")
+    figure.suptitle("Issue #31 levers: accuracy against mean recall on validation splits\n" + " ".join(sys.argv))
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-root", type=Path, required=True, help="the FER2013/FERPlus folder")
+    parser.add_argument("--sfew", type=Path, required=True, help="the SFEW Train folder")
+    parser.add_argument("--baseline", default="ferlab-wild")
+    args = parser.parse_args()
+    sfew = load_dataset("folder", args.sfew, "val", holdout=0.3)
+    ferplus = {"FERPlus val": load_dataset("ferplus", args.data_root, "val", mode="majority"), "SFEW val": sfew}
+    fer2013 = {"FER2013 PublicTest": load_dataset("fer2013", args.data_root, "val"), "SFEW val": sfew}
+    rows = []
+    models = [(f"baseline {args.baseline}", resolve_model(args.baseline), True)]
+    models += [(run.parent.name, run, True) for run in sorted((REPO / "results/balanced/runs").glob("*/best.pt"))]
+    for lever, weights, post_hoc in models:
+        classes = load_model(weights)[1]["classes"]
+        splits = ferplus if len(classes) == 8 else fer2013
+        rows += score_model(lever, weights, splits, post_hoc)
+        print(f"scored {lever}", flush=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(REPO / "results/balanced.csv", index=False, float_format="%.4f")
+    frontier(table, REPO / "results/balanced_frontier.png")
+    print(table[["lever", "split", "accuracy", "mean_recall", "macro_f1"]].to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
