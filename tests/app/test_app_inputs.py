@@ -112,7 +112,7 @@ class RecordingClassifier(CropClassifier):
     backend = "onnx"
 
     def __init__(self, inner: CropClassifier) -> None:
-        super().__init__(inner.classes, inner.name, inner.temperature, inner.preprocessing)
+        super().__init__(inner.classes, inner.name, inner.calibration, inner.preprocessing, inner.tta, inner.prior)
         self.inner, self.seen = inner, []
 
     def logits(self, crops: np.ndarray, batch_size: int) -> np.ndarray:

@@ -23,6 +23,7 @@ class CropClassifier(ABC):
             FERPlus's ``happiness``) so every model speaks the same labels.
         preprocessing: what the model expects of a crop (size, channels, mean/std, crop
             margin; `ferlab.preprocess.Preprocessing`), as the model stores it.
+        calibration: the prior and temperatures the model file carries.
         prior: the operating point, ``data`` or ``balanced`` (see `ferlab.priors`).
         offsets: added to the logits for that operating point.
         temperature: the adjusted logits are divided by it before the softmax (fitted on the
@@ -48,6 +49,7 @@ class CropClassifier(ABC):
         self.classes = tuple(concept(name) or name for name in classes)
         self.name = name
         self.preprocessing = preprocessing
+        self.calibration = calibration
         self.tta = check_choice(tta, TTA_MODES, "TTA mode")
         self.prior = check_choice(prior, PRIORS, "prior")
         try:
