@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -31,6 +32,8 @@ import torch
 
 from ferlab.data import load_dataset
 from ferlab.data.labels import concept
+from ferlab.engine.config import load_config
+from ferlab.engine.trainer import training_data
 from ferlab.evaluate.balanced import balanced_accuracy, confusion_counts
 from ferlab.evaluate.evaluation import evaluate_model
 from ferlab.evaluate.metrics import classification_metrics
@@ -88,14 +91,18 @@ def row(lever: str, model: str, split: str, logits: torch.Tensor, labels: torch.
     }
 
 
-def score_model(lever: str, weights: Path, splits: dict, post_hoc: bool) -> list[dict]:
+def score_model(lever: str, weights: Path, splits: dict, post_hoc: bool, data_root: Path) -> list[dict]:
     """The rows of one model: the data and balanced points on each split, and the post-hoc levers.
 
     Every variant is a vector of offsets added to the model's logits (all its classes) before the
-    split's classes are picked out (`evaluate_model`'s ``logit_offsets``)."""
+    split's classes are picked out (`evaluate_model`'s ``logit_offsets``). A model file without
+    its training class prior gets it from the run's ``config.yaml`` (its data under ``data_root``)."""
     model, record = load_model(weights)
     classes = tuple(record["classes"])
     calibration = OutputCalibration.from_record(record)
+    if calibration.class_prior is None:  # trained before model files stored it: its config's data
+        config = load_config(weights.parent / "config.yaml", data_root=str(data_root))
+        calibration = replace(calibration, class_prior=tuple(training_data(config)[0].class_prior()))
     name = str(weights.relative_to(REPO) if weights.is_relative_to(REPO) else weights)
     data = calibration.offsets("data", len(classes))
     log_prior = np.log(np.clip(np.asarray(calibration.class_prior), 1e-12, None))
@@ -175,7 +182,7 @@ def main() -> None:
     for lever, weights, post_hoc in models:
         classes = load_model(weights)[1]["classes"]
         splits = ferplus if len(classes) == 8 else fer2013
-        rows += score_model(lever, weights, splits, post_hoc)
+        rows += score_model(lever, weights, splits, post_hoc, args.data_root)
         print(f"scored {lever}", flush=True)
     table = pd.DataFrame(rows)
     table.to_csv(REPO / "results/balanced.csv", index=False, float_format="%.4f")
