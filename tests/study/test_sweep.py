@@ -248,6 +248,15 @@ def test_two_workers_on_one_sqlite_study_finish_n_trials_once_each(tiny_csv: Pat
     assert not (tmp_path / "report" / "importances.png").exists()
 
 
+def _wait_until_stale(storage: str, study: optuna.Study, deadline: float) -> None:
+    """Wait until the study's running trial is stale by the storage's clock (its heartbeat older than the
+    2 s grace of ``--heartbeat 1``), as the next worker's check will see it; nothing is changed."""
+    rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=1, grace_period=2)
+    while not rdb._get_stale_trial_ids(study._study_id):  # optuna's own test (fail_stale_trials reads it)
+        assert time.monotonic() < deadline, "the killed worker's trial never went stale"
+        time.sleep(0.05)
+
+
 def test_a_killed_workers_trial_is_failed_by_heartbeat_and_resumed_by_its_retry(tiny_csv: Path, tmp_path: Path) -> None:
     space = _space(tmp_path, "lr: {float: [0.005, 0.05], log: true}\nbatch_size: {choice: [16, 32]}\n")
     storage = f"sqlite:///{tmp_path / 'study.db'}"
@@ -263,8 +272,9 @@ def test_a_killed_workers_trial_is_failed_by_heartbeat_and_resumed_by_its_retry(
     study = optuna.load_study(study_name="two", storage=storage)
     [killed] = study.get_trials()
     assert killed.state == optuna.trial.TrialState.RUNNING
-    done = len(pd.read_csv(checkpoint.parent / "metrics.csv"))
+    done = len(pd.read_csv(checkpoint.parent / "metrics.csv"))  # written before last.pt: it has the epoch's row
     assert 1 <= done < 12
+    _wait_until_stale(storage, study, deadline)  # else the survivor, finding it still alive, starts a new trial
 
     survivor = _worker(tiny_csv, space, storage, tmp_path / "survivor", *options)
     _, err = survivor.communicate(timeout=300)
