@@ -414,6 +414,9 @@ def _print_faces(report: PredictReport) -> None:
             confidence = face["probabilities"][face["label"]]
             table.add_row(Text(image["file"]), str(i), box, face["detector"], face["label"], f"{confidence:.2f}")
     console.print(table)
+    for image in report.images:
+        for note in image.get("notes", []):
+            err_console.print(Text.assemble(("note: ", "yellow"), f"{image['file']}: {note}"), soft_wrap=True)
     for name in report.no_face:
         err_console.print(Text.assemble(("no face: ", "yellow"), name), highlight=False, soft_wrap=True)
     for problem in report.problems:

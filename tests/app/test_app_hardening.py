@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
 
 from ferlab.app import FaceAnalyzer
+from ferlab.app.analyze import load_rgb
 from ferlab.app.predict import predict_images
 from ferlab.cli import main
+from ferlab.data.images import ImageWarning
+from ferlab.errors import FerlabError
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +94,82 @@ def test_an_empty_path_is_an_error(
     err = capsys.readouterr().err
     assert exited.value.code == 2 and "an empty path" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "predictions").exists()
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((100, 100, 1), np.uint8),
+        np.zeros((100, 100), np.float64),
+        np.full((100, 100, 4), 0.5, np.float32),
+        np.full((60, 80, 3), 300.0),
+        np.full((60, 80), np.nan),
+        data.astronaut().astype(np.float32) / 255,
+    ],
+    ids=["uint8 1 channel", "float gray", "float RGBA", "float past 255", "NaN", "float RGB"],
+)
+def test_analyze_takes_2d_and_3d_uint8_or_float_arrays_with_1_3_or_4_channels(
+    analyzer: FaceAnalyzer, image: np.ndarray
+) -> None:
+    faces = analyzer.analyze(image)
+    assert all(face.label in analyzer.classifier.classes for face in faces)
+
+
+def test_a_float_photo_is_analysed_as_its_uint8_original(analyzer: FaceAnalyzer) -> None:
+    photo = data.astronaut()
+    assert [f.to_dict() for f in analyzer.analyze(photo.astype(np.float32) / 255)] == [
+        f.to_dict() for f in analyzer.analyze(photo)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("image", "problem"),
+    [
+        (np.zeros((10, 10, 2), np.uint8), r"shape \(10, 10, 2\): expected"),
+        (np.zeros((2, 10, 10, 3), np.uint8), r"shape \(2, 10, 10, 3\): expected"),
+        (np.zeros(10, np.uint8), r"shape \(10,\): expected"),
+        (np.zeros((0, 10), np.uint8), r"shape \(0, 10\): it is empty"),
+        (np.zeros((10, 10), np.int64), "dtype int64: expected uint8 or float"),
+        (np.zeros((10, 10), bool), "dtype bool: expected uint8 or float"),
+    ],
+)
+def test_other_arrays_are_refused_in_one_line(analyzer: FaceAnalyzer, image: np.ndarray, problem: str) -> None:
+    with pytest.raises(ValueError, match=f"^image array of {problem}") as refused:
+        analyzer.analyze(image)
+    assert isinstance(refused.value, FerlabError) and "\n" not in str(refused.value)
+
+
+def _noise(height: int, width: int) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [np.zeros((1, 1, 3), np.uint8), np.zeros((100, 100)), np.full((181, 143, 3), 128, np.uint8), _noise(100, 100)],
+    ids=["1x1 black", "100x100 zeros", "SFEW-sized gray", "noise"],
+)
+def test_no_face_no_label_for_blank_and_noise_images(analyzer: FaceAnalyzer, image: np.ndarray) -> None:
+    assert analyzer.analyze(image) == []
+
+
+def test_a_blank_first_page_is_no_face_and_the_pages_are_noted(
+    tmp_path: Path, analyzer: FaceAnalyzer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    blank, face = Image.new("RGB", (143, 181)), Image.fromarray(data.astronaut())
+    blank.save(photos / "pages.tif", save_all=True, append_images=[face])
+    with pytest.raises(SystemExit) as exited:
+        main(["predict", str(photos), "--out", str(tmp_path / "out")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert exited.value.code in (0, None)
+    (record,) = json.loads((tmp_path / "out" / "faces.json").read_text())["images"]
+    assert record["faces"] == [] and record["notes"] == ["2 pages or frames; only the first is read"]
+    assert "note: pages.tif: 2 pages or frames; only the first is read" in err and "no face: pages.tif" in err
+
+
+def test_pillow_warnings_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt_exif.jpg"
+    Image.fromarray(data.astronaut()).save(path, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x05\x00")
+    with pytest.warns(ImageWarning, match=f"^{re.escape(str(path))}: Corrupt EXIF data"):
+        load_rgb(path)

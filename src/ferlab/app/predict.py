@@ -3,7 +3,8 @@
 Outputs under ``out``: ``annotated/<relative path>.png`` (boxes and labels drawn; a name
 another file of the run already took gets ``~2``, ``~3``... so outputs never collide, and
 each image's record names its file), ``faces.csv`` and ``faces.json`` (one record per face:
-file, box, landmarks, label, every probability, the detector that found it), and with
+file, box, landmarks, label, every probability, the detector that found it; ``notes`` on the file, such
+as "3 pages or frames; only the first is read": a multi-page file is read at its first page), and with
 ``save_crops`` ``crops/<label>/<name>_face<i>.png`` (colour crops for people to review; ``<name>``
 is the annotated image's, subfolders kept, so crop names are unique as those are).
 An output folder inside the folder analysed is never read as input.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ from ferlab.app.analyze import WHOLE_IMAGE, FaceAnalyzer, FaceResult, load_rgb
 from ferlab.app.draw import annotate, save_rgb
 from ferlab.atomic import write_atomically, write_csv_atomically
 from ferlab.data.dataset import Problem
+from ferlab.data.images import ImageWarning
 from ferlab.errors import FerlabError
 from ferlab.faces import align_face, as_rgb
 from ferlab.preprocess import CROP_MARGIN
@@ -162,7 +165,9 @@ def _predict_file(
         report.problems.append(Problem(str(path), f"broken symbolic link (to {os.readlink(path)})"))
         return
     try:
-        rgb = load_rgb(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ImageWarning)
+            rgb = load_rgb(path)
     except FerlabError as error:
         report.problems.append(Problem(str(path), str(error).removeprefix(f"{path}: ")))
         return
@@ -173,6 +178,9 @@ def _predict_file(
         "height": rgb.shape[0],
         "faces": [face.to_dict() for face in faces],
     }
+    notes = [str(w.message).removeprefix(f"{path}: ") for w in caught if issubclass(w.category, ImageWarning)]
+    if notes:
+        record["notes"] = notes
     if out is not None:
         name = names.claim(relative)
         record["annotated"] = f"annotated/{name}.png"
