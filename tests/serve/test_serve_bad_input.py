@@ -99,3 +99,9 @@ def test_declared_gigabyte_refused_before_the_body_is_read(live_server: str, liv
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
     assert f'"error":"request body over the {live_settings.max_upload_bytes:,}-byte limit"'.encode() in reply
+
+
+def test_a_repeated_file_field_is_refused(live_server: str, astronaut_jpeg: bytes) -> None:
+    files = [("file", ("a.jpg", astronaut_jpeg, "image/jpeg")), ("file", ("b.jpg", astronaut_jpeg, "image/jpeg"))]
+    response = httpx.post(f"{live_server}/v1/analyze", files=files, timeout=60)
+    refused(response, 422, "the form field file is given 2 times")

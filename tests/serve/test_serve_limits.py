@@ -4,6 +4,7 @@ controllable speed: bodies without a declared length, slow uploads, slow analyse
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -82,3 +83,15 @@ def test_slow_analysis_times_out_with_503(astronaut_png: bytes) -> None:
 def test_bad_settings_are_clear_errors(options: dict) -> None:
     with pytest.raises(FerlabError):
         ServeSettings(**options)
+
+
+def test_max_pixels_above_pillows_limit_is_honoured(monkeypatch: pytest.MonkeyPatch, shipped_analyzer) -> None:
+    from PIL import Image
+
+    from ferlab.data.images import read_image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
+    big = io.BytesIO()
+    Image.new("1", (10_000, 19_000)).save(big, format="PNG")  # 190 Mpx: over twice Pillow's 89.5 Mpx limit
+    create_app(ServeSettings(max_pixels=200_000_000), shipped_analyzer)
+    assert read_image(io.BytesIO(big.getvalue()), max_pixels=200_000_000, size=(8, 8)).shape == (8, 8)
