@@ -38,9 +38,9 @@ def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch
     "argv, message",
     [
         (["--model", "no-such-model"], "no shipped model named 'no-such-model'"),
-        (["--max-upload-mb", "0"], "max-upload-mb must be positive"),
-        (["--port", "70000"], "port 70000 is not in 0-65535"),
-        (["--tta", "mirror"], "unknown TTA mode 'mirror': expected one of none, flip, tencrop"),
+        (["--max-upload-mb", "0"], "max_upload_mb = 0.0: must be > 0 and finite"),
+        (["--port", "70000"], "port = 70000: must be >= 0 and <= 65535"),
+        (["--tta", "mirror"], "tta = 'mirror': must be one of none, flip, tencrop"),
     ],
 )
 def test_bad_options_are_one_line_errors(argv: list[str], message: str, capsys) -> None:
