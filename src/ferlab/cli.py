@@ -645,7 +645,12 @@ def serve_command(
     tta: str = AppTtaOption,
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest request body, in MiB."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Largest image, width x height."),
-    timeout_s: float = typer.Option(30.0, "--timeout-s", help="Longest time a request may take, in seconds."),
+    timeout_s: float = typer.Option(
+        30.0, "--timeout-s", help="Longest time a request may take, in seconds (body upload and analysis)."
+    ),
+    header_timeout_s: float = typer.Option(
+        10.0, "--header-timeout-s", help="Longest time a request's headers may take; the connection is then closed."
+    ),
 ) -> None:
     """Serve the REST API (/v1/analyze, /docs) and its web page (/) until Ctrl+C; needs the serve extra."""
     from ferlab.serve import check_installed
@@ -665,6 +670,7 @@ def serve_command(
             max_upload_mb=max_upload_mb,
             max_pixels=max_pixels,
             timeout_s=timeout_s,
+            header_timeout_s=header_timeout_s,
         )
     )
 

@@ -95,3 +95,33 @@ def test_max_pixels_above_pillows_limit_is_honoured(monkeypatch: pytest.MonkeyPa
     Image.new("1", (10_000, 19_000)).save(big, format="PNG")  # 190 Mpx: over twice Pillow's 89.5 Mpx limit
     create_app(ServeSettings(max_pixels=200_000_000), shipped_analyzer)
     assert read_image(io.BytesIO(big.getvalue()), max_pixels=200_000_000, size=(8, 8)).shape == (8, 8)
+
+
+def test_a_connection_with_incomplete_headers_is_closed(shipped_analyzer) -> None:
+    """A client that sends half a request is disconnected after the header limit (0.5 s here); the test waits
+    for the close itself, up to 60 s, not for a time."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from ferlab.serve.server import uvicorn_config
+
+    settings = ServeSettings(header_timeout_s=0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn_config(create_app(settings, shipped_analyzer), settings, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(listener.getsockname(), timeout=60) as client:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # no blank line: the headers never end
+            assert client.recv(1024) == b""  # closed by the server
+        with socket.create_connection(listener.getsockname(), timeout=60) as client:  # whole requests still work
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert client.recv(1024).startswith(b"HTTP/1.1 200")
+            client.sendall(b"GET /healthz HTTP/1.1\r\n")  # the next request on the connection has the limit too
+            assert b"" in (client.recv(1024), client.recv(1024))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listener.close()

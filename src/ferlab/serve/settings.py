@@ -20,7 +20,9 @@ class ServeSettings:
         ``onnx``; test-time augmentation ``none``, ``flip`` or ``tencrop``).
     max_upload_mb: largest request body (all files of a batch together), in MiB.
     max_pixels: largest image, width x height, checked from the header before decoding.
-    timeout_s: longest time a request may take, upload and analysis included.
+    timeout_s: longest time a request may take, upload and analysis included (408 when the body
+        is still arriving, 503 when the analysis is).
+    header_timeout_s: longest time a request's headers may take to arrive; the connection is closed after.
     max_batch_files: most files in one batch request.
 
     Constraints are declared in the types (`ferlab.constraints`): a bad value raises a one-line
@@ -36,6 +38,7 @@ class ServeSettings:
     max_upload_mb: Annotated[float, Gt(0), Finite()] = 10.0
     max_pixels: Annotated[int, Ge(1)] = 40_000_000
     timeout_s: Annotated[float, Gt(0), Finite()] = 30.0
+    header_timeout_s: Annotated[float, Gt(0), Finite()] = 10.0
     max_batch_files: Annotated[int, Ge(1)] = 16
 
     def __post_init__(self) -> None:
