@@ -173,3 +173,14 @@ def test_pillow_warnings_name_the_file(tmp_path: Path) -> None:
     Image.fromarray(data.astronaut()).save(path, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x05\x00")
     with pytest.warns(ImageWarning, match=f"^{re.escape(str(path))}: Corrupt EXIF data"):
         load_rgb(path)
+
+
+def test_eval_of_an_onnx_file_does_not_advise_a_flag_it_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "x.onnx"
+    model.write_bytes(b"not read")
+    with pytest.raises(SystemExit) as exited:
+        main(["eval", str(model), "--data", "folder", "--data-root", str(tmp_path)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert exited.value.code == 2 and "here give a shipped name, a run folder or a .pt model file" in err
