@@ -13,9 +13,15 @@ import pytest
 from ferlab.constraints import Finite, Ge, Gt, Le, Lt, OneOf, _flat, check_value, constraints_of, describe
 from ferlab.engine.config import TrainConfig, load_config
 from ferlab.errors import FerlabError, OptionError
+from ferlab.evaluate.request import EvalRequest
 from ferlab.faces import get_detector
 from ferlab.faces.detectors import DlibDetector, HaarDetector
 from ferlab.serve.settings import ServeSettings
+
+REQUIRED: dict[type, dict[str, Any]] = {
+    EvalRequest: {"weights": Path("w.pt"), "data": "fer2013", "data_root": Path(".")}
+}
+"""The settings without defaults of each checked class (valid values)."""
 
 
 def invalid_values(metadata: tuple[Any, ...]) -> list[Any]:
@@ -39,7 +45,7 @@ def invalid_values(metadata: tuple[Any, ...]) -> list[Any]:
 
 def _cases() -> list[Any]:
     cases = []
-    for owner in (TrainConfig, ServeSettings):
+    for owner in (TrainConfig, ServeSettings, EvalRequest):
         for name, metadata in constraints_of(owner).items():
             cases += [
                 pytest.param(owner, name, value, id=f"{owner.__name__}.{name}={value!r}")
@@ -51,7 +57,7 @@ def _cases() -> list[Any]:
 @pytest.mark.parametrize(("owner", "name", "value"), _cases())
 def test_every_constrained_setting_refuses_an_invalid_value_in_one_line(owner: type, name: str, value: Any) -> None:
     with pytest.raises(ValueError) as refused:
-        owner(**{name: value})
+        owner(**REQUIRED.get(owner, {}), **{name: value})
     message = str(refused.value)
     assert isinstance(refused.value, OptionError) and "\n" not in message
     assert message.startswith(f"{name} = {value!r}: must be ") and describe(constraints_of(owner)[name]) in message
@@ -62,6 +68,7 @@ def test_there_is_something_to_check() -> None:
         constraints_of(TrainConfig)
     )
     assert {"port", "max_pixels", "backend", "tta"} <= set(constraints_of(ServeSettings))
+    assert {"tta", "occlusion", "batch_size"} <= set(constraints_of(EvalRequest))
 
 
 @pytest.mark.parametrize("backend", [HaarDetector, DlibDetector])
