@@ -9,6 +9,7 @@ signal is ignored while those tables are written; SIGKILL still stops the proces
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -29,9 +30,12 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 @contextmanager
 def handle_termination() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP (where the platform has them) interrupt like Ctrl+C; the former
-    handlers are restored after it. Call it from the main thread (Python runs signal handlers there)."""
+    handlers are restored after it. In another thread it does nothing (Python runs signal handlers in the main one)."""
     global _received
     _received = signal.SIGINT
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
     former = {number: signal.signal(number, _interrupt) for number in TERMINATION_SIGNALS}
     try:
         yield
