@@ -11,6 +11,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+import sqlalchemy.exc
 
 from ferlab.cli import main
 from ferlab.engine import TrainResult, load_config
@@ -251,6 +252,15 @@ def test_two_workers_on_one_sqlite_study_finish_n_trials_once_each(tiny_csv: Pat
     assert not (tmp_path / "report" / "importances.png").exists()
 
 
+def _reported_epoch_1(storage: str) -> bool:
+    """Whether trial 0 of the study "two" has reported epoch 1 (after writing that epoch's ``last.pt``)."""
+    try:
+        trials = optuna.load_study(study_name="two", storage=storage).get_trials()
+    except (KeyError, sqlalchemy.exc.DBAPIError):  # the worker has not created the study (or its tables) yet
+        return False
+    return bool(trials) and 1 in trials[0].intermediate_values
+
+
 def _wait_until_stale(storage: str, study: optuna.Study, deadline: float) -> None:
     """Wait until the study's running trial is stale by the storage's clock (its heartbeat older than the
     2 s grace of ``--heartbeat 1``), as the next worker's check will see it; nothing is changed."""
@@ -267,7 +277,7 @@ def test_a_killed_workers_trial_is_failed_by_heartbeat_and_resumed_by_its_retry(
     doomed = _worker(tiny_csv, space, storage, tmp_path / "doomed", *options)
     checkpoint = tmp_path / "doomed" / "trials" / "0" / "last.pt"
     deadline = time.monotonic() + 120
-    while not checkpoint.exists():  # trial 0 has finished an epoch
+    while not _reported_epoch_1(storage):  # trial 0 has checkpointed epoch 1, then reported it to the study
         assert doomed.poll() is None and time.monotonic() < deadline, doomed.stderr.read()
         time.sleep(0.05)
     doomed.kill()  # SIGKILL: no chance to mark its trial
