@@ -74,3 +74,25 @@ def test_the_engine_branches_on_no_model_name() -> None:
             if isinstance(constant, ast.Constant)
         }
         assert not compared & names, f"{path.name} compares with model names {sorted(compared & names)}"
+
+
+APPLICATION = ("ferlab.app", "ferlab.faces", "ferlab.serve", "ferlab.weights")
+RESEARCH = ("ferlab.engine", "ferlab.evaluate", "ferlab.study")
+
+
+def _in(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in packages)
+
+
+def test_application_modules_reach_nothing_of_the_research_layer() -> None:
+    """No application module imports, directly or through others (function-level imports included), anything
+    from engine/, evaluate/ or study/: shared torch-free pieces live below both layers."""
+    graph = import_graph()
+    for start in sorted(module for module in graph if _in(module, APPLICATION)):
+        seen, stack = {start}, [(start, (start,))]
+        while stack:
+            module, path = stack.pop()
+            for imported in graph[module] - seen:
+                assert not _in(imported, RESEARCH), f"{' -> '.join((*path, imported))}"
+                seen.add(imported)
+                stack.append((imported, (*path, imported)))

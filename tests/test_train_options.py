@@ -30,11 +30,12 @@ def test_each_command_offers_the_plain_fields(command: str) -> None:
     for name, _ in training_fields(exclude={"model", "init"} if command == "compare" else ()):
         assert f"--{name.replace('_', '-')}" in shown, name
     assert "--model-options" not in shown and "--extra-data" not in shown  # composite: YAML only
-    assert "SGD's momentum. Default: 0.9." in shown
+    assert "SGD's momentum. Default: 0.9. Allowed: >= 0 and < 1." in shown
+    assert "Allowed: one of none, basic, strong, wild, jpeg." in shown
 
 
 def test_given_flags_reach_the_config_and_are_checked(tmp_path) -> None:
     result = CliRunner().invoke(app, ["train", "--optimizer", "rmsprop", "--data-root", str(tmp_path)])
-    assert result.exit_code != 0 and "unknown optimizer 'rmsprop'" in str(result.exception)
+    assert result.exit_code != 0 and "optimizer = 'rmsprop': must be one of sgd, adam, adamw" in str(result.exception)
     result = CliRunner().invoke(app, ["train", "--no-channels-last", "--epochs", "0", "--data-root", str(tmp_path)])
-    assert "epochs and batch_size must be at least 1" in str(result.exception)
+    assert "epochs = 0: must be >= 1" in str(result.exception)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ferlab.errors import FerlabError
 
@@ -20,3 +24,12 @@ def write_atomically(path: Path, data: bytes | str) -> None:
         raise FerlabError(f"{path}: cannot write ({error.strerror or error})") from None
     finally:
         temp.unlink(missing_ok=True)
+
+
+def write_csv_atomically(path: Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """Write ``rows`` as a CSV table with a header of ``columns`` to ``path`` atomically (`write_atomically`)."""
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, table.getvalue())

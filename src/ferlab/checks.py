@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from ferlab.errors import OptionError
 
@@ -19,3 +20,10 @@ def check_batch_size(batch_size: int) -> int:
     if batch_size < 1:
         raise OptionError(f"batch size must be at least 1, got {batch_size}")
     return batch_size
+
+
+def check_path(value: str, what: str) -> Path:
+    """``value`` as a `Path`; a one-line `OptionError` when it is empty (``Path("")`` would be the current folder)."""
+    if not value.strip():
+        raise OptionError(f"{what}: an empty path; give a file or folder (. for the current folder)")
+    return Path(value)

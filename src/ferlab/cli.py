@@ -20,7 +20,9 @@ from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 from rich.text import Text
 
+from ferlab.checks import check_path
 from ferlab.errors import FerlabError
+from ferlab.interrupts import handle_termination, interrupted_exit_code
 from ferlab.priors import DEFAULT_PRIOR
 from ferlab.train_options import with_training_options
 from ferlab.version import package_version
@@ -424,6 +426,9 @@ def _print_faces(report: PredictReport) -> None:
             confidence = face["probabilities"][face["label"]]
             table.add_row(Text(image["file"]), str(i), box, face["detector"], face["label"], f"{confidence:.2f}")
     console.print(table)
+    for image in report.images:
+        for note in image.get("notes", []):
+            err_console.print(Text.assemble(("note: ", "yellow"), f"{image['file']}: {note}"), soft_wrap=True)
     for name in report.no_face:
         err_console.print(Text.assemble(("no face: ", "yellow"), name), highlight=False, soft_wrap=True)
     for problem in report.problems:
@@ -440,13 +445,15 @@ def _print_faces(report: PredictReport) -> None:
 
 @app.command("predict")
 def predict_command(
-    source: Path = typer.Argument(..., help="An image file or a folder of images (searched recursively)."),
+    source: str = typer.Argument(
+        ..., help="An image file or a folder of images (searched recursively; the output folder excluded)."
+    ),
     detector: str = DetectorOption,
     model: str = ModelNameOption,
     backend: str = BackendOption,
     tta: str = AppTtaOption,
     prior: str = PriorOption,
-    out: Path = typer.Option(Path("predictions"), "--out", "-o", help="Output folder."),
+    out: str = typer.Option("predictions", "--out", "-o", help="Output folder."),
     save_crops: bool = typer.Option(False, "--save-crops", help="Save face crops under OUT/crops/<label>/."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
 ) -> None:
@@ -454,19 +461,23 @@ def predict_command(
 
     Every file of a folder is tried (Pillow reads by content); files with no face and files
     skipped are listed with the reason. Exit code 0 when every file was read, 1 when some
-    were skipped (the rest is written), 130 after Ctrl+C (the tables of the files done are written).
+    were skipped (the rest is written), 128 + the signal's number after Ctrl+C (130), SIGTERM (143) or SIGHUP
+    (129): the tables of the files done are written.
     """
     from ferlab.app import FaceAnalyzer
     from ferlab.app.predict import image_files, predict_files
 
-    root, files = image_files(source)
+    out_folder = check_path(out, "--out")
+    root, files = image_files(check_path(source, "SOURCE"), out_folder)
     analyzer = FaceAnalyzer(detector, model, backend=backend, tta=tta, prior=prior)
     with Progress(
         *Progress.get_default_columns(), MofNCompleteColumn(), console=err_console, disable=as_json or len(files) < 2
     ) as progress:
         task = progress.add_task("images", total=len(files))
         try:
-            report = predict_files(root, files, analyzer, out, save_crops, on_file=lambda _: progress.advance(task))
+            report = predict_files(
+                root, files, analyzer, out_folder, save_crops, on_file=lambda _: progress.advance(task)
+            )
         except KeyboardInterrupt as interrupt:
             report = interrupt.report
     if as_json:
@@ -474,7 +485,7 @@ def predict_command(
     else:
         _print_faces(report)
     if report.interrupted:
-        raise typer.Exit(130)
+        raise typer.Exit(interrupted_exit_code())
     if report.problems:
         raise typer.Exit(1)
 
@@ -654,7 +665,12 @@ def serve_command(
     prior: str = PriorOption,
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest request body, in MiB."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Largest image, width x height."),
-    timeout_s: float = typer.Option(30.0, "--timeout-s", help="Longest time a request may take, in seconds."),
+    timeout_s: float = typer.Option(
+        30.0, "--timeout-s", help="Longest time a request may take, in seconds (body upload and analysis)."
+    ),
+    header_timeout_s: float = typer.Option(
+        10.0, "--header-timeout-s", help="Longest time a request's headers may take; the connection is then closed."
+    ),
 ) -> None:
     """Serve the REST API (/v1/analyze, /docs) and its web page (/) until Ctrl+C; needs the serve extra."""
     from ferlab.serve import check_installed
@@ -675,20 +691,24 @@ def serve_command(
             max_upload_mb=max_upload_mb,
             max_pixels=max_pixels,
             timeout_s=timeout_s,
+            header_timeout_s=header_timeout_s,
         )
     )
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the app, turning `FerlabError` into a one-line error."""
+    """Console-script entry point: run the app, turning `FerlabError` into a one-line error.
+
+    SIGTERM and SIGHUP stop it as Ctrl+C does (`ferlab.interrupts`)."""
     try:
-        app(args=argv, prog_name="ferlab")
+        with handle_termination():
+            app(args=argv, prog_name="ferlab")
     except FerlabError as error:
         err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)
-        sys.exit(130)
+        sys.exit(interrupted_exit_code())
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 `with_training_options` gives a Typer command a ``--name`` option for every `TrainConfig` field of
 a plain type (str, int, float, bool, or None of those), its help taken from the field's entry in
-the class docstring, and hands the command the values given as one ``settings`` dict. A new
+the class docstring and its constraint (`ferlab.constraints`, checked when the config is built),
+and hands the command the values given as one ``settings`` dict. A new
 training setting is one field and its docstring line; `train`, `compare` and `sweep` get it.
 """
 
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from ferlab.constraints import constraints_of, describe
 from ferlab.engine.config import TrainConfig, field_help
 
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -39,11 +41,12 @@ def training_fields(exclude: Collection[str] = ()) -> list[tuple[str, type]]:
     return [(name, kind) for name, kind in fields if kind is not None]
 
 
-def _option(name: str, kind: type, help_text: str) -> Any:
+def _option(name: str, kind: type, help_text: str, allowed: str) -> Any:
     flag = name.replace("_", "-")
     declarations = [f"--{flag}/--no-{flag}"] if kind is bool else [f"--{flag}"]
     default = TrainConfig.__dataclass_fields__[name].default
     shown = "" if default is None or default == "" else f" Default: {default}."
+    shown += f" Allowed: {allowed}." if allowed else ""
     return typer.Option(
         None, *declarations, help=help_text.replace("``", "").replace("`", "") + shown, show_default=False
     )
@@ -53,6 +56,7 @@ def with_training_options(exclude: Collection[str] = ()) -> Callable[[Command], 
     """Add the `training_fields` options the command does not declare itself to a Typer command whose
     last parameter is ``settings``; it receives ``{name: value}`` of those given (None: not given)."""
     helps = field_help()
+    allowed = {name: describe(metadata) for name, metadata in constraints_of(TrainConfig).items()}
 
     def decorate(command: Command) -> Command:
         signature, hints = inspect.signature(command), typing.get_type_hints(command)  # hints: in the command's module
@@ -64,7 +68,10 @@ def with_training_options(exclude: Collection[str] = ()) -> Callable[[Command], 
         taken = {p.name for p in own} | set(exclude)
         generated = [
             inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=_option(name, kind, helps[name]), annotation=kind | None
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=_option(name, kind, helps[name], allowed.get(name, "")),
+                annotation=kind | None,
             )
             for name, kind in training_fields(taken)
         ]

@@ -132,8 +132,11 @@ def test_predict_folder_writes_everything_and_skips_the_broken_file(
     assert {"x1", "y1", "x2", "y2", "confidence", "p_happy", "p_neutral"} <= set(table.columns)
     saved = json.loads((out / "faces.json").read_text())
     assert saved["errors"][0]["file"].endswith("broken.jpg") and saved["no_face"] == ["coffee.png"]
-    crops = sorted((out / "crops" / "happy").iterdir())
-    assert [c.name for c in crops] == ["astronaut_face0.png", "sub__astronaut_small_face0.png"]
+    crops = sorted((out / "crops" / "happy").rglob("*.png"))
+    assert [c.relative_to(out / "crops" / "happy").as_posix() for c in crops] == [
+        "astronaut_face0.png",
+        "sub/astronaut_small_face0.png",
+    ]
     assert cv2.imread(str(crops[0])).shape[2] == 3
 
 

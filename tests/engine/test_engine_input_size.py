@@ -63,7 +63,7 @@ def test_a_model_with_a_fixed_head_refuses_another_input_size(tiny_fer2013: Path
 
 @pytest.mark.parametrize("side", [8, 1000])
 def test_input_size_out_of_range_is_refused(side: int) -> None:
-    with pytest.raises(FerlabError, match=f"input_size must be between 16 and 512 pixels, got {side}"):
+    with pytest.raises(FerlabError, match=f"input_size = {side}: must be >= 16 and <= 512"):
         load_config(input_size=side)
 
 

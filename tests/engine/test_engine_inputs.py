@@ -50,7 +50,7 @@ def test_config_file_and_overrides(tmp_path: Path) -> None:
     path.write_text("epochs: many\n")
     with pytest.raises(FerlabError, match="option epochs must be int, got 'many'"):
         load_config(path)
-    with pytest.raises(FerlabError, match="unknown optimizer 'rmsprop'"):
+    with pytest.raises(FerlabError, match="optimizer = 'rmsprop': must be one of sgd, adam, adamw"):
         load_config(optimizer="rmsprop")
 
 

@@ -48,7 +48,7 @@ def test_mixing_keeps_distributions_as_distributions() -> None:
     assert batch_mixing("none", 1.0, 7) is None
     with pytest.raises(FerlabError, match="unknown mixing 'mosaic'"):
         batch_mixing("mosaic", 1.0, 7)
-    with pytest.raises(FerlabError, match="mix_alpha must be positive"):
+    with pytest.raises(FerlabError, match="mix_alpha = .*: must be > 0 and finite"):
         load_config(mix="cutmix", mix_alpha=0.0)
 
 

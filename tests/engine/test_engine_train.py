@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from ferlab.engine import load_config, load_model, train
+from ferlab.errors import FerlabError
 
 FAST = dict(model="lenet_like", epochs=3, batch_size=32, lr=0.02, device="cpu", threads=1)
 TIMING = ("epoch_seconds", "images_per_s")
@@ -109,11 +110,11 @@ def test_kill_mid_epoch_then_resume_matches_an_uninterrupted_run(tiny_fer2013: P
     straight = _ferlab_train(tiny_fer2013, tmp_path / "straight")
     assert straight.wait(timeout=300) == 0, straight.stderr.read()
     crashed = _ferlab_train(tiny_fer2013, tmp_path / "crashed")
-    metrics = tmp_path / "crashed" / "metrics.csv"
+    last = tmp_path / "crashed" / "last.pt"
     deadline = time.monotonic() + 240
-    while not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 2) and time.monotonic() < deadline:
+    while not last.is_file():  # epoch 1 checkpointed: the kill lands in a later epoch
+        assert crashed.poll() is None and time.monotonic() < deadline, crashed.stderr.read()
         time.sleep(0.05)
-    time.sleep(0.3)  # well into epoch 2
     crashed.send_signal(signal.SIGKILL)
     crashed.wait()
     assert len(metrics_rows(tmp_path / "crashed")) < 4, "the kill must land before the run finished"
@@ -151,3 +152,29 @@ def test_torchrun_two_cpu_processes_agree_on_weights(tiny_fer2013: Path, tmp_pat
         assert torch.equal(tensor, rank1[name]), name
     rows = metrics_rows(tmp_path / "ddp")
     assert len(rows) == 1 and float(rows[0]["train_acc"]) > 0
+
+
+def test_a_non_finite_loss_stops_the_run_with_one_line(tiny_fer2013: Path, tmp_path: Path) -> None:
+    config = load_config(data_root=str(tiny_fer2013), out=str(tmp_path / "run"), **{**FAST, "lr": 1e30})
+    with pytest.raises(FerlabError, match=r"^epoch 1: train_loss is nan \(not finite\); training stopped, no epoch"):
+        train(config)
+    assert not (tmp_path / "run" / "best.pt").exists() and not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_loss_going_non_finite_keeps_the_last_good_checkpoint(
+    tiny_fer2013: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ferlab.engine.trainer import _Run
+
+    validate = _Run._validate
+
+    def diverging_from_epoch_3(run: _Run) -> dict[str, float]:
+        row = validate(run)
+        return {**row, "val_loss": float("inf")} if len(run.history) == 2 else row
+
+    monkeypatch.setattr(_Run, "_validate", diverging_from_epoch_3)
+    config = load_config(data_root=str(tiny_fer2013), out=str(tmp_path / "run"), **FAST)
+    with pytest.raises(FerlabError, match=r"^epoch 3: val_loss is inf .*last.pt keeps epoch 2; try a lower --lr"):
+        train(config)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["epoch"] == 2
+    assert len(metrics_rows(tmp_path / "run")) == 2 and (tmp_path / "run" / "best.pt").is_file()

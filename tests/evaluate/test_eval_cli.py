@@ -118,7 +118,7 @@ def test_unlabeled_split_is_a_one_line_error(run_dir: Path, tmp_path: Path, caps
 BAD_INPUTS = {
     "missing": "no such model file",
     "corrupt": "not a ferlab model file",
-    "bad-tta": "unknown TTA mode 'twice'",
+    "bad-tta": "tta = 'twice': must be one of none, flip, tencrop",
 }
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torchvision.ops import box_iou
 
-from ferlab.errors import FerlabError
+from ferlab.errors import FerlabError, OptionError
 from ferlab.faces import Detector, Face, FaceError, eye_centres, get_detector, list_detectors
 from ferlab.faces.detectors import parse_detector
 
@@ -33,7 +33,7 @@ def test_unknown_name_lists_the_available_ones() -> None:
 
 
 def test_unknown_dlib_model_is_refused() -> None:
-    with pytest.raises(FaceError, match=r"unknown dlib face model 'sift'; available: cnn, hog"):
+    with pytest.raises(OptionError, match=r"^detector dlib option model = 'sift': must be one of hog, cnn$"):
         get_detector("dlib", model="sift")
 
 

@@ -4,6 +4,7 @@ controllable speed: bodies without a declared length, slow uploads, slow analyse
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -69,16 +70,61 @@ def test_body_under_the_limit_is_analysed(astronaut_png: bytes) -> None:
 
 
 def test_slow_upload_times_out_with_408(astronaut_png: bytes) -> None:
+    """Deterministic in the direction that matters: the pauses alone outlast the limit on any machine."""
     response = post(ServeSettings(timeout_s=0.3), chunks(multipart(astronaut_png), 64 * 1024, pause=0.2))
     assert response.status_code == 408 and response.json() == {"error": "upload took longer than 0.3 s"}
 
 
 def test_slow_analysis_times_out_with_503(astronaut_png: bytes) -> None:
-    response = post(ServeSettings(timeout_s=0.3), multipart(astronaut_png), delay=1.0)
-    assert response.status_code == 503 and response.json() == {"error": "analysis took longer than 0.3 s"}
+    """The in-memory body must be read within the limit (else 408): 1 s leaves a loaded machine ample room,
+    where 0.3 s did not; the analysis then outlasts it by 3 s whatever the machine's speed."""
+    response = post(ServeSettings(timeout_s=1.0), multipart(astronaut_png), delay=4.0)
+    assert response.status_code == 503 and response.json() == {"error": "analysis took longer than 1 s"}
 
 
 @pytest.mark.parametrize("options", [{"port": 70000}, {"max_upload_mb": 0}, {"timeout_s": -1}])
 def test_bad_settings_are_clear_errors(options: dict) -> None:
     with pytest.raises(FerlabError):
         ServeSettings(**options)
+
+
+def test_max_pixels_above_pillows_limit_is_honoured(monkeypatch: pytest.MonkeyPatch, shipped_analyzer) -> None:
+    from PIL import Image
+
+    from ferlab.data.images import read_image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
+    big = io.BytesIO()
+    Image.new("1", (10_000, 19_000)).save(big, format="PNG")  # 190 Mpx: over twice Pillow's 89.5 Mpx limit
+    create_app(ServeSettings(max_pixels=200_000_000), shipped_analyzer)
+    assert read_image(io.BytesIO(big.getvalue()), max_pixels=200_000_000, size=(8, 8)).shape == (8, 8)
+
+
+def test_a_connection_with_incomplete_headers_is_closed(shipped_analyzer) -> None:
+    """A client that sends half a request is disconnected after the header limit (0.5 s here); the test waits
+    for the close itself, up to 60 s, not for a time."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from ferlab.serve.server import uvicorn_config
+
+    settings = ServeSettings(header_timeout_s=0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn_config(create_app(settings, shipped_analyzer), settings, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(listener.getsockname(), timeout=60) as client:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # no blank line: the headers never end
+            assert client.recv(1024) == b""  # closed by the server
+        with socket.create_connection(listener.getsockname(), timeout=60) as client:  # whole requests still work
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert client.recv(1024).startswith(b"HTTP/1.1 200")
+            client.sendall(b"GET /healthz HTTP/1.1\r\n")  # the next request on the connection has the limit too
+            assert b"" in (client.recv(1024), client.recv(1024))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listener.close()

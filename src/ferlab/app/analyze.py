@@ -11,7 +11,8 @@ import numpy as np
 
 from ferlab.app.classifier import load_classifier
 from ferlab.app.crop_classifier import CropClassifier
-from ferlab.data.images import ImageReadError, read_image, resize_pixels
+from ferlab.app.crop_gate import CropGate
+from ferlab.data.images import ImageReadError, array_to_rgb, read_image, resize_pixels
 from ferlab.errors import FerlabError
 from ferlab.faces import Face, align_face, get_detector
 from ferlab.faces.base import BoxXYXY, Detector
@@ -27,8 +28,9 @@ CROP_ASPECT = (0.6, 1.7)
 """The crop rule: an image in which the detector finds no face is taken as one face crop,
 classified whole and marked ``detector: none``, when its longer side is at most
 `CROP_MAX_SIDE` pixels and its width / height lies within `CROP_ASPECT`, as with the
-crops that datasets and other face pipelines write (FER2013 48x48, SFEW 143x181, ...).
-Larger or elongated images with no face found stay without faces."""
+crops that datasets and other face pipelines write (FER2013 48x48, SFEW 143x181, ...), and
+it passes `ferlab.app.crop_gate.CropGate` (not blank, not noise). Other images with no face
+found stay without faces."""
 
 
 def looks_like_crop(height: int, width: int) -> bool:
@@ -92,7 +94,7 @@ class FaceAnalyzer:
     margin: crop margin around each face box (see `ferlab.faces.align_face`); default: the
         model's own (its stored `ferlab.preprocess.Preprocessing`).
     crop_rule: classify an image in which no face is found as one face crop when its size
-        says it is one (see `CROP_MAX_SIDE`).
+        says it is one and it passes the gate (see `CROP_MAX_SIDE`).
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class FaceAnalyzer:
         self.classifier = model if isinstance(model, CropClassifier) else load_classifier(model, backend, tta, prior)
         self.margin = self.classifier.preprocessing.crop_margin if margin is None else margin
         self.crop_rule = crop_rule
+        self.gate = CropGate()
 
     def crops(self, rgb: np.ndarray, faces: list[Face], whole_image: bool = False) -> np.ndarray:
         """The model-ready crops (uint8, the model's size and channels) of ``faces``, or of the
@@ -142,13 +145,16 @@ class FaceAnalyzer:
             )
         return results
 
-    def analyze(self, rgb: np.ndarray) -> list[FaceResult]:
-        """Every face in an RGB (or grayscale) uint8 image with its expression, surest face first.
+    def analyze(self, image: np.ndarray) -> list[FaceResult]:
+        """Every face in an image array with its expression, surest face first.
 
-        With no face found, the crop rule may take the whole image as the face (see `crop_rule`)."""
+        Any array `ferlab.data.images.array_to_rgb` takes: gray, RGB or RGBA, uint8 or float; other
+        arrays raise a one-line `OptionError`. With no face found, the crop rule may take the whole image
+        as the face (see `crop_rule`)."""
+        rgb = array_to_rgb(image)
         faces = self.detector.detect(rgb)
         whole_image = getattr(self.detector, "name", "") == WHOLE_IMAGE
-        if faces or not self.crop_rule or whole_image or not looks_like_crop(*rgb.shape[:2]):
+        if faces or not self.crop_rule or whole_image or not looks_like_crop(*rgb.shape[:2]) or not self.gate(rgb):
             return self.classify(rgb, faces)
         return self.classify(rgb, get_detector(WHOLE_IMAGE).detect(rgb), WHOLE_IMAGE)
 

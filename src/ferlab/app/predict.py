@@ -3,8 +3,11 @@
 Outputs under ``out``: ``annotated/<relative path>.png`` (boxes and labels drawn; a name
 another file of the run already took gets ``~2``, ``~3``... so outputs never collide, and
 each image's record names its file), ``faces.csv`` and ``faces.json`` (one record per face:
-file, box, landmarks, label, every probability, the detector that found it), and with
-``save_crops`` ``crops/<label>/<name>_face<i>.png`` (colour crops for people to review).
+file, box, landmarks, label, every probability, the detector that found it; ``notes`` on the file, such
+as "3 pages or frames; only the first is read": a multi-page file is read at its first page), and with
+``save_crops`` ``crops/<label>/<name>_face<i>.png`` (colour crops for people to review; ``<name>``
+is the annotated image's, subfolders kept, so crop names are unique as those are).
+An output folder inside the folder analysed is never read as input.
 
 Every file under a folder is tried, whatever its extension: Pillow decides by content
 what it can read. A file that cannot be read (not an image, a broken symbolic link, a
@@ -15,10 +18,9 @@ interrupted (Ctrl+C), the tables are written for the images done before it stops
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +30,9 @@ import numpy as np
 
 from ferlab.app.analyze import WHOLE_IMAGE, FaceAnalyzer, FaceResult, load_rgb
 from ferlab.app.draw import annotate, save_rgb
-from ferlab.atomic import write_atomically
+from ferlab.atomic import write_atomically, write_csv_atomically
 from ferlab.data.dataset import Problem
+from ferlab.data.images import ImageWarning
 from ferlab.errors import FerlabError
 from ferlab.faces import align_face, as_rgb
 from ferlab.preprocess import CROP_MARGIN
@@ -72,17 +75,25 @@ class PredictReport:
         }
 
 
-def image_files(source: Path) -> tuple[Path, list[Path]]:
+def image_files(source: Path, out: Path | None = None) -> tuple[Path, list[Path]]:
     """``(root, files)``: the file itself, or every file under a folder (sorted, recursive, hidden files and
-    broken symbolic links included: each is tried, and reported when it is not an image)."""
+    broken symbolic links included: each is tried, and reported when it is not an image), except those under
+    the output folder ``out`` (a job never reads its own outputs)."""
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.is_symlink() or not p.is_dir())
+        files = sorted(p for p in source.rglob("*") if (p.is_symlink() or not p.is_dir()) and not _within(p, out))
         if not files:
             raise FerlabError(f"{source}: the folder is empty")
         return source, files
     if source.is_file() or source.is_symlink():
         return source.parent, [source]
     raise FerlabError(f"{source}: no such file or folder")
+
+
+def _within(path: Path, folder: Path | None) -> bool:
+    """Whether ``path`` (not followed if a link) lies in ``folder``."""
+    if folder is None:
+        return False
+    return (path.parent.resolve() / path.name).is_relative_to(folder.resolve())
 
 
 def review_crop(rgb: np.ndarray, face: FaceResult, margin: float = CROP_MARGIN) -> np.ndarray:
@@ -106,7 +117,7 @@ def predict_images(
 
     ``on_file`` is called after each file (for progress bars).
     """
-    root, files = image_files(source)
+    root, files = image_files(source, out)
     return predict_files(root, files, analyzer, out, save_crops, on_file)
 
 
@@ -154,7 +165,9 @@ def _predict_file(
         report.problems.append(Problem(str(path), f"broken symbolic link (to {os.readlink(path)})"))
         return
     try:
-        rgb = load_rgb(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ImageWarning)
+            rgb = load_rgb(path)
     except FerlabError as error:
         report.problems.append(Problem(str(path), str(error).removeprefix(f"{path}: ")))
         return
@@ -165,14 +178,16 @@ def _predict_file(
         "height": rgb.shape[0],
         "faces": [face.to_dict() for face in faces],
     }
+    notes = [str(w.message).removeprefix(f"{path}: ") for w in caught if issubclass(w.category, ImageWarning)]
+    if notes:
+        record["notes"] = notes
     if out is not None:
         name = names.claim(relative)
         record["annotated"] = f"annotated/{name}.png"
         save_rgb(out / record["annotated"], annotate(rgb, faces))
         if save_crops:
-            stem = name.replace("/", "__")
             for i, face in enumerate(faces):
-                save_rgb(out / "crops" / face.label / f"{stem}_face{i}.png", review_crop(rgb, face))
+                save_rgb(out / "crops" / face.label / f"{name}_face{i}.png", review_crop(rgb, face))
     report.images.append(record)
 
 
@@ -226,10 +241,5 @@ def face_rows(report: PredictReport) -> list[dict[str, Any]]:
 def write_tables(report: PredictReport, out: Path) -> None:
     """Write ``faces.csv`` and ``faces.json`` under ``out`` (each replaced atomically)."""
     rows = face_rows(report)
-    columns = list(rows[0]) if rows else CSV_COLUMNS
-    table = io.StringIO()
-    writer = csv.DictWriter(table, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomically(out / "faces.csv", table.getvalue())
+    write_csv_atomically(out / "faces.csv", rows, list(rows[0]) if rows else CSV_COLUMNS)
     write_atomically(out / "faces.json", json.dumps(report.to_dict(), indent=1))

@@ -11,7 +11,6 @@ is still written and `VideoReport.interrupted` is set.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 import math
@@ -31,6 +30,7 @@ from ferlab.app.analyze import FaceAnalyzer, FaceResult
 from ferlab.app.draw import annotate, save_rgb
 from ferlab.app.timeline_plot import timeline_image
 from ferlab.app.tracking import IoUTracker
+from ferlab.atomic import write_atomically, write_csv_atomically
 from ferlab.errors import FerlabError
 
 # FFmpeg's own log lines ("moov atom not found") would precede our one-line error.
@@ -253,12 +253,8 @@ def _frame_rows(index: int, seconds: float, faces: list[FaceResult], ids: list[i
 
 def write_outputs(report: VideoReport, out: Path) -> None:
     """Write ``timeline.csv``, ``timeline.json``, ``timeline.png`` and ``summary.json`` under ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "timeline.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=report.columns)
-        writer.writeheader()
-        writer.writerows(report.timeline)
-    (out / "timeline.json").write_text(json.dumps(report.timeline, indent=1))
+    write_csv_atomically(out / "timeline.csv", report.timeline, report.columns)
+    write_atomically(out / "timeline.json", json.dumps(report.timeline, indent=1))
     save_rgb(
         out / "timeline.png",
         timeline_image(
@@ -268,4 +264,4 @@ def write_outputs(report: VideoReport, out: Path) -> None:
             wall_clock=report.clock == "wall",
         ),
     )
-    (out / "summary.json").write_text(json.dumps(report.summary, indent=1))
+    write_atomically(out / "summary.json", json.dumps(report.summary, indent=1))

@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ferlab.checks import check_choice
 from ferlab.data.dataset import FaceDataset, Problem
-from ferlab.errors import DataError
+from ferlab.errors import DataError, OptionError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
 """Extensions the dataset readers take for images (class folders); the application reads any
@@ -27,6 +27,10 @@ BoxXYWH = tuple[float, float, float, float]
 
 class ImageReadError(Exception):
     """An image file could not be turned into an array; the message says why."""
+
+
+class ImageWarning(UserWarning):
+    """Something to know about an image that was read: its file's name, then what (see `read_image`)."""
 
 
 class ImageTooLarge(ImageReadError):
@@ -57,6 +61,8 @@ def read_image(
     """Read one image (a file, or a binary file object) as uint8 ``(H, W)`` (gray) or ``(H, W, 3)`` (rgb),
     cropped to ``box`` if given.
 
+    A file of several pages or frames (TIFF, GIF, WebP...) is read at its first, with an `ImageWarning`
+    saying so; Pillow's own warnings (such as corrupt EXIF data) come as `ImageWarning` naming the file.
     ``size`` is ``(height, width)`` to resize to, None to keep the image's own. EXIF rotation is
     applied; 16-bit images are scaled to 8 bits; palette, CMYK and alpha images are converted.
     ``max_pixels`` refuses larger images (`ImageTooLarge`) before their pixels are decoded, as
@@ -64,12 +70,15 @@ def read_image(
     default `readable_formats`), chosen by content, not by file name. Raises `ImageReadError`.
     """
     formats = readable_formats() if formats is None else formats  # readable_formats loads every plugin
+    pages = 1
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path, formats=formats) as opened:
                 if max_pixels is not None and opened.width * opened.height > max_pixels:
                     raise ImageTooLarge(f"too many pixels ({opened.width}x{opened.height}, at most {max_pixels:,})")
+                pages = getattr(opened, "n_frames", 1)
                 image = ImageOps.exif_transpose(opened)
                 image = _to_8bit(image).convert("L" if color == "gray" else "RGB")
     except FileNotFoundError:
@@ -80,6 +89,11 @@ def read_image(
         raise ImageTooLarge(f"too many pixels ({error})") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageReadError(f"unreadable image ({error})") from None
+    name = path if isinstance(path, Path) else getattr(path, "name", "image")
+    for warning in caught:
+        warnings.warn(ImageWarning(f"{name}: {str(warning.message).strip()}"), stacklevel=2)
+    if pages > 1:
+        warnings.warn(ImageWarning(f"{name}: {pages} pages or frames; only the first is read"), stacklevel=2)
     if box is not None:
         image = image.crop(_clamped_box(box, image.size))
     if size is not None:
@@ -117,18 +131,49 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     their 8-bit range); float images scaled from 0..1 when that is their range, else from
     0..255, or from their maximum past that (so float data is never clipped to black)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        array = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        top = float(array.max()) if array.size else 0.0
-        if image.mode == "F":
-            peak = 1.0 if top <= 1.0 else 255.0 if top <= 255.0 else top
-        else:
-            peak = 65535.0 if top > 255 else 255.0
-        return Image.fromarray(np.clip(np.round(array * (255.0 / peak)), 0, 255).astype(np.uint8))
+        return Image.fromarray(_scaled_to_8bit(np.asarray(image), integer=image.mode != "F"))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba)
     return image
+
+
+def _scaled_to_8bit(pixels: np.ndarray, integer: bool) -> np.ndarray:
+    """Pixels as uint8, scaled as `_to_8bit` says (NaN and infinities become 0)."""
+    array = np.nan_to_num(pixels.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    top = float(array.max()) if array.size else 0.0
+    if integer:
+        peak = 65535.0 if top > 255 else 255.0
+    else:
+        peak = 1.0 if top <= 1.0 else 255.0 if top <= 255.0 else top
+    return np.clip(np.round(array * (255.0 / peak)), 0, 255).astype(np.uint8)
+
+
+IMAGE_ARRAY_CHANNELS = (1, 3, 4)
+
+
+def array_to_rgb(pixels: np.ndarray) -> np.ndarray:
+    """An image array as RGB uint8 ``(H, W, 3)``, converted as an image file is by `read_image`.
+
+    Takes ``(H, W)`` or ``(H, W, C)`` with C of `IMAGE_ARRAY_CHANNELS` (gray, RGB, RGBA: alpha over white),
+    uint8 or float (scaled from 0..1 when that is their range, else from 0..255 or their maximum; NaN and
+    infinities are black). Raises a one-line `OptionError` for any other shape or dtype, or an empty array.
+    """
+    array = np.asarray(pixels)
+    shape = tuple(array.shape)
+    if array.ndim not in (2, 3) or (array.ndim == 3 and shape[2] not in IMAGE_ARRAY_CHANNELS):
+        raise OptionError(f"image array of shape {shape}: expected (H, W), or (H, W, C) with C = 1, 3 or 4")
+    if array.size == 0:
+        raise OptionError(f"image array of shape {shape}: it is empty")
+    if array.dtype.kind == "f":
+        array = _scaled_to_8bit(array, integer=False)
+    elif array.dtype != np.uint8:
+        raise OptionError(f"image array of dtype {array.dtype}: expected uint8 or float")
+    if array.ndim == 3 and shape[2] == 1:
+        array = array[:, :, 0]
+    image = _to_8bit(Image.fromarray(np.ascontiguousarray(array)))
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
 def _clamped_box(box: BoxXYWH, image_size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -15,10 +15,8 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from ferlab.checks import check_choice
+from ferlab.data.augment_choices import AUG_PRESETS, MIX_MODES
 from ferlab.preprocess import MEAN, STD
-
-AUG_PRESETS: tuple[str, ...] = ("none", "basic", "strong", "wild", "jpeg")
-MIX_MODES: tuple[str, ...] = ("none", "mixup", "cutmix", "both")
 
 
 def to_tensor_batch(images: torch.Tensor) -> torch.Tensor:

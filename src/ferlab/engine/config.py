@@ -7,10 +7,12 @@ import types
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from ferlab.checks import check_choice
+from ferlab.constraints import Finite, Ge, Gt, Interval, OneOf, check_settings
+from ferlab.data.augment_choices import AUG_PRESETS, MIX_MODES
 from ferlab.errors import FerlabError
+from ferlab.yaml_files import read_yaml
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "onecycle", "constant")
@@ -20,6 +22,9 @@ CLASS_BALANCES = ("none", "inverse", "effective")
 @dataclass
 class TrainConfig:
     """Everything a training run depends on; saved as ``config.yaml`` in the run folder.
+
+    Each setting's constraint is declared in its type (`ferlab.constraints`) and checked on construction:
+    one-line `ferlab.errors.OptionError` naming the setting, the value and what is allowed.
 
     Attributes:
         model: registry name (``ferlab models`` lists them).
@@ -90,58 +95,40 @@ class TrainConfig:
     out: str = ""
     model_options: dict[str, Any] = field(default_factory=dict)
     data_options: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 0.05
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.0
-    class_balance: str = "none"
-    class_balance_beta: float = 0.999
-    logit_adjustment: float = 0.0
-    focal_gamma: float = 0.0
-    aug: str = "basic"
-    mix: str = "none"
-    mix_alpha: float = 1.0
+    epochs: Annotated[int, Ge(1)] = 30
+    batch_size: Annotated[int, Ge(1)] = 128
+    lr: Annotated[float, Gt(0), Finite()] = 0.05
+    optimizer: Annotated[str, OneOf(OPTIMIZERS)] = "sgd"
+    momentum: Annotated[float, Interval(ge=0, lt=1)] = 0.9
+    weight_decay: Annotated[float, Ge(0), Finite()] = 5e-4
+    schedule: Annotated[str, OneOf(SCHEDULES)] = "cosine"
+    warmup_epochs: Annotated[float, Ge(0), Finite()] = 1.0
+    label_smoothing: Annotated[float, Interval(ge=0, lt=1)] = 0.0
+    class_balance: Annotated[str, OneOf(CLASS_BALANCES)] = "none"
+    class_balance_beta: Annotated[float, Interval(gt=0, lt=1)] = 0.999
+    logit_adjustment: Annotated[float, Ge(0), Finite()] = 0.0
+    focal_gamma: Annotated[float, Ge(0), Finite()] = 0.0
+    aug: Annotated[str, OneOf(AUG_PRESETS)] = "basic"
+    mix: Annotated[str, OneOf(MIX_MODES)] = "none"
+    mix_alpha: Annotated[float, Gt(0), Finite()] = 1.0
     teacher: str | None = None
-    kd_weight: float = 0.5
-    kd_temperature: float = 4.0
+    kd_weight: Annotated[float, Interval(ge=0, le=1)] = 0.5
+    kd_temperature: Annotated[float, Gt(0), Finite()] = 4.0
     init: str | None = None
     extra_data: list[dict[str, Any]] = field(default_factory=list)
-    seed: int = 0
+    seed: Annotated[int, Ge(0)] = 0
     device: str = "auto"
     channels_last: bool = True
     compile: bool = False
     amp: bool = True
-    input_size: int | None = None
-    limit: int | None = None
+    input_size: Annotated[int | None, Interval(ge=16, le=512)] = None
+    limit: Annotated[int | None, Ge(1)] = None
     train_split: str = "train"
     val_split: str = "val"
-    threads: int | None = None
+    threads: Annotated[int | None, Ge(1)] = None
 
     def __post_init__(self) -> None:
-        check_choice(self.optimizer, OPTIMIZERS, "optimizer")
-        check_choice(self.schedule, SCHEDULES, "schedule")
-        check_choice(self.class_balance, CLASS_BALANCES, "class_balance")
-        if not 0 < self.class_balance_beta < 1 or self.logit_adjustment < 0 or self.focal_gamma < 0:
-            raise FerlabError(
-                f"class_balance_beta must be in (0, 1), logit_adjustment and focal_gamma at least 0, got "
-                f"{self.class_balance_beta}, {self.logit_adjustment} and {self.focal_gamma}"
-            )
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise FerlabError("epochs and batch_size must be at least 1 and lr positive")
-        if not 0.0 <= self.kd_weight <= 1.0 or self.kd_temperature <= 0:
-            raise FerlabError(
-                f"kd_weight must be in [0, 1] and kd_temperature positive, "
-                f"got {self.kd_weight} and {self.kd_temperature}"
-            )
-        if self.input_size is not None and not 16 <= self.input_size <= 512:
-            raise FerlabError(f"input_size must be between 16 and 512 pixels, got {self.input_size}")
-        if self.mix_alpha <= 0:
-            raise FerlabError(f"mix_alpha must be positive, got {self.mix_alpha}")
+        check_settings(self)
         for entry in self.extra_data:
             keys = set(entry) if isinstance(entry, dict) else set()
             if keys - set(EXTRA_DATA_KEYS) or not {"data", "data_root"} <= keys:
@@ -188,12 +175,7 @@ def load_config(path: Path | None = None, **overrides: Any) -> TrainConfig:
     """
     values: dict[str, Any] = {}
     if path is not None:
-        import yaml  # the training extra's; this module stays importable without it (CLI options)
-
-        try:
-            loaded = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as error:
-            raise FerlabError(f"{path}: cannot read the config ({str(error).splitlines()[0]})") from None
+        loaded = read_yaml(path, "the config")
         if loaded is not None and not isinstance(loaded, dict):
             raise FerlabError(f"{path}: a config must be a mapping of option: value")
         values.update(migrate_config(loaded or {}))

@@ -11,7 +11,6 @@ uninterrupted one on the same machine.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import math
 import time
@@ -30,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.tensorboard import SummaryWriter
 from torchmetrics.functional.classification import multiclass_f1_score
 
+from ferlab.atomic import write_atomically, write_csv_atomically
 from ferlab.data import FaceDataset, load_dataset
 from ferlab.data.dataset import combine, only_classes
 from ferlab.data.images import resize_dataset
@@ -283,13 +283,13 @@ class _Run:
         if resume:
             self._resume()
         elif self.info.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.config.to_dict(), sort_keys=False))
+            write_atomically(self.run_dir / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False))
         writer = SummaryWriter(self.run_dir / "tb", purge_step=self.start_epoch) if self.info.is_main else None
         started = time.perf_counter()
         for epoch in range(self.start_epoch, self.config.epochs):
             row = self._train_epoch(epoch)
             row.update(self._validate())
+            self._check_finite(row)
             self.history.append(row)
             if row["val_acc"] > self.best_val_acc:
                 self.best_val_acc, self.best_epoch = row["val_acc"], epoch + 1
@@ -297,9 +297,9 @@ class _Run:
                     save_atomically(
                         self._record({"val_acc": row["val_acc"], "epoch": epoch + 1}), self.run_dir / BEST_NAME
                     )
-            if self.info.is_main:
-                self._save_last(epoch + 1)
+            if self.info.is_main:  # metrics.csv first: a last.pt always has its epoch's row beside it
                 self._log(row, writer)
+                self._save_last(epoch + 1)
             if on_epoch is not None and on_epoch(row):
                 break
         train_seconds = time.perf_counter() - started
@@ -309,6 +309,19 @@ class _Run:
         if self.info.is_main:
             self._finish(result)
         return result
+
+    def _check_finite(self, row: dict[str, float]) -> None:
+        """Stop the run when an epoch's loss is not finite; the checkpoints of the epochs before it are kept.
+
+        Every process sees the same reduced losses, so all of them stop together."""
+        bad = [key for key in ("train_loss", "val_loss") if not math.isfinite(row[key])]
+        if bad:
+            done = len(self.history)
+            kept = f"{self.run_dir / LAST_NAME} keeps epoch {done}" if done else "no epoch finished"
+            raise FerlabError(
+                f"epoch {int(row['epoch'])}: {bad[0]} is {row[bad[0]]} (not finite); training stopped, {kept}; "
+                f"try a lower --lr (was {self.config.lr})"
+            )
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         config, info = self.config, self.info
@@ -474,10 +487,7 @@ class _Run:
             self.console.print(f"resuming {self.run_dir} after epoch {self.start_epoch}", markup=False)
 
     def _log(self, row: dict[str, float], writer: SummaryWriter | None) -> None:
-        with (self.run_dir / "metrics.csv").open("w", newline="") as handle:
-            table = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS)
-            table.writeheader()
-            table.writerows(self.history)
+        write_csv_atomically(self.run_dir / "metrics.csv", self.history, METRIC_COLUMNS)
         if writer is not None:
             for key in METRIC_COLUMNS[1:]:
                 writer.add_scalar(key, row[key], int(row["epoch"]))
@@ -504,7 +514,7 @@ class _Run:
             "mean_epoch_seconds": float(np.mean([r["epoch_seconds"] for r in self.history])),
             "history": self.history,
         }
-        (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=2))
+        write_atomically(self.run_dir / "metrics.json", json.dumps(summary, indent=2))
         self.console.print(
             f"best val acc {result.best_val_acc:.4f} at epoch {result.best_epoch}; run in {self.run_dir}", markup=False
         )

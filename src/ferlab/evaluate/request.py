@@ -7,11 +7,11 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from ferlab.checks import check_batch_size, check_choice
+from ferlab.constraints import Ge, OneOf, check_settings
 from ferlab.errors import FerlabError
 from ferlab.evaluate.robustness import OCCLUSION_MODES
 from ferlab.preprocess import TTA_MODES
@@ -21,7 +21,7 @@ from ferlab.weights import WEIGHTS_DIR
 
 @dataclass(frozen=True)
 class EvalRequest:
-    """Everything `run_evaluation` needs; options are checked on creation.
+    """Everything `run_evaluation` needs; options are checked on creation (`ferlab.constraints`).
 
     Attributes:
         weights: a run folder (its ``best.pt``) or a model / training checkpoint file.
@@ -44,21 +44,18 @@ class EvalRequest:
     data_root: Path
     split: str = "test"
     data_options: dict[str, Any] = field(default_factory=dict)
-    tta: str = "none"
-    prior: str = DEFAULT_PRIOR
+    tta: Annotated[str, OneOf(TTA_MODES)] = "none"
+    prior: Annotated[str, OneOf(PRIORS)] = DEFAULT_PRIOR
     subset: Path | None = None
-    occlusion: str = "none"
+    occlusion: Annotated[str, OneOf(OCCLUSION_MODES)] = "none"
     out: Path | None = None
-    batch_size: int = 256
-    seed: int = 0
+    batch_size: Annotated[int, Ge(1)] = 256
+    seed: Annotated[int, Ge(0)] = 0
     command: str | None = None
     detector: str | None = None
 
     def __post_init__(self) -> None:
-        check_choice(self.tta, TTA_MODES, "TTA mode")
-        check_choice(self.prior, PRIORS, "prior")
-        check_choice(self.occlusion, OCCLUSION_MODES, "occlusion mode")
-        check_batch_size(self.batch_size)
+        check_settings(self)
         if self.detector is not None and self.occlusion != "none":
             raise FerlabError("--occlude applies to dataset crops; it cannot be combined with --detector")
 

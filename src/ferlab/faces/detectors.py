@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import ast
 import inspect
+import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import cv2
 import numpy as np
 
+from ferlab.constraints import Finite, Ge, Gt, Interval, OneOf, check_value
 from ferlab.faces.base import Detector, Face, missing_extra, package_folder
 from ferlab.faces.boxes import nms_keep
 from ferlab.faces.errors import FaceError
@@ -55,10 +57,10 @@ class HaarDetector(Detector):
 
     def __init__(
         self,
-        scale_factor: float = 1.1,
-        min_neighbors: int = 5,
-        min_size: int = 30,
-        nms_iou: float = 0.3,
+        scale_factor: Annotated[float, Gt(1), Finite()] = 1.1,
+        min_neighbors: Annotated[int, Ge(0)] = 5,
+        min_size: Annotated[int, Ge(1)] = 30,
+        nms_iou: Annotated[float, Interval(ge=0, le=1)] = 0.3,
     ) -> None:
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(str(path))
@@ -104,7 +106,13 @@ class DlibDetector(Detector):
 
     name = "dlib"
 
-    def __init__(self, model: str = "hog", upsample: int = 0, threshold: float = 0.0, landmarks: bool = True) -> None:
+    def __init__(
+        self,
+        model: Annotated[str, OneOf(("hog", "cnn"))] = "hog",
+        upsample: Annotated[int, Interval(ge=0, le=4)] = 0,
+        threshold: Annotated[float, Finite()] = 0.0,
+        landmarks: bool = True,
+    ) -> None:
         if model not in ("hog", "cnn"):
             raise FaceError(f"unknown dlib face model {model!r}; available: cnn, hog")
         try:
@@ -273,5 +281,8 @@ def get_detector(name: str = "opencv", max_side: int | None = None, **options: A
         raise FaceError(f"unknown face detector {name!r}; available: {', '.join(list_detectors())}") from None
     options = {**listed, **options}
     _check_options(name, inspect.signature(backend).parameters, options)
+    constraints = typing.get_type_hints(backend.__init__, include_extras=True)
+    for key, value in options.items():
+        check_value(f"detector {name} option {key}", value, getattr(constraints.get(key), "__metadata__", ()))
     detector = backend(**options)
     return detector if max_side is None else ScaledDetector(detector, max_side)

@@ -25,11 +25,12 @@ landmarks are five x's then five y's as fractions of the box.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import cv2
 import numpy as np
 
+from ferlab.constraints import Finite, Gt, Interval
 from ferlab.faces.base import Detector, Face, missing_extra, package_folder
 from ferlab.faces.boxes import batched_nms_keep, nms_keep
 from ferlab.faces.errors import FaceError
@@ -47,9 +48,9 @@ class MTCNNDetector(Detector):
 
     def __init__(
         self,
-        min_face_size: float = 20.0,
+        min_face_size: Annotated[float, Gt(0), Finite()] = 20.0,
         thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
-        scale_factor: float = 0.709,
+        scale_factor: Annotated[float, Interval(gt=0, lt=1)] = 0.709,
     ) -> None:
         try:
             import onnxruntime

@@ -6,7 +6,7 @@ and the batch limit in them comes from `api_router`'s arguments.)
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 
 from ferlab.app.analyze import FaceAnalyzer
 from ferlab.serve.analysis import analyze_upload
@@ -23,7 +23,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (400, "malformed multipart body"),
         (408, "upload slower than the time limit"),
         (413, "body over the size limit, or image over the pixel limit"),
-        (422, "missing file or parameter, too many files, empty file, not an image, corrupt or truncated image"),
+        (
+            422,
+            "missing, repeated or misnamed file or parameter, too many files, empty file, not an image, corrupt or "
+            "truncated image",
+        ),
         (503, "analysis not done within the time limit"),
     )
 }
@@ -55,9 +59,14 @@ def api_router(analyzer: FaceAnalyzer, settings: ServeSettings, worker: Inferenc
 
     @router.post("/v1/analyze", response_model=Analysis, responses=ERROR_RESPONSES, tags=["analyze"])
     async def analyze(
-        file: Annotated[UploadFile, File(description="an image file (PNG, JPEG, ...)")], annotated: Annotate = False
+        request: Request,
+        file: Annotated[UploadFile, File(description="an image file (PNG, JPEG, ...), given once")],
+        annotated: Annotate = False,
     ) -> dict[str, Any]:
         """Faces in one image: box, landmarks, expression label and probabilities of each."""
+        given = len((await request.form()).getlist("file"))  # the form FastAPI parsed, cached on the request
+        if given > 1:
+            raise ApiError(422, f"the form field file is given {given} times; send one image, or use /v1/analyze/batch")
         data = await file.read()
         return await worker.run(analyze_upload, analyzer, data, settings.max_pixels, annotated)
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from PIL import Image
 
 from ferlab.app.analyze import FaceAnalyzer
 from ferlab.serve.api import api_router
@@ -21,11 +22,14 @@ from ferlab.version import package_version
 def create_app(settings: ServeSettings | None = None, analyzer: FaceAnalyzer | None = None) -> FastAPI:
     """The service: JSON API under ``/v1``, ``/healthz``, the web page at ``/``, docs at ``/docs``.
 
-    settings: limits and what to load (defaults: `ServeSettings()`).
+    settings: limits and what to load (defaults: `ServeSettings()`). A ``max_pixels`` above Pillow's
+        decompression-bomb limit (89.5 Mpx) raises that limit in this process, so ``--max-pixels`` is honoured.
     analyzer: the analyzer to serve; built from ``settings.detector``, ``settings.model``, ``settings.backend``
         and ``settings.tta`` when None (a bad name raises `ferlab.FerlabError` here, before anything listens).
     """
     settings = settings or ServeSettings()
+    if settings.max_pixels > (Image.MAX_IMAGE_PIXELS or 0):  # Pillow refuses larger images before ours is asked
+        Image.MAX_IMAGE_PIXELS = settings.max_pixels  # process-wide: this process serves these settings
     analyzer = analyzer or FaceAnalyzer(
         settings.detector, settings.model, backend=settings.backend, tta=settings.tta, prior=settings.prior
     )

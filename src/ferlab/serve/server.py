@@ -5,11 +5,13 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+from typing import Any
 
 import uvicorn
 
 from ferlab.errors import FerlabError
 from ferlab.serve.app import create_app
+from ferlab.serve.header_timeout import with_header_timeout
 from ferlab.serve.settings import ServeSettings
 
 log = logging.getLogger(__name__)
@@ -52,5 +54,17 @@ def run_server(settings: ServeSettings) -> None:
             log.warning("listening on %s: other machines can reach this service (no authentication)", settings.host)
         url = service_url(listener)
         print(f"ferlab serve: web page {url} , API docs {url}docs ; Ctrl+C stops", flush=True)
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=5)
-        uvicorn.Server(config).run(sockets=[listener])
+        uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[listener])
+
+
+def uvicorn_config(app: Any, settings: ServeSettings, **options: Any) -> uvicorn.Config:
+    """How uvicorn serves ``app``: headers within ``settings.header_timeout_s`` (`with_header_timeout`), the body
+    within ``settings.timeout_s`` (`ferlab.serve.limits.RequestLimits`); ``options`` go to `uvicorn.Config`."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        timeout_graceful_shutdown=5,
+        http=with_header_timeout(settings.header_timeout_s),
+        **options,
+    )

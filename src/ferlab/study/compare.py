@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from rich.console import Console
 
 from ferlab.checks import check_choice
@@ -38,6 +37,7 @@ from ferlab.models import count_parameters, get_model_info, measure_flops
 from ferlab.models.files import LAST_NAME, load_model
 from ferlab.models.profile import measure_inference_speed
 from ferlab.study.compare_report import NO_GPU, SPEED_BATCH, TEST_SPLIT, write_outputs
+from ferlab.yaml_files import read_yaml
 
 SUMMARY_NAME, CONFIG_NAME = "metrics.json", "config.yaml"
 
@@ -81,10 +81,7 @@ class CompareEntry:
 
 def load_entries(path: Path) -> tuple[CompareEntry, ...]:
     """The entries of a YAML file holding a list of ``{model, label, model_options, options}`` mappings."""
-    try:
-        loaded = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise FerlabError(f"{path}: cannot read the entries ({str(error).splitlines()[0]})") from None
+    loaded = read_yaml(path, "the entries")
     if not isinstance(loaded, list) or not all(isinstance(item, dict) for item in loaded):
         raise FerlabError(f"{path}: expected a list of entries, each a mapping with keys {', '.join(ENTRY_KEYS)}")
     for item in loaded:

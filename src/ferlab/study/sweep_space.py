@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import yaml
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from ferlab.data.transforms import augmentation
 from ferlab.engine.config import TrainConfig, config_keys, load_config
 from ferlab.errors import FerlabError
 from ferlab.models import create_model
+from ferlab.yaml_files import read_yaml
 
 SearchSpace = dict[str, BaseDistribution]
 """Hyperparameter name (``lr``, ``model_options.drop_rate``) to its Optuna distribution."""
@@ -63,10 +63,7 @@ def load_space(path: Path, base: TrainConfig) -> SearchSpace:
             distribution, or a value the trainer or the model would refuse (the message
             names the file and the hyperparameter).
     """
-    try:
-        loaded = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise FerlabError(f"{path}: cannot read the search space ({str(error).splitlines()[0]})") from None
+    loaded = read_yaml(path, "the search space")
     if not loaded:
         raise FerlabError(f"{path}: the search space is empty; give at least one hyperparameter: distribution")
     if not isinstance(loaded, dict):

@@ -35,7 +35,10 @@ def resolve_model(model: str | Path) -> Path:
     """A shipped model name (``ferlab-ferplus``) or a run folder / model file → its path."""
     path = Path(model)
     if path.suffix == ".onnx":
-        raise ModelError(f"{model}: an ONNX file runs on the onnx backend (--backend onnx)")
+        raise ModelError(
+            f"{model}: an ONNX file runs on ONNX Runtime only (predict, demo, video and serve with --backend onnx); "
+            "here give a shipped name, a run folder or a .pt model file"
+        )
     if path.exists() or path.suffix == ".pt" or len(path.parts) > 1:
         return path
     return shipped_path(str(model))
