@@ -1,7 +1,8 @@
 """`ferlab predict --json` on the bundled photo gives what it gave before the code was reorganised.
 
 The expected files were written by `ferlab predict src/ferlab/assets/astronaut.png --json
---model M` at commit 6df7bbd (before issue #21's model-registry and trainer changes; ferlab-wild's
+--model M` (the default detector then, ``--detector opencv``, which the test now names) at commit
+6df7bbd (before issue #21's model-registry and trainer changes; ferlab-wild's
 when it was shipped, 2026-12-02); a change
 of code that should not change behaviour must leave them valid. A deliberate change of the
 shipped models or the pipeline rewrites them, and says so in its commit.
@@ -40,7 +41,8 @@ def assert_close(actual: Any, expected: Any, where: str = "") -> None:
 @pytest.mark.parametrize("model", ["ferlab-wild", "ferlab-ferplus", "ferlab-fer2013"])
 def test_predict_json_on_the_demo_photo_is_unchanged(model: str, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "ferlab", "predict", str(PHOTO), "--json", "--model", model, "--out", str(tmp_path)],
+        [sys.executable, "-m", "ferlab", "predict", str(PHOTO), "--json", "--model", model, "--out", str(tmp_path)]
+        + ["--detector", "opencv"],
         capture_output=True,
         text=True,
         timeout=300,

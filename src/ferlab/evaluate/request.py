@@ -3,7 +3,6 @@ command line it records. Torch-free, so a bad option is refused before the model
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import typer
 from ferlab.checks import check_batch_size, check_choice
 from ferlab.errors import FerlabError
 from ferlab.evaluate.robustness import OCCLUSION_MODES
+from ferlab.faces.detectors import file_safe
 from ferlab.preprocess import TTA_MODES
 from ferlab.weights import WEIGHTS_DIR
 
@@ -65,7 +65,7 @@ def default_out_dir(request: EvalRequest) -> Path:
     current folder."""
     parts = ["eval", request.data, request.split]
     if request.detector is not None:
-        parts.append("e2e-" + re.sub(r"[^\w.=-]+", "-", request.detector))  # opencv:min_neighbors=8 → opencv-min…
+        parts.append("e2e-" + file_safe(request.detector))
     if request.tta != "none":
         parts.append(f"tta-{request.tta}")
     if request.occlusion != "none":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ferlab.errors import FerlabError
+from ferlab.faces import DEFAULT_DETECTOR
 from ferlab.weights import DEFAULT_MODEL
 
 
@@ -24,7 +25,7 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     model: str = DEFAULT_MODEL
-    detector: str = "opencv"
+    detector: str = DEFAULT_DETECTOR
     backend: str = "auto"
     tta: str = "none"
     max_upload_mb: float = 10.0
