@@ -23,6 +23,7 @@ nose tip, the mouth centre, the ear tragion on the image's left, the other one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -54,37 +55,59 @@ def anchors(side: int, layers: list[tuple[int, int]]) -> np.ndarray:
     return np.concatenate(centres).astype(np.float32)
 
 
-class BlazeFaceDetector(Detector):
-    """MediaPipe's BlazeFace: face boxes with six landmarks, a few milliseconds per image.
+@dataclass(frozen=True)
+class _Network:
+    """One loaded model: the OpenCV net, its input side, its output names and its anchors."""
 
-    model: ``full`` (192 px input, faces far and near) or ``short`` (128 px, faces near the camera).
+    net: cv2.dnn.Net
+    side: int
+    outputs: tuple[str, ...]
+    anchors: np.ndarray
+
+
+def _load(model: str) -> _Network:
+    file, side, layers = _NETWORKS[model]
+    path = MODELS / file
+    try:
+        net = cv2.dnn.readNetFromTFLite(str(path))
+    except cv2.error:
+        raise FaceError(f"cannot load the BlazeFace model {path}: reinstall ferlab") from None
+    return _Network(net, side, tuple(net.getUnconnectedOutLayersNames()), anchors(side, layers))
+
+
+class BlazeFaceDetector(Detector):
+    """MediaPipe's BlazeFace: face boxes with six landmarks, a few milliseconds per forward pass.
+
+    model: ``both`` (the short-range model on the whole image for faces that fill it, and the
+        full-range one on the whole image and its tiles), ``full`` (192 px input, faces far and
+        near) or ``short`` (128 px, faces near the camera).
     threshold: face probability a box must reach (MediaPipe uses 0.5).
     nms_iou: IoU above which the less sure of two boxes is dropped.
-    tile: also search overlapping square tiles of this many pixels, for small faces in large
-        photos (each tile costs one more forward pass); 0: the whole image only. Meant for the
-        ``full`` model: ``short`` on a tile takes parts of a body for a face close to the camera.
+    tile: the full-range model also searches overlapping square tiles of this many pixels, for
+        small faces in large photos (each tile costs one more forward pass); 0: the whole image
+        only. The short-range model never searches tiles: on a tile it takes parts of a body for
+        a face close to the camera.
     """
 
     name = "blazeface"
 
-    def __init__(self, model: str = "full", threshold: float = 0.5, nms_iou: float = 0.3, tile: int = 384) -> None:
-        if model not in _NETWORKS:
-            raise FaceError(f"unknown BlazeFace model {model!r}; available: {', '.join(sorted(_NETWORKS))}")
-        file, self._side, layers = _NETWORKS[model]
-        path = MODELS / file
-        try:
-            self._net = cv2.dnn.readNetFromTFLite(str(path))
-        except cv2.error:
-            raise FaceError(f"cannot load the BlazeFace model {path}: reinstall ferlab") from None
-        self._outputs = self._net.getUnconnectedOutLayersNames()
-        self._anchors = anchors(self._side, layers)
+    def __init__(self, model: str = "both", threshold: float = 0.5, nms_iou: float = 0.3, tile: int = 384) -> None:
+        models = {"both": ("short", "full"), "full": ("full",), "short": ("short",)}
+        if model not in models:
+            raise FaceError(f"unknown BlazeFace model {model!r}; available: {', '.join(sorted(models))}")
+        self._networks = {name: _load(name) for name in models[model]}
         self.model = model
         self.threshold = threshold
         self.nms_iou = nms_iou
         self.tile = tile
 
     def _detect(self, rgb: np.ndarray) -> list[Face]:
-        found = [self._search(rgb, x, y, side) for x, y, side in self._windows(*rgb.shape[:2])]
+        height, width = rgb.shape[:2]
+        found = [
+            self._search(network, rgb, *window)
+            for name, network in self._networks.items()
+            for window in (self._windows(height, width) if name == "full" else [(0, 0, max(height, width))])
+        ]
         boxes, scores, points = (np.concatenate(part) for part in zip(*found, strict=True))
         keep = nms_keep(boxes, scores, self.nms_iou)
         return [Face(tuple(boxes[i].tolist()), float(scores[i]), points[i]) for i in keep]
@@ -97,19 +120,20 @@ class BlazeFaceDetector(Detector):
                 windows += [(x, y, self.tile) for x in _starts(width, self.tile)]
         return windows
 
-    def _search(self, rgb: np.ndarray, x: int, y: int, side: int) -> tuple[np.ndarray, ...]:
-        """Boxes, scores and landmarks found in the square ``side`` at ``(x, y)`` (padded with black
-        past the image), in image pixels."""
+    def _search(self, network: _Network, rgb: np.ndarray, x: int, y: int, side: int) -> tuple[np.ndarray, ...]:
+        """Boxes, scores and landmarks found by ``network`` in the square ``side`` at ``(x, y)``
+        (padded with black past the image), in image pixels."""
         patch = np.zeros((side, side, 3), np.uint8)
         part = rgb[y : y + side, x : x + side]
         patch[: part.shape[0], : part.shape[1]] = part
-        blob = cv2.resize(patch, (self._side, self._side), interpolation=cv2.INTER_AREA)
-        self._net.setInput(cv2.dnn.blobFromImage(blob, 1 / 127.5, mean=(127.5, 127.5, 127.5)))
-        logits, regressed = (out.reshape(len(self._anchors), -1) for out in self._net.forward(self._outputs))
+        blob = cv2.resize(patch, (network.side, network.side), interpolation=cv2.INTER_AREA)
+        network.net.setInput(cv2.dnn.blobFromImage(blob, 1 / 127.5, mean=(127.5, 127.5, 127.5)))
+        outputs = network.net.forward(network.outputs)
+        logits, regressed = (out.reshape(len(network.anchors), -1) for out in outputs)
         scores = 1 / (1 + np.exp(-np.clip(logits[:, 0].astype(np.float64), -100, 100)))
         passed = scores >= self.threshold
-        values = regressed[passed] / self._side
-        centres = self._anchors[passed]
+        values = regressed[passed] / network.side
+        centres = network.anchors[passed]
         middle, size = values[:, :2] + centres, values[:, 2:4]
         boxes = np.concatenate([middle - size / 2, middle + size / 2], axis=1) * side + (x, y, x, y)
         points = (values[:, 4:].reshape(-1, 6, 2) + centres[:, None]) * side + (x, y)
