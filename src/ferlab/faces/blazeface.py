@@ -78,9 +78,10 @@ def _load(model: str) -> _Network:
 class BlazeFaceDetector(Detector):
     """MediaPipe's BlazeFace: face boxes with six landmarks, a few milliseconds per forward pass.
 
-    model: ``both`` (the short-range model on the whole image for faces that fill it, and the
-        full-range one on the whole image and its tiles), ``full`` (192 px input, faces far and
-        near) or ``short`` (128 px, faces near the camera).
+    model: ``full`` (192 px input, faces far and near; the default), ``short`` (128 px, faces
+        near the camera) or ``both`` (the short-range model on the whole image too, which also
+        finds faces that fill it: more faces found in photos, but it finds the face in images
+        that are already face crops, which then lose the crop rule; see results/detection.md).
     threshold: face probability a box must reach (MediaPipe uses 0.5).
     nms_iou: IoU above which the less sure of two boxes is dropped.
     tile: the full-range model also searches overlapping square tiles of this many pixels, for
@@ -91,7 +92,7 @@ class BlazeFaceDetector(Detector):
 
     name = "blazeface"
 
-    def __init__(self, model: str = "both", threshold: float = 0.5, nms_iou: float = 0.3, tile: int = 384) -> None:
+    def __init__(self, model: str = "full", threshold: float = 0.5, nms_iou: float = 0.3, tile: int = 384) -> None:
         models = {"both": ("short", "full"), "full": ("full",), "short": ("short",)}
         if model not in models:
             raise FaceError(f"unknown BlazeFace model {model!r}; available: {', '.join(sorted(models))}")
