@@ -79,9 +79,9 @@ class BlazeFaceDetector(Detector):
     """MediaPipe's BlazeFace: face boxes with six landmarks, a few milliseconds per forward pass.
 
     model: ``full`` (192 px input, faces far and near; the default), ``short`` (128 px, faces
-        near the camera) or ``both`` (the short-range model on the whole image too, which also
-        finds faces that fill it: more faces found in photos, but it finds the face in images
-        that are already face crops, which then lose the crop rule; see results/detection.md).
+        near the camera) or ``both`` (the short-range model on the whole image too, for faces
+        that fill it; it also finds the face in images that are already face crops, which then
+        lose the crop rule; see results/detection.md).
     threshold: face probability a box must reach (MediaPipe uses 0.5).
     nms_iou: IoU above which the less sure of two boxes is dropped.
     tile: the full-range model also searches overlapping square tiles of this many pixels, for
