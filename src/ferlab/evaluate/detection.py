@@ -226,7 +226,9 @@ def score_detector(
     return DetectorScore(name, results, problems, tuple(bands))
 
 
-def _images(root: Path, photos: list[AnnotatedPhoto], problems: list[Problem]) -> Iterator[tuple]:
+def _images(
+    root: Path, photos: list[AnnotatedPhoto], problems: list[Problem]
+) -> Iterator[tuple[AnnotatedPhoto, np.ndarray]]:
     for photo in photos:
         try:
             yield photo, load_rgb(Path(root) / IMAGES / photo.file)
