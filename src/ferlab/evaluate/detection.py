@@ -58,7 +58,8 @@ def read_wider(root: Path) -> list[AnnotatedPhoto]:
     try:
         text = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
-        raise FerlabError(f"{path}: cannot read the WIDER FACE ground truth ({error})") from None
+        reason = getattr(error, "strerror", None) or error
+        raise FerlabError(f"{path}: cannot read the WIDER FACE ground truth ({reason})") from None
     photos, i = [], 0
     while i < len(text):
         if not text[i].strip():
