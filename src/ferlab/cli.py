@@ -252,10 +252,11 @@ def eval_detector_command(
     out: Path | None = typer.Option(None, "--out", help="Per-photo CSV (default: detector_<name>.csv here)."),
     limit: int | None = typer.Option(None, "--limit", help="Score only the first N photos listed."),
 ) -> None:
-    """Score a face detector on annotated photos: recall of faces >= 40 and >= 80 px (IoU 0.5), AP over
-    the >= 40 px faces, false boxes per photo (boxes touching no annotated face), ms per photo.
+    """Score a face detector on photos annotated in WIDER FACE's format.
 
-    Exit code 0 when every photo was read, 1 when some were skipped (listed; the others are scored)."""
+    Recall of faces >= 40 and >= 80 px (IoU 0.5), AP over the >= 40 px faces, false boxes per photo
+    (boxes touching no annotated face), ms per photo. Exit code 0 when every photo was read, 1 when
+    some were skipped (listed; the others are scored)."""
     from ferlab.evaluate.detection import read_wider, score_detector, summary_fields
     from ferlab.faces import file_safe, get_detector
 
