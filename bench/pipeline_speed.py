@@ -1,10 +1,11 @@
 """Speed of the face pipeline on this CPU: whole video frames/s and classifier faces/s.
 
-    python bench/pipeline_speed.py [--frames 150] [--model ferlab-wild] [--threads N]
+    python bench/pipeline_speed.py [--frames 150] [--model ferlab-wild] [--threads N] [--detector NAME ...]
 
 1. End to end: a 640x480 video with one face (the astronaut photo drifting across a gray
    frame, written with OpenCV's mp4v codec to a temp folder) goes through
-   `ferlab.app.video.analyze_video`: decode, detect (default opencv Haar), align, classify,
+   `ferlab.app.video.analyze_video`: decode, detect (each ``--detector``, default the
+   application's default), align, classify,
    track, draw, encode the annotated video, write the timeline. Reported side by side for
    the detector searching every full frame or only every 10th (`ferlab.faces.roi.RoiDetector`,
    `ferlab video`'s default ``--search-every 10``), on the frame or on a copy shrunk to 480
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import tempfile
 import time
@@ -31,7 +33,7 @@ from ferlab.app import CropClassifier, FaceAnalyzer, load_classifier
 from ferlab.app.analyze import load_rgb
 from ferlab.app.demo import ASTRONAUT
 from ferlab.app.video import analyze_video
-from ferlab.faces import get_detector
+from ferlab.faces import DEFAULT_DETECTOR, get_detector
 from ferlab.faces.roi import RoiDetector
 from ferlab.weights import DEFAULT_MODEL
 
@@ -69,6 +71,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--detector", action="append", help=f"detector(s) to run (default: {DEFAULT_DETECTOR})")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -81,14 +84,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "one_face_640x480.mp4"
         write_video(video, args.frames)
-        for detect_size, search_every, backend in (
-            (None, 1, "torch"),
-            (480, 1, "torch"),
-            (None, 10, "torch"),
-            (None, 10, "onnx"),
-            (480, 10, "onnx"),
+        for name, (detect_size, search_every, backend) in itertools.product(
+            args.detector or [DEFAULT_DETECTOR],
+            ((None, 1, "torch"), (480, 1, "torch"), (None, 10, "torch"), (None, 10, "onnx"), (480, 10, "onnx")),
         ):
-            detector = RoiDetector(get_detector("opencv", max_side=detect_size), search_every)
+            detector = RoiDetector(get_detector(name, max_side=detect_size), search_every)
             analyzer = FaceAnalyzer(detector, classifiers[backend])
             start = time.perf_counter()
             report = analyze_video(video, analyzer, Path(tmp) / "out")
@@ -96,7 +96,7 @@ def main() -> None:
             found = len({row["frame"] for row in report.timeline if row["label"]})
             where = "full frame" if detect_size is None else f"{detect_size} px"
             print(
-                f"end to end, detector on {where}, full search every {search_every:2d} frames, {backend} backend: "
+                f"end to end, {name} on {where}, full search every {search_every:2d} frames, {backend} backend: "
                 f"{args.frames / elapsed:.1f} frames/s ({found}/{args.frames} frames with the face found, "
                 f"{detector.full_searches} full searches)"
             )

@@ -225,6 +225,7 @@ def test_api_and_cli_run_with_torch_unimportable(tmp_path: Path) -> None:
     )
     assert api.returncode == 0, api.stderr
     assert json.loads(api.stdout)[0]["label"] == "happy"
+    assert json.loads(api.stdout)[0]["detector"] == "blazeface"  # the default detector, torch-free
     for argv in (["demo", "--out", "demo"], ["predict", "demo/annotated", "--detector", "none", "--out", "p"]):
         cli = _without_torch(tmp_path, "-m", "ferlab", *argv)
         assert cli.returncode == 0, cli.stderr

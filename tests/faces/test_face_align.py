@@ -73,7 +73,7 @@ def test_eye_centres_of_68_and_5_points() -> None:
     [
         (
             Face((0.0, 0.0, 10.0, 10.0), 1.0, np.zeros((3, 2))),
-            r"expected landmarks of shape \(68, 2\) or \(5, 2\)",
+            r"expected landmarks of shape \(68, 2\), \(6, 2\) or \(5, 2\)",
         ),
         (Face((5.0, 0.0, 5.0, 10.0), 1.0), "is empty"),
     ],

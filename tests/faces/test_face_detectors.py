@@ -16,7 +16,7 @@ from ferlab.errors import FerlabError, OptionError
 from ferlab.faces import Detector, Face, FaceError, eye_centres, get_detector, list_detectors
 from ferlab.faces.detectors import parse_detector
 
-LANDMARKS = {"opencv": None, "dlib": (68, 2), "mtcnn": (5, 2)}
+LANDMARKS = {"blazeface": (6, 2), "opencv": None, "dlib": (68, 2), "mtcnn": (5, 2)}
 
 
 def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -24,12 +24,38 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 def test_lists_the_backends() -> None:
-    assert list_detectors() == ["dlib", "mtcnn", "none", "opencv"]
+    assert list_detectors() == ["blazeface", "dlib", "mtcnn", "none", "opencv"]
 
 
 def test_unknown_name_lists_the_available_ones() -> None:
-    with pytest.raises(FerlabError, match=r"unknown face detector 'yolo'; available: dlib, mtcnn, none, opencv"):
+    with pytest.raises(FerlabError, match=r"face detector 'yolo'; available: blazeface, dlib, mtcnn, none, opencv"):
         get_detector("yolo")
+
+
+def test_unknown_blazeface_model_is_refused() -> None:
+    with pytest.raises(FaceError, match=r"unknown BlazeFace model 'long'; available: both, full, short"):
+        get_detector("blazeface", model="long")
+
+
+def test_blazeface_landmarks_lie_on_the_astronauts_eyes_nose_and_mouth(astronaut: np.ndarray) -> None:
+    """Eyes, nose tip and mouth centre of the astronaut measured by eye on a 4x zoom of the photo:
+    eye centres (205, 102) and (247, 104), nose tip (226, 127), mouth centre (224, 148)."""
+    for model in ("full", "short"):
+        (face,) = get_detector("blazeface", model=model, tile=0 if model == "short" else 384).detect(astronaut)
+        expected = np.array([(205, 102), (247, 104), (226, 127), (224, 148)])
+        assert np.abs(face.landmarks[:4] - expected).max() < 8, (model, face.landmarks[:4])
+        assert 0.5 <= face.score <= 1
+
+
+def test_blazeface_tiles_find_a_small_face_the_whole_image_misses(astronaut: np.ndarray) -> None:
+    """The astronaut's face shrunk to 34 px wide in a 1024x768 gray photo: too small for the
+    full-range model on the whole photo (192 px input: 6 px), found by the 384 px tiles."""
+    photo = np.full((768, 1024, 3), 128, np.uint8)
+    photo[400:592, 600:792] = cv2.resize(astronaut, (192, 192), interpolation=cv2.INTER_AREA)
+    face_box = (600 + 178 * 0.375, 400 + 74 * 0.375, 600 + 270 * 0.375, 400 + 176 * 0.375)
+    assert get_detector("blazeface", model="full", tile=0).detect(photo) == []
+    (face,) = get_detector("blazeface", model="full").detect(photo)
+    assert iou(face.box, face_box) > 0.5
 
 
 def test_unknown_dlib_model_is_refused() -> None:

@@ -227,7 +227,7 @@ def test_photos_use_the_aligned_face_or_the_whole_image(tmp_path: Path, capsys, 
     assert inputs.images.shape == (2, 48, 48) and inputs.names == ["astronaut.png", "wall.png"]
     assert inputs.notes == [f"{blank}: no face found, the whole image is used"]
     rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
-    face = get_detector("opencv").detect(rgb)[0]
+    face = get_detector().detect(rgb)[0]  # the default detector, as photo_inputs uses
     assert np.array_equal(inputs.images[0], align_face(rgb, face, (48, 48), grayscale=True, margin=CROP_MARGIN))
     assert (inputs.images[1][:8] == 0).all() and (inputs.images[1][24] == 128).all(), "whole image, fitted"
 

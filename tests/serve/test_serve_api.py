@@ -16,6 +16,7 @@ import ferlab
 from ferlab.app import FaceAnalyzer
 from ferlab.app.demo import ASTRONAUT
 from ferlab.app.predict import predict_images
+from ferlab.faces import DEFAULT_DETECTOR
 from ferlab.weights import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def test_models_lists_the_loaded_and_shipped_models(live_server: str) -> None:
     info = httpx.get(f"{live_server}/v1/models").json()
     assert info["loaded"] == DEFAULT_MODEL and info["loaded"] in info["shipped"]
     assert "happy" in info["classes"] and len(info["classes"]) == 8
-    assert info["detector"] == "opencv" and info["version"] == ferlab.__version__
+    assert info["detector"] == DEFAULT_DETECTOR and info["version"] == ferlab.__version__
     assert info["backend"] == ("torch" if torch.cuda.is_available() else "onnx")  # --backend auto
     assert info["tta"] == "none"
 

@@ -14,7 +14,7 @@ from ferlab.app.crop_classifier import CropClassifier
 from ferlab.app.crop_gate import CropGate
 from ferlab.data.images import ImageReadError, array_to_rgb, read_image, resize_pixels
 from ferlab.errors import FerlabError
-from ferlab.faces import Face, align_face, get_detector
+from ferlab.faces import DEFAULT_DETECTOR, Face, align_face, get_detector
 from ferlab.faces.base import BoxXYXY, Detector
 from ferlab.priors import DEFAULT_PRIOR
 from ferlab.weights import DEFAULT_MODEL
@@ -56,7 +56,7 @@ class FaceResult:
     landmarks: np.ndarray | None
     label: str
     probabilities: dict[str, float]
-    detector: str = "opencv"
+    detector: str = DEFAULT_DETECTOR
 
     @property
     def confidence(self) -> float:
@@ -82,8 +82,8 @@ class FaceResult:
 class FaceAnalyzer:
     """Detector + alignment + expression classifier, configured once, applied to many images.
 
-    detector: a detector name (``opencv``, ``dlib``, ``mtcnn``, or ``none``: the whole image is
-        the face) or a built `Detector`.
+    detector: a detector name (`DEFAULT_DETECTOR` ``blazeface``, ``opencv``, ``dlib``, ``mtcnn``, or
+        ``none``: the whole image is the face) or a built `Detector`.
     model: a shipped model name, a run folder, a model file, or a built `CropClassifier`.
     backend: what runs a model given by name or path: ``torch``, ``onnx`` (ONNX Runtime) or
         ``auto`` (see `ferlab.app.classifier.resolve_backend`).
@@ -99,7 +99,7 @@ class FaceAnalyzer:
 
     def __init__(
         self,
-        detector: str | Detector = "opencv",
+        detector: str | Detector = DEFAULT_DETECTOR,
         model: str | Path | CropClassifier = DEFAULT_MODEL,
         margin: float | None = None,
         backend: str = "auto",
@@ -174,7 +174,7 @@ def _cached_analyzer(detector: str, model: str, backend: str, tta: str, prior: s
 
 def analyze(
     image: np.ndarray | str | Path,
-    detector: str = "opencv",
+    detector: str = DEFAULT_DETECTOR,
     model: str = DEFAULT_MODEL,
     backend: str = "auto",
     tta: str = "none",

@@ -3,7 +3,6 @@ command line it records. Torch-free, so a bad option is refused before the model
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import typer
 from ferlab.constraints import Ge, OneOf, check_settings
 from ferlab.errors import FerlabError
 from ferlab.evaluate.robustness import OCCLUSION_MODES
+from ferlab.faces.detectors import file_safe
 from ferlab.preprocess import TTA_MODES
 from ferlab.priors import DEFAULT_PRIOR, PRIORS
 from ferlab.weights import WEIGHTS_DIR
@@ -32,7 +32,7 @@ class EvalRequest:
         tta, occlusion, batch_size, seed: see `ferlab.evaluate.evaluate_model`.
         prior: the operating point scored, ``data`` or ``balanced`` (see `ferlab.priors`).
         subset: a list file of the images to score (see `ferlab.evaluate.subset`).
-        detector: score end to end with this face detector (``opencv``, ``mtcnn``, ``dlib``
+        detector: score end to end with this face detector (``blazeface``, ``opencv``, ``mtcnn``, ``dlib``
             or ``none``, options allowed: ``opencv:min_neighbors=8``), on the dataset's image
             files; None scores its crops.
         out: output folder; None for `default_out_dir`.
@@ -66,7 +66,7 @@ def default_out_dir(request: EvalRequest) -> Path:
     current folder."""
     parts = ["eval", request.data, request.split]
     if request.detector is not None:
-        parts.append("e2e-" + re.sub(r"[^\w.=-]+", "-", request.detector))  # opencv:min_neighbors=8 → opencv-min…
+        parts.append("e2e-" + file_safe(request.detector))
     if request.tta != "none":
         parts.append(f"tta-{request.tta}")
     if request.prior != DEFAULT_PRIOR:

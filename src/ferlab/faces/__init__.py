@@ -2,26 +2,34 @@
 
 Example::
 
-    detector = get_detector("opencv")  # or "dlib", "mtcnn" with their extras
+    detector = get_detector()  # DEFAULT_DETECTOR; or "opencv", "dlib", "mtcnn" by name
     faces = detector.detect(rgb)  # RGB uint8 (H, W, 3) or grayscale (H, W)
     crops = [align_face(rgb, face) for face in faces]  # 48x48 grayscale uint8
+
+Every name but `DEFAULT_DETECTOR` is imported on first use, so reading the default (the CLI does,
+to show it in ``--help``) does not load OpenCV.
 """
 
-from ferlab.faces.align import align_face, alignment_matrix, eye_angle, eye_centres
-from ferlab.faces.base import BoxXYXY, Detector, Face, as_rgb
-from ferlab.faces.detectors import get_detector, list_detectors
-from ferlab.faces.errors import FaceError
+from ferlab.lazy import lazy_exports
 
-__all__ = [
-    "BoxXYXY",
-    "Detector",
-    "Face",
-    "FaceError",
-    "align_face",
-    "alignment_matrix",
-    "as_rgb",
-    "eye_angle",
-    "eye_centres",
-    "get_detector",
-    "list_detectors",
-]
+DEFAULT_DETECTOR = "blazeface"
+"""The detector used when none is named: by `ferlab.app.FaceAnalyzer`, `ferlab.analyze`, the CLI
+(``predict``, ``demo``, ``video``, ``explain``, ``serve``; ``eval --detector`` lists it first) and
+the server's settings. Chosen from the side-by-side scores in ``results/detection.md``."""
+
+_HOMES = {
+    "align_face": "ferlab.faces.align",
+    "alignment_matrix": "ferlab.faces.align",
+    "eye_angle": "ferlab.faces.align",
+    "eye_centres": "ferlab.faces.align",
+    "BoxXYXY": "ferlab.faces.base",
+    "Detector": "ferlab.faces.base",
+    "Face": "ferlab.faces.base",
+    "as_rgb": "ferlab.faces.base",
+    "file_safe": "ferlab.faces.detectors",
+    "get_detector": "ferlab.faces.detectors",
+    "list_detectors": "ferlab.faces.detectors",
+    "FaceError": "ferlab.faces.errors",
+}
+__getattr__ = lazy_exports(__name__, _HOMES)
+__all__ = ["DEFAULT_DETECTOR", *_HOMES]

@@ -18,17 +18,17 @@ from ferlab.faces.errors import FaceError
 
 
 def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (image-left, image-right) eye centres from 68-point or 5-point landmarks.
+    """The (image-left, image-right) eye centres from 68-, 6- or 5-point landmarks.
 
-    68 points follow iBUG 300-W (eyes are points 36-41 and 42-47, 0-based); 5 points
-    follow MTCNN (left eye, right eye, nose, left and right mouth corner).
+    68 points follow iBUG 300-W (eyes are points 36-41 and 42-47, 0-based); 6 points follow
+    BlazeFace and 5 points MTCNN, both starting with the left eye, then the right eye.
     """
     points = np.asarray(landmarks, dtype=np.float64)
     if points.shape == (68, 2):
         return points[36:42].mean(axis=0), points[42:48].mean(axis=0)
-    if points.shape == (5, 2):
+    if points.shape in ((5, 2), (6, 2)):
         return points[0], points[1]
-    raise FaceError(f"expected landmarks of shape (68, 2) or (5, 2), got {points.shape}")
+    raise FaceError(f"expected landmarks of shape (68, 2), (6, 2) or (5, 2), got {points.shape}")
 
 
 def eye_angle(landmarks: np.ndarray) -> float:

@@ -29,8 +29,9 @@ class Face:
         (x2 and y2 exclusive, so ``x2 - x1`` is the width).
     score: the backend's confidence, higher is surer; scales differ between backends.
     landmarks: float32 array of shape (K, 2) holding (x, y) points, K = 68 (iBUG 300-W
-        order) or 5 (MTCNN order: left eye, right eye, nose, left and right mouth corner,
-        "left" meaning the image's left), or None when the backend gives none.
+        order), 6 (BlazeFace order: left eye, right eye, nose tip, mouth centre, left and right
+        ear tragion) or 5 (MTCNN order: left eye, right eye, nose, left and right mouth corner),
+        "left" meaning the image's left; or None when the backend gives none.
     """
 
     box: BoxXYXY

@@ -4,7 +4,9 @@ Images are numpy arrays, RGB ``uint8`` of shape (H, W, 3); grayscale (H, W) is c
 to RGB. ``detect`` returns a list of `Face`, best score first, with boxes clipped to the
 image. Backends, chosen by name (see `list_detectors`):
 
-- ``opencv`` (default, no extra install): the frontal-face Haar cascade shipped with
+- ``blazeface`` (default, no extra install): MediaPipe's BlazeFace run by OpenCV's DNN module,
+  with six landmarks, see `ferlab.faces.blazeface`.
+- ``opencv`` (no extra install): the frontal-face Haar cascade shipped with
   OpenCV (Viola & Jones, CVPR 2001; Lienhart & Maydt, ICIP 2002). No landmarks.
 - ``dlib`` (extra ``ferlab[dlib]``): dlib's HOG detector (Dalal & Triggs, CVPR 2005) or its
   CNN MMOD detector (King, arXiv:1502.00046, 2015), with the 68 iBUG 300-W landmarks from
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -33,6 +36,7 @@ import cv2
 import numpy as np
 
 from ferlab.constraints import Finite, Ge, Gt, Interval, OneOf, check_value
+from ferlab.faces import DEFAULT_DETECTOR
 from ferlab.faces.base import Detector, Face, missing_extra, package_folder
 from ferlab.faces.boxes import nms_keep
 from ferlab.faces.errors import FaceError
@@ -170,6 +174,12 @@ class WholeImageDetector(Detector):
         return [Face((0.0, 0.0, float(width), float(height)), 1.0)]
 
 
+def _blazeface() -> type[Detector]:
+    from ferlab.faces.blazeface import BlazeFaceDetector
+
+    return BlazeFaceDetector
+
+
 def _mtcnn() -> type[Detector]:
     from ferlab.faces.mtcnn import MTCNNDetector  # imported on use: only its users need its weights
 
@@ -177,6 +187,7 @@ def _mtcnn() -> type[Detector]:
 
 
 _BACKENDS: dict[str, Callable[[], type[Detector]]] = {
+    "blazeface": _blazeface,
     "opencv": lambda: HaarDetector,
     "dlib": lambda: DlibDetector,
     "mtcnn": _mtcnn,
@@ -213,6 +224,11 @@ class ScaledDetector(Detector):
             )
             for face in self.inner.detect(small)
         ]
+
+
+def file_safe(spec: str) -> str:
+    """Detector name and options fit for a file name: ``opencv:min_neighbors=8`` gives ``opencv-min_neighbors=8``."""
+    return re.sub(r"[^\w.=-]+", "-", spec)
 
 
 def list_detectors() -> list[str]:
@@ -268,7 +284,7 @@ def _same_kind(value: Any, default: Any) -> bool:
     return isinstance(value, accepted)
 
 
-def get_detector(name: str = "opencv", max_side: int | None = None, **options: Any) -> Detector:
+def get_detector(name: str = DEFAULT_DETECTOR, max_side: int | None = None, **options: Any) -> Detector:
     """Build the detector called ``name`` with its keyword ``options``; ``name`` may carry options
     itself (``"opencv:min_neighbors=8"``, see `parse_detector`), and keyword ones win.
 

@@ -31,7 +31,7 @@ from ferlab.data.labels import concept
 from ferlab.engine.plots import plot_learning_curves
 from ferlab.errors import FerlabError
 from ferlab.evaluate.inference import default_device, model_inputs
-from ferlab.faces import Face, align_face, get_detector
+from ferlab.faces import DEFAULT_DETECTOR, Face, align_face, get_detector
 from ferlab.interpret.grid import Panel, save_grid
 from ferlab.interpret.internals import activation_maps, grad_cam
 from ferlab.models.base import FerModel
@@ -52,7 +52,7 @@ class ExplainInputs:
     """What the user should know about how the faces were found."""
 
 
-def photo_inputs(paths: Sequence[Path], input_size: Sequence[int], detector: str = "opencv") -> ExplainInputs:
+def photo_inputs(paths: Sequence[Path], input_size: Sequence[int], detector: str = DEFAULT_DETECTOR) -> ExplainInputs:
     """The aligned face crops (the surest face of each photo) at the model's size.
 
     A photo where ``detector`` finds no face is used whole, fitted into the model's size,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from ferlab.app.classifier import BACKENDS
 from ferlab.constraints import Finite, Ge, Gt, Interval, OneOf, check_settings
+from ferlab.faces import DEFAULT_DETECTOR
 from ferlab.preprocess import TTA_MODES
 from ferlab.priors import DEFAULT_PRIOR, PRIORS
 from ferlab.weights import DEFAULT_MODEL
@@ -34,7 +35,7 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: Annotated[int, Interval(ge=0, le=65535)] = 8000
     model: str = DEFAULT_MODEL
-    detector: str = "opencv"
+    detector: str = DEFAULT_DETECTOR
     backend: Annotated[str, OneOf(BACKENDS)] = "auto"
     tta: Annotated[str, OneOf(TTA_MODES)] = "none"
     prior: Annotated[str, OneOf(PRIORS)] = DEFAULT_PRIOR
