@@ -33,7 +33,7 @@ def test_unknown_name_lists_the_available_ones() -> None:
 
 
 def test_unknown_blazeface_model_is_refused() -> None:
-    with pytest.raises(FaceError, match=r"unknown BlazeFace model 'long'; available: both, full, short"):
+    with pytest.raises(FerlabError, match=r"option model = 'long': must be one of both, full, short"):
         get_detector("blazeface", model="long")
 
 

@@ -99,7 +99,7 @@ class BlazeFaceDetector(Detector):
         model: Annotated[str, OneOf(("both", "full", "short"))] = "full",
         threshold: Annotated[float, Interval(ge=0, le=1)] = 0.5,
         nms_iou: Annotated[float, Interval(ge=0, le=1)] = 0.3,
-        tile: Annotated[int, Ge(1)] = 384,
+        tile: Annotated[int, Ge(0)] = 384,
     ) -> None:
         models = {"both": ("short", "full"), "full": ("full",), "short": ("short",)}
         self._networks = {name: _load(name) for name in models[model]}
