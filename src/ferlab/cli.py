@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ferlab.errors import FerlabError
+from ferlab.monitor.cli import monitor_app
 from ferlab.train_options import with_training_options
 from ferlab.version import package_version
 from ferlab.weights import DEFAULT_MODEL
@@ -60,6 +61,7 @@ def _root(
 
 data_app = typer.Typer(help="Inspect and convert datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(monitor_app, name="monitor")
 
 DataOption = typer.Option("auto", "--data", "-d", help="Reader: auto, fer2013, ferplus, folder, affectnet, rafdb.")
 ModeOption = typer.Option("majority", "--mode", help="FERPlus label mode: majority, probability, crossentropy.")

@@ -1,0 +1,143 @@
+"""`ferlab monitor`: record sources into a database; enrol, forget, cleanup, serve the dashboard.
+
+``ferlab monitor SOURCE...`` is ``ferlab monitor run SOURCE...``: a first argument that is not
+a sub-command name is taken as a source.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from ferlab.errors import FerlabError
+from ferlab.weights import DEFAULT_MODEL
+
+DEFAULT_DB = "ferlab-monitor.db"
+
+
+class DefaultRunGroup(TyperGroup):
+    """A group whose first argument, when not a sub-command (nor an option), means ``run``."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+monitor_app = typer.Typer(
+    cls=DefaultRunGroup,
+    help="Follow people's expressions over days: record sources into a database, alerts, a dashboard.",
+    no_args_is_help=True,
+)
+console = Console()
+err_console = Console(stderr=True)
+DbOption = typer.Option(DEFAULT_DB, "--db", help="SQLite file, or a postgresql://user:password@host/db URL.")
+
+
+def _store(db: str):
+    from ferlab.monitor import check_installed
+
+    check_installed()
+    from ferlab.monitor.store import open_store
+
+    return open_store(db)
+
+
+@monitor_app.command("run")
+def run_command(
+    sources: list[str] = typer.Argument(
+        ..., metavar="SOURCE...", help="Video files, webcam indexes (0), stream URLs (rtsp://, http://), folders."
+    ),
+    db: str = DbOption,
+    interval: float = typer.Option(1.0, "--interval", help="Seconds per observation (one row per track per interval)."),
+    start: str | None = typer.Option(
+        None, "--start", help="Start time of the video files (ISO 8601, UTC unless a zone is given)."
+    ),
+    rules: Path | None = typer.Option(None, "--rules", help="YAML file of alert rules."),
+    save_crops: bool = typer.Option(False, "--save-crops", help="Save one face crop per observation (off by default)."),
+    crops_dir: Path | None = typer.Option(None, "--crops-dir", help="Folder of the crops (default: DB name + -crops)."),
+    keep_days: float | None = typer.Option(None, "--keep-days", help="Delete crops older than this at start."),
+    enrolled: bool = typer.Option(
+        True, "--identify/--anonymous", help="Match tracks to enrolled people (when anyone is enrolled)."
+    ),
+    once: bool = typer.Option(False, "--once", help="Folders: read the photos there now, then stop (no watching)."),
+    buffer: int = typer.Option(600, "--buffer", help="Intervals kept while the database is unavailable."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Shipped model name, run folder or model file."),
+    detector: str = typer.Option("opencv", "--detector", help="Face detector (see `ferlab predict --help`)."),
+    detect_size: int | None = typer.Option(None, "--detect-size", help="Search for faces in a copy shrunk to N px."),
+    search_every: int = typer.Option(10, "--search-every", help="Search the whole frame every K-th frame."),
+) -> None:
+    """Record SOURCEs into the database: one observation per face track per interval, in media time.
+
+    Several sources run side by side; Ctrl+C stops them and writes what is complete.
+    """
+    from ferlab.app import FaceAnalyzer
+    from ferlab.faces import get_detector
+    from ferlab.faces.roi import RoiDetector
+    from ferlab.monitor.sources import open_source, parse_start
+
+    start_ms = None if start is None else parse_start(start)
+    opened = [open_source(spec, start_ms, once) for spec in sources]  # bad sources fail before the model loads
+    store = _store(db)
+    crops = (
+        (crops_dir or Path(f"{Path(db).stem if '://' not in db else 'ferlab-monitor'}-crops")) if save_crops else None
+    )
+    if keep_days is not None:
+        from ferlab.monitor.retention import cleanup
+
+        removed = cleanup(store, keep_days)
+        console.print(f"retention: {removed} crop(s) older than {keep_days:g} days deleted", highlight=False)
+    engine = None
+    if rules is not None:
+        from ferlab.monitor.alerts import AlertEngine, load_rules
+
+        engine = AlertEngine(store, load_rules(rules))
+    identity = None
+    if enrolled:
+        from ferlab.monitor.identity import Identity
+
+        identity = Identity.if_enrolled(store)
+    from ferlab.monitor.run import Monitor
+
+    def analyzer() -> FaceAnalyzer:
+        return FaceAnalyzer(RoiDetector(get_detector(detector, max_side=detect_size), search_every), model)
+
+    stop, reports, errors = threading.Event(), [], []
+
+    def work(source) -> None:
+        try:
+            monitor = Monitor(store, analyzer(), interval, crops, identity, engine, buffer)
+            reports.append(monitor.run(source, stop))
+        except FerlabError as error:
+            errors.append(error)
+            stop.set()
+
+    threads = [threading.Thread(target=work, args=(source,), daemon=True) for source in opened]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)
+    except KeyboardInterrupt:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    for report in reports:
+        console.print(
+            f"{escape(report.name)}: {report.frames} frames, {report.observations} observations "
+            f"({report.frames / max(report.seconds, 1e-9):.1f} frames/s)"
+            + (f", {len(report.errors)} unreadable file(s): " + "; ".join(report.errors) if report.errors else ""),
+            highlight=False,
+        )
+    console.print(f"database: {escape(store.url)}", highlight=False)
+    store.close()
+    if errors:
+        raise errors[0]
+    if any(report.errors for report in reports):
+        raise typer.Exit(1)

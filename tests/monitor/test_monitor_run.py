@@ -1,0 +1,120 @@
+"""`ferlab monitor` on a video file and a watched folder, into real databases; kill -9 and a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import sqlalchemy as sa
+from skimage import data
+
+from ferlab.monitor.run import Monitor
+from ferlab.monitor.sources import VideoFile, WatchedFolder, parse_start
+from ferlab.monitor.store import items, observations, open_store, tracks
+
+from .conftest import CLIP_SECONDS, START, START_MS, write_clip
+
+
+def test_a_clip_gives_one_observation_per_second_in_media_time(clip: Path, analyzer, db_url: str) -> None:
+    store = open_store(db_url)
+    report = Monitor(store, analyzer).run(VideoFile(clip, parse_start(START)))
+    rows = store.query(sa.select(observations).order_by(observations.c.t_ms))
+    assert [row["t_ms"] for row in rows] == [START_MS + 1000 * s for s in range(CLIP_SECONDS)]
+    assert sum(row["frames"] for row in rows) == report.frames == CLIP_SECONDS * 10
+    assert {row["label"] for row in rows} == {"happy"} and {row["track"] for row in rows} == {0}
+    assert rows[0]["model"] == "ferlab-wild" and rows[0]["person_id"] is None
+    assert store.query(sa.select(tracks.c.first_ms, tracks.c.last_ms)) == [
+        {"first_ms": START_MS, "last_ms": START_MS + 1000 * (CLIP_SECONDS - 1)}
+    ]
+    again = Monitor(store, analyzer).run(VideoFile(clip, parse_start(START)))  # a restart continues: nothing left
+    assert again.frames == 0 and len(store.query(sa.select(observations.c.id))) == CLIP_SECONDS
+    store.close()
+
+
+def test_watched_folder_records_each_photo_once_and_names_bad_files(tmp_path: Path, analyzer) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.jpg"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    os.utime(folder / "a.jpg", (1_700_000_000, 1_700_000_000))
+    store = open_store(str(tmp_path / "m.db"))
+    report = Monitor(store, analyzer).run(WatchedFolder(folder, once=True))
+    assert report.items == 1 and len(report.errors) == 1 and "broken.jpg" in report.errors[0]
+    assert [(r["t_ms"], r["label"]) for r in store.query(sa.select(observations))] == [(1_700_000_000_000, "happy")]
+    statuses = {r["name"]: r["status"] for r in store.query(sa.select(items))}
+    assert statuses["a.jpg"] == "1 face(s)" and statuses["broken.jpg"].startswith("error: ")
+    cv2.imwrite(str(folder / "b.png"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    report = Monitor(store, analyzer).run(WatchedFolder(folder, once=True))
+    assert report.items == 1 and not report.errors  # only the new file
+    assert len(store.query(sa.select(observations))) == 2
+    store.close()
+
+
+def test_cli_records_a_clip_with_crops_and_refuses_bad_sources(clip: Path, tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ferlab",
+            "monitor",
+            str(clip),
+            "--db",
+            str(db),
+            "--start",
+            START,
+            "--save-crops",
+            "--crops-dir",
+            str(tmp_path / "crops"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert f"{CLIP_SECONDS} observations" in run.stdout
+    crops = sqlite3.connect(db).execute("SELECT crop FROM observations").fetchall()
+    assert len(crops) == CLIP_SECONDS and all(Path(c).is_file() for (c,) in crops)
+    bad = subprocess.run(
+        [sys.executable, "-m", "ferlab", "monitor", str(tmp_path / "nope.mp4"), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "nope.mp4: no such file" in bad.stderr
+
+
+def test_kill_9_keeps_the_records_and_a_restart_continues(tmp_path: Path) -> None:
+    """kill -9 while a 20 s clip is being recorded, once some intervals are written; the SQLite
+    file passes its integrity check, and a restart completes the clip without duplicates."""
+    clip = write_clip(tmp_path / "long.mp4", seconds=20)
+    db = tmp_path / "m.db"
+    command = [sys.executable, "-m", "ferlab", "monitor", str(clip), "--db", str(db), "--start", START]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while True:  # wait for a state: at least 3 intervals committed
+            assert process.poll() is None, process.stderr.read().decode()
+            if db.exists():
+                try:
+                    if sqlite3.connect(db).execute("SELECT count(*) FROM observations").fetchone()[0] >= 3:
+                        break
+                except sqlite3.OperationalError:  # the schema is not created yet
+                    pass
+            time.sleep(0.05)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    connection = sqlite3.connect(db)
+    assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    kept = connection.execute("SELECT count(*) FROM observations").fetchone()[0]
+    assert 3 <= kept < 20
+    connection.close()
+    assert subprocess.run(command, capture_output=True, timeout=600).returncode == 0
+    times = [t for (t,) in sqlite3.connect(db).execute("SELECT t_ms FROM observations ORDER BY t_ms")]
+    assert times == [START_MS + 1000 * s for s in range(20)]
