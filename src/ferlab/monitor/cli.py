@@ -141,3 +141,70 @@ def run_command(
         raise errors[0]
     if any(report.errors for report in reports):
         raise typer.Exit(1)
+
+
+@monitor_app.command("enrol")
+def enrol_command(
+    name: str = typer.Argument(..., help="The person's name."),
+    photos: list[Path] = typer.Argument(..., metavar="PHOTO...", help="Photos each showing only this person's face."),
+    db: str = DbOption,
+) -> None:
+    """Store face embeddings of NAME (dlib, the dlib extra), so that tracks can be matched to them."""
+    from ferlab.monitor.identity import enrol
+
+    store = _store(db)
+    person = enrol(store, name, photos)
+    console.print(f"{escape(name)} (person {person}): {len(photos)} embedding(s) stored", highlight=False)
+    store.close()
+
+
+@monitor_app.command("forget")
+def forget_command(name: str = typer.Argument(..., help="The person's name."), db: str = DbOption) -> None:
+    """Delete NAME's embeddings, observations and saved face crops."""
+    from ferlab.monitor.identity import forget
+
+    store = _store(db)
+    count, crops = forget(store, name)
+    console.print(f"{escape(name)} forgotten: {count} observation(s) and {crops} crop(s) deleted", highlight=False)
+    store.close()
+
+
+@monitor_app.command("cleanup")
+def cleanup_command(
+    keep_days: float = typer.Option(..., "--keep-days", help="Delete crops of observations older than this."),
+    db: str = DbOption,
+) -> None:
+    """Delete saved face crops older than --keep-days (media time)."""
+    from ferlab.monitor.retention import cleanup
+
+    store = _store(db)
+    console.print(f"{cleanup(store, keep_days)} crop(s) deleted", highlight=False)
+    store.close()
+
+
+@monitor_app.command("serve")
+def serve_command(
+    db: str = DbOption,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; 127.0.0.1 is this machine only."),
+    port: int = typer.Option(8010, "--port", help="TCP port."),
+    token: str | None = typer.Option(
+        None, "--token", envvar="FERLAB_MONITOR_TOKEN", help="Required of every request; needed off loopback."
+    ),
+) -> None:
+    """Serve the dashboard (/) and its JSON API (/api, docs at /docs) until Ctrl+C; needs the serve extra."""
+    from ferlab.serve import check_installed
+    from ferlab.serve.server import is_loopback, listen, service_url
+
+    check_installed()
+    if not is_loopback(host) and not token:
+        raise FerlabError(f"listening on {host} makes the records reachable from other machines: give --token")
+    import uvicorn
+
+    from ferlab.monitor.dashboard import create_dashboard
+
+    store = _store(db)
+    with listen(host, port) as listener:
+        url = service_url(listener)
+        console.print(f"ferlab monitor: dashboard {url} , API docs {url}docs ; Ctrl+C stops", highlight=False)
+        uvicorn.Server(uvicorn.Config(create_dashboard(store, token), log_level="warning")).run(sockets=[listener])
+    store.close()
