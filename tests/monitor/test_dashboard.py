@@ -60,7 +60,7 @@ def test_shares_per_hour_and_day(store) -> None:
     ]
     (day,) = client.get(f"/api/shares?{query}&bin=day").json()["bins"]
     assert day["n"] == 180 and day["shares"]["sad"] == pytest.approx(0.5)
-    assert client.get(f"/api/shares?start_ms=0&end_ms=1").status_code == 422
+    assert client.get("/api/shares?start_ms=0&end_ms=1").status_code == 422
     assert [p["name"] for p in client.get("/api/people").json()] == ["ada"]
     latest = client.get("/api/observations?limit=2").json()
     assert [o["label"] for o in latest] == ["sad", "sad"] and latest[0]["person"] == "ada"
