@@ -14,7 +14,7 @@ from ferlab.errors import FerlabError
 from ferlab.monitor.identity import Identity, enrol, forget
 from ferlab.monitor.run import Monitor
 from ferlab.monitor.sources import VideoFile, parse_start
-from ferlab.monitor.store import embeddings, observations, open_store, people, tracks
+from ferlab.monitor.store import embeddings, hourly, observations, open_store, people, tracks
 
 from .conftest import CLIP_SECONDS, START
 
@@ -39,6 +39,7 @@ def test_enrol_match_and_forget(clip: Path, analyzer, tmp_path: Path) -> None:
     assert forget(store, "ada") == (CLIP_SECONDS, CLIP_SECONDS)
     assert store.query(sa.select(observations)) == [] and store.query(sa.select(embeddings)) == []
     assert store.query(sa.select(people)) == [] and not any(crop.exists() for crop in crops)
+    assert store.query(sa.select(hourly)) == []  # the dashboard's counts forget too
     assert store.query(sa.select(tracks.c.person_id)) == [{"person_id": None}]  # the track stays, anonymous
     with pytest.raises(FerlabError, match="no enrolled person called 'ada'"):
         forget(store, "ada")

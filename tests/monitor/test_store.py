@@ -3,6 +3,7 @@ bounded retry buffer for a locked database, and a full disk."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 from pathlib import Path
@@ -11,8 +12,18 @@ import pytest
 import sqlalchemy as sa
 
 from ferlab.errors import FerlabError
+from ferlab.monitor.retention import cleanup
 from ferlab.monitor.run import BufferedWriter
-from ferlab.monitor.store import SCHEMA_VERSION, Observation, migrate, observations, open_store, schema_table, tracks
+from ferlab.monitor.store import (
+    SCHEMA_VERSION,
+    Observation,
+    hourly,
+    migrate,
+    observations,
+    open_store,
+    schema_table,
+    tracks,
+)
 
 CLASSES = ("neutral", "happy", "sad")
 
@@ -126,3 +137,42 @@ def test_several_writers_share_one_postgresql(postgres_url: str) -> None:
 def test_unreachable_database_is_one_line_error() -> None:
     with pytest.raises(FerlabError, match=r"^database postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x: "):
         open_store("postgresql://u:secret@127.0.0.1:1/x")
+
+
+def test_hourly_counts_follow_the_observations(db_url: str) -> None:
+    store = open_store(db_url)
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    hour = 3_600_000
+    store.write([observation(source, session, t) for t in (0, 1000, hour + 5)])
+    store.write([observation(source, session, 2000, label="sad"), observation(source, session, 3000)])
+    rows = store.query(sa.select(hourly.c.hour, hourly.c.label, hourly.c.n).order_by(hourly.c.hour, hourly.c.label))
+    assert rows == [
+        {"hour": 0, "label": "happy", "n": 3},
+        {"hour": 0, "label": "sad", "n": 1},
+        {"hour": 1, "label": "happy", "n": 1},
+    ]
+    store.close()
+
+
+def test_cleanup_deletes_old_crops_only(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "m.db"))
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    day = 86_400_000
+    old, new = tmp_path / "old.jpg", tmp_path / "new.jpg"
+    old.write_bytes(b"x")
+    new.write_bytes(b"x")
+    store.write(
+        [
+            dataclasses.replace(observation(source, session, 0), crop=str(old)),
+            dataclasses.replace(observation(source, session, 9 * day), crop=str(new)),
+        ]
+    )
+    assert cleanup(store, keep_days=2, now=10 * day) == 1
+    assert not old.exists() and new.exists()
+    assert [r["crop"] for r in store.query(sa.select(observations.c.crop).order_by(observations.c.t_ms))] == [
+        None,
+        str(new),
+    ]
+    store.close()

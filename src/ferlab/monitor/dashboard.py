@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from ferlab.monitor.store import Store, alerts, gaps, observations, people, sources
+from ferlab.monitor.store import HOUR_MS, Store, alerts, gaps, hourly, observations, people, sources
 from ferlab.serve.docs import add_docs
 
 COOKIE = "ferlab_monitor_token"
-BIN_MS = {"hour": 3_600_000, "day": 86_400_000}
+BIN_MS = {"hour": HOUR_MS, "day": 24 * HOUR_MS}
 PAGE = files("ferlab.monitor").joinpath("static/dashboard.html")
 
 
@@ -82,18 +82,19 @@ def create_dashboard(store: Store, token: str | None = None) -> FastAPI:
         source_id: int | None = Query(None, description="A source: all its tracks, anonymous ones included."),
         bin: Literal["hour", "day"] = Query("hour", description="Bin width (UTC hours or days)."),
     ) -> dict:
-        """Share of each expression among the observations of each bin, and their count."""
+        """Share of each expression among the observations of each bin, and their count (read from the
+        hourly counts: the range is widened to whole UTC hours)."""
         if (person_id is None) == (source_id is None):
             raise HTTPException(422, "give person_id or source_id (exactly one)")
-        width = BIN_MS[bin]
-        column = observations.c.person_id if person_id is not None else observations.c.source_id
-        bucket = (observations.c.t_ms // width).label("bucket")
+        hours = BIN_MS[bin] // HOUR_MS
+        column = hourly.c.person if person_id is not None else hourly.c.source_id
+        bucket = (hourly.c.hour // hours).label("bucket")
         rows = store.query(
-            sa.select(bucket, observations.c.label, sa.func.count().label("n"))
+            sa.select(bucket, hourly.c.label, sa.func.sum(hourly.c.n).label("n"))
             .where(column == (person_id if person_id is not None else source_id))
-            .where(observations.c.t_ms >= start_ms)
-            .where(observations.c.t_ms < end_ms)
-            .group_by(bucket, observations.c.label)
+            .where(hourly.c.hour >= start_ms // HOUR_MS)
+            .where(hourly.c.hour < -(-end_ms // HOUR_MS))
+            .group_by(bucket, hourly.c.label)
         )
         bins: dict[int, dict[str, int]] = {}
         for row in rows:
@@ -101,7 +102,11 @@ def create_dashboard(store: Store, token: str | None = None) -> FastAPI:
         return {
             "bin": bin,
             "bins": [
-                {"t_ms": b * width, "n": sum(c.values()), "shares": {k: v / sum(c.values()) for k, v in c.items()}}
+                {
+                    "t_ms": b * BIN_MS[bin],
+                    "n": sum(c.values()),
+                    "shares": {k: v / sum(c.values()) for k, v in c.items()},
+                }
                 for b, c in sorted(bins.items())
             ],
         }

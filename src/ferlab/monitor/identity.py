@@ -20,7 +20,7 @@ from ferlab.app.analyze import FaceResult, load_rgb
 from ferlab.errors import FerlabError
 from ferlab.faces import get_detector
 from ferlab.faces.base import missing_extra, package_folder
-from ferlab.monitor.store import Store, alert_state, embeddings, now_ms, observations, people
+from ferlab.monitor.store import Store, alert_state, embeddings, hourly, now_ms, observations, people
 
 MATCH_DISTANCE = 0.6
 """Largest embedding distance at which a face is taken for an enrolled person (dlib's threshold)."""
@@ -113,6 +113,7 @@ def forget(store: Store, name: str) -> tuple[int, int]:
             connection.execute(sa.select(observations.c.crop).where(where & observations.c.crop.is_not(None))).scalars()
         )
         count = connection.execute(observations.delete().where(where)).rowcount
+        connection.execute(hourly.delete().where(hourly.c.person == person))
         connection.execute(embeddings.delete().where(embeddings.c.person_id == person))
         connection.execute(alert_state.delete().where(alert_state.c.key == f"person:{person}"))
         connection.execute(people.delete().where(people.c.id == person))

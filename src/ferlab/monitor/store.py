@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ferlab.errors import FerlabError
 
 SCHEMA_VERSION = 1
+HOUR_MS = 3_600_000
 NEGATIVE = ("sad", "angry", "fear", "disgust")
 """The negative expressions (canonical labels) counted by alert rules and the dashboard."""
 
@@ -98,6 +102,19 @@ observations = sa.Table(
     sa.Index("ix_observations_track", "session_id", "track"),
     sa.ForeignKeyConstraint(["session_id", "track"], ["tracks.session_id", "tracks.local_id"], ondelete="CASCADE"),
 )
+hourly = sa.Table(
+    "hourly",
+    metadata,
+    sa.Column("source_id", sa.ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("person", sa.Integer, primary_key=True),
+    sa.Column("hour", sa.BigInteger, primary_key=True),
+    sa.Column("label", sa.String(40), primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Index("ix_hourly_person", "person", "hour"),
+    sa.Index("ix_hourly_source", "source_id", "hour"),
+)
+"""Observations counted per source, person (0: anonymous), UTC hour (``t_ms // 3600000``) and label,
+kept up to date by `Store.write`, so the dashboard's views read at most 8 rows per hour."""
 items = sa.Table(
     "items",
     metadata,
@@ -309,6 +326,7 @@ class Store:
                     )
             if batch:
                 connection.execute(observations.insert(), [obs.row() for obs in batch])
+                self._count_hours(connection, batch)
             for person_id, t_ms in _people_seen(batch).items():
                 connection.execute(
                     people.update()
@@ -318,6 +336,21 @@ class Store:
                 )
             if item is not None:
                 connection.execute(items.insert().values(source_id=item[0], name=item[1], status=item[2]))
+
+    def _count_hours(self, connection: sa.Connection, batch: Sequence[Observation]) -> None:
+        """Add the batch's observations to ``hourly`` (insert, or add to the existing count)."""
+        counts = Counter((obs.source_id, obs.person_id or 0, obs.t_ms // HOUR_MS, obs.label) for obs in batch)
+        insert = (sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert)(hourly)
+        statement = insert.on_conflict_do_update(
+            index_elements=["source_id", "person", "hour", "label"], set_={"n": hourly.c.n + insert.excluded.n}
+        )
+        connection.execute(
+            statement,
+            [
+                {"source_id": s, "person": p, "hour": h, "label": label, "n": n}
+                for (s, p, h, label), n in counts.items()
+            ],
+        )
 
     def items_done(self, source_id: int) -> set[str]:
         """The names of a watched folder's files already recorded."""
