@@ -16,7 +16,17 @@ from ferlab.monitor.alerts import AlertEngine, Rule, Rules, load_rules
 from ferlab.monitor.store import Observation, alerts, now_ms, open_store, people
 
 HOUR = 3_600_000
-RULE = Rule("negative", "negative_share", {"window_minutes": 60.0, "k": 2.0, "min_windows": 6, "min_std": 0.05})
+RULE = Rule(
+    "negative",
+    "negative_share",
+    {
+        "window_minutes": 60.0,
+        "k": 2.0,
+        "min_windows": 6,
+        "min_std": 0.05,
+        "labels": ("sad", "angry", "fear", "disgust"),
+    },
+)
 
 
 def hour_of(store, source: int, session: int, hour: int, negative: int, n: int = 60, person=None) -> list[Observation]:
@@ -67,7 +77,16 @@ def test_negative_share_fires_on_a_rise_and_not_on_a_flat_history(setup) -> None
     engine.observe(hour_of(store, source, session, 10, 6, n=1))
     (alert,) = store.query(sa.select(alerts))
     assert alert["rule"] == "negative" and alert["t_ms"] == 9 * HOUR and alert["value"] == pytest.approx(0.5)
-    assert alert["source_id"] == source and "negative share 50%" in alert["message"]
+    assert alert["source_id"] == source and "sad/angry/fear/disgust share 50%" in alert["message"]
+
+
+def test_share_above_fires_on_windows_past_its_limit(setup) -> None:
+    store, source, session = setup
+    rule = Rule("sad", "share_above", {"window_minutes": 60.0, "share": 0.5, "labels": ("sad",)})
+    engine = AlertEngine(store, Rules([rule]))
+    feed(engine, store, source, session, [10, 30, 31, 0])  # hours 0-2 judged; 31 of 60 is above half
+    (alert,) = store.query(sa.select(alerts))
+    assert alert["t_ms"] == 2 * HOUR and alert["message"].startswith(f"source {source}: sad share 52% over 60 min")
 
 
 def test_state_survives_a_restart_without_rescanning(setup) -> None:
@@ -126,7 +145,8 @@ def test_source_down_and_webhook_post_on_loopback(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("rules: [{kind: nope}]", "rule 1: 'kind' must be one of negative_share, not_seen, source_down"),
+        ("rules: [{kind: nope}]", "rule 1: 'kind' must be one of negative_share, share_above, not_seen, source_down"),
+        ("rules: [{kind: share_above, labels: sad}]", "rule 1: labels must be a list of expression names, got 'sad'"),
         ("rules: [{kind: not_seen, days: 2}]", "rule 1: unknown parameter 'days' for not_seen; expected hours"),
         ("rules: [{kind: not_seen, hours: -1}]", "rule 1: hours must be a number at least 0, got -1"),
         ("rules: [{kind: not_seen}, {kind: not_seen}]", "rule 2: the name 'not_seen' is used twice"),
@@ -148,7 +168,5 @@ def test_a_good_rule_file_gets_defaults(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text("rules:\n  - {name: neg, kind: negative_share, k: 3}\n  - {kind: not_seen, hours: 12}\n")
     rules = load_rules(path)
-    assert rules.rules[0] == Rule(
-        "neg", "negative_share", {"window_minutes": 60.0, "k": 3.0, "min_windows": 6, "min_std": 0.05}
-    )
+    assert rules.rules[0] == Rule("neg", "negative_share", {**RULE.params, "k": 3.0})
     assert rules.rules[1].params == {"hours": 12.0} and rules.webhook is None

@@ -56,29 +56,17 @@ def test_watched_folder_records_each_photo_once_and_names_bad_files(tmp_path: Pa
     store.close()
 
 
-def test_cli_records_a_clip_with_crops_and_refuses_bad_sources(clip: Path, tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
+def test_cli_records_a_clip_with_crops_and_alerts_and_refuses_bad_sources(clip: Path, tmp_path: Path) -> None:
+    db, rules = tmp_path / "m.db", tmp_path / "rules.yaml"
+    rules.write_text("rules: [{name: happy, kind: share_above, labels: [happy], share: 0.5, window_minutes: 0.05}]")
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ferlab",
-            "monitor",
-            str(clip),
-            "--db",
-            str(db),
-            "--start",
-            START,
-            "--save-crops",
-            "--crops-dir",
-            str(tmp_path / "crops"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+        [sys.executable, "-m", "ferlab", "monitor", str(clip), "--db", str(db), "--start", START, "--save-crops",
+         "--crops-dir", str(tmp_path / "crops"), "--rules", str(rules)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert f"{CLIP_SECONDS} observations" in run.stdout
+    assert "1 alert(s) fired" in run.stdout and "happy share 100% over 0.05 min" in run.stdout  # 0-3 s judged at 3 s
     crops = sqlite3.connect(db).execute("SELECT crop FROM observations").fetchall()
     assert len(crops) == CLIP_SECONDS and all(Path(c).is_file() for (c,) in crops)
     bad = subprocess.run(

@@ -9,6 +9,12 @@ rules:
     k: 2.0
     min_windows: 6                 # earlier windows needed before it can fire
     min_std: 0.05                  # floor on the standard deviation (a flat history has 0)
+    labels: [sad, angry, fear, disgust]   # the default
+  - name: mostly-sad
+    kind: share_above              # the share of these expressions in a window passes a fixed limit
+    labels: [sad]
+    share: 0.5
+    window_minutes: 10
   - name: unseen
     kind: not_seen                 # an enrolled person not seen for this long (media time)
     hours: 24
@@ -20,7 +26,8 @@ rules:
 Nothing rescans history: each rule keeps a small state per person or source (the open
 window's counts, the baseline's count, mean and sum of squares by Welford's method, what
 has fired) in ``alert_state``, updated as each batch is written, so a restart continues.
-Observations of enrolled people count per person, anonymous ones per source.
+Observations of enrolled people count per person, anonymous ones per source. A window is
+judged when an observation of a later window arrives, so the last window of a recording is not.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,12 +49,14 @@ from ferlab.monitor.store import NEGATIVE, Observation, Store
 
 log = logging.getLogger(__name__)
 
-KINDS = {
-    "negative_share": {"window_minutes": 60.0, "k": 2.0, "min_windows": 6, "min_std": 0.05},
+KINDS: dict[str, dict[str, Any]] = {
+    "negative_share": {"window_minutes": 60.0, "k": 2.0, "min_windows": 6, "min_std": 0.05, "labels": NEGATIVE},
+    "share_above": {"window_minutes": 60.0, "share": 0.5, "labels": NEGATIVE},
     "not_seen": {"hours": 24.0},
     "source_down": {"minutes": 5.0},
 }
-"""Each rule kind and its parameters with their defaults."""
+"""Each rule kind and its parameters with their defaults (``labels``: the expressions counted,
+by default the negative ones; every other parameter is a number at least 0)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,7 @@ class Rule:
 
     name: str
     kind: str
-    params: dict[str, float]
+    params: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,11 @@ def load_rules(path: Path) -> Rules:
                 continue
             if key not in params:
                 raise FerlabError(f"{where}: unknown parameter {key!r} for {kind}; expected {', '.join(params)}")
+            if key == "labels":
+                if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+                    raise FerlabError(f"{where}: labels must be a list of expression names, got {value!r}")
+                params[key] = tuple(value)
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise FerlabError(f"{where}: {key} must be a number at least 0, got {value!r}")
             params[key] = float(value)
@@ -122,19 +137,28 @@ class AlertEngine:
         self.post = post
         self.state = {rule.name: store.load_state(rule.name) for rule in rules.rules}
         self.fired: list[int] = []
+        self._lock = threading.Lock()  # one engine serves every source's thread
 
     def observe(self, batch: list[Observation]) -> None:
         """Update every rule with a written batch (in time order within each person or source)."""
         if not batch:
             return
+        with self._lock:
+            self._observe(batch)
+
+    def _observe(self, batch: list[Observation]) -> None:
         for rule in self.rules.rules:
-            if rule.kind == "negative_share":
-                self._negative_share(rule, batch)
+            if rule.kind in ("negative_share", "share_above"):
+                self._windows(rule, batch)
             elif rule.kind == "not_seen":
                 self._not_seen(rule, max(obs.t_ms for obs in batch))
 
     def source_gap(self, source_id: int, start_ms: int, end_ms: int | None, now_ms: int | None = None) -> None:
         """A source stopped at ``start_ms`` (still down when ``end_ms`` is None; ``now_ms``: the time now)."""
+        with self._lock:
+            self._source_gap(source_id, start_ms, end_ms, now_ms)
+
+    def _source_gap(self, source_id: int, start_ms: int, end_ms: int | None, now_ms: int | None) -> None:
         for rule in self.rules.rules:
             if rule.kind != "source_down":
                 continue
@@ -150,39 +174,43 @@ class AlertEngine:
                     rule, last, f"source {source_id} gave no frame for {minutes:.1f} min", minutes, None, source_id
                 )
 
-    def _negative_share(self, rule: Rule, batch: list[Observation]) -> None:
+    def _windows(self, rule: Rule, batch: list[Observation]) -> None:
+        """Count each person's (or anonymous source's) observations and those with one of the rule's
+        labels per window; a window is judged (`_judge`) when an observation of a later one arrives."""
         window = int(rule.params["window_minutes"] * 60_000)
         states, touched = self.state[rule.name], set()
         for obs in sorted(batch, key=lambda o: o.t_ms):
             key = f"person:{obs.person_id}" if obs.person_id is not None else f"source:{obs.source_id}"
-            state = states.setdefault(key, {"window": None, "n": 0, "negative": 0, "count": 0, "mean": 0.0, "m2": 0.0})
+            state = states.setdefault(key, {"window": None, "n": 0, "hits": 0, "count": 0, "mean": 0.0, "m2": 0.0})
             start = obs.t_ms - obs.t_ms % window
-            if state["window"] is not None and start > state["window"]:
-                self._close_window(rule, key, state, obs)
+            if state["window"] is not None and start > state["window"] and state["n"]:
+                self._judge(rule, state, obs)
             if state["window"] is None or start > state["window"]:
-                state.update(window=start, n=0, negative=0)
-            if start == state["window"]:  # late rows of an already closed window are not counted
+                state.update(window=start, n=0, hits=0)
+            if start == state["window"]:  # late rows of an already judged window are not counted
                 state["n"] += 1
-                state["negative"] += obs.label in NEGATIVE
+                state["hits"] += obs.label in rule.params["labels"]
             touched.add(key)
         for key in touched:
             self.store.save_state(rule.name, key, states[key])
 
-    def _close_window(self, rule: Rule, key: str, state: dict[str, Any], obs: Observation) -> None:
-        """Compare the finished window's negative share with the baseline, then add it to the baseline."""
-        if not state["n"]:
-            return
-        share = state["negative"] / state["n"]
+    def _judge(self, rule: Rule, state: dict[str, Any], obs: Observation) -> None:
+        """Fire when the finished window's share passes the rule's limit; add it to the baseline."""
+        share = state["hits"] / state["n"]
         count, mean = state["count"], state["mean"]
-        std = math.sqrt(state["m2"] / (count - 1)) if count > 1 else 0.0
-        limit = mean + rule.params["k"] * max(std, rule.params["min_std"])
-        if count >= rule.params["min_windows"] and share > limit:
-            who = key.replace(":", " ")
+        std = max(math.sqrt(state["m2"] / (count - 1)) if count > 1 else 0.0, rule.params.get("min_std", 0.0))
+        if rule.kind == "share_above":
+            fires, limit = share > rule.params["share"], f"the limit {rule.params['share']:.0%}"
+        else:
+            fires = count >= rule.params["min_windows"] and share > mean + rule.params["k"] * std
+            limit = f"the baseline {mean:.0%} + {rule.params['k']:g} x {std:.2f}"
+        if fires:
+            who = f"person {obs.person_id}" if obs.person_id is not None else f"source {obs.source_id}"
             self._fire(
                 rule,
                 state["window"],
-                f"{who}: negative share {share:.0%} over {rule.params['window_minutes']:g} min, above the baseline "
-                f"{mean:.0%} + {rule.params['k']:g} x {max(std, rule.params['min_std']):.2f}",
+                f"{who}: {'/'.join(rule.params['labels'])} share {share:.0%} over "
+                f"{rule.params['window_minutes']:g} min, above {limit}",
                 share,
                 obs.person_id,
                 obs.source_id if obs.person_id is None else None,

@@ -79,7 +79,7 @@ def run_command(
     from ferlab.app import FaceAnalyzer
     from ferlab.faces import get_detector
     from ferlab.faces.roi import RoiDetector
-    from ferlab.monitor.sources import open_source, parse_start
+    from ferlab.monitor.sources import WatchedFolder, open_source, parse_start
 
     start_ms = None if start is None else parse_start(start)
     opened = [open_source(spec, start_ms, once) for spec in sources]  # bad sources fail before the model loads
@@ -104,14 +104,16 @@ def run_command(
         identity = Identity.if_enrolled(store)
     from ferlab.monitor.run import Monitor
 
-    def analyzer() -> FaceAnalyzer:
-        return FaceAnalyzer(RoiDetector(get_detector(detector, max_side=detect_size), search_every), model)
+    def analyzer(source) -> FaceAnalyzer:
+        """Video is searched fully every ``search_every`` frames, a folder's unrelated photos always."""
+        every = 1 if isinstance(source, WatchedFolder) else search_every
+        return FaceAnalyzer(RoiDetector(get_detector(detector, max_side=detect_size), every), model)
 
     stop, reports, errors = threading.Event(), [], []
 
     def work(source) -> None:
         try:
-            monitor = Monitor(store, analyzer(), interval, crops, identity, engine, buffer)
+            monitor = Monitor(store, analyzer(source), interval, crops, identity, engine, buffer)
             reports.append(monitor.run(source, stop))
         except FerlabError as error:
             errors.append(error)
@@ -135,6 +137,15 @@ def run_command(
             + (f", {len(report.errors)} unreadable file(s): " + "; ".join(report.errors) if report.errors else ""),
             highlight=False,
         )
+    if engine is not None:
+        import sqlalchemy as sa
+
+        from ferlab.monitor.store import alerts
+
+        fired = store.query(sa.select(alerts.c.rule, alerts.c.message).where(alerts.c.id.in_(engine.fired)))
+        console.print(f"{len(fired)} alert(s) fired", highlight=False)
+        for alert in fired:
+            console.print(f"  alert {escape(alert['rule'])}: {escape(alert['message'])}", highlight=False)
     console.print(f"database: {escape(store.url)}", highlight=False)
     store.close()
     if errors:
