@@ -8,11 +8,12 @@ observations, and frames/s of a 640x480 source with the database writes.
 2. Dashboard latency: a SQLite file with ``--rows`` observations of one person at one per
    second (1M: 11.6 days), then the page's requests through the real app in process
    (`fastapi.testclient`): the day view (``/api/shares``, hour bins, one day) and the week
-   view (day bins); median and maximum of 20 requests each, after one warm-up.
+   view (day bins); median and maximum of 20 requests each, after one warm-up. They read the
+   hourly counts the store keeps; the same day counted from the observations is timed too.
 3. Frames/s: a 640x480 clip of ``--seconds`` at 15 fps with one face (the astronaut photo
    swaying across a gray frame, mp4v) through `Monitor` (decode, detect with the OpenCV
    detector searching the full frame every 10th frame, align, classify, track, aggregate,
-   write to SQLite) and, side by side, through the same analyzer without the database.
+   write to SQLite) and, alternating with it, through the same analyzer without the database.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from ferlab.app import FaceAnalyzer
@@ -37,6 +39,7 @@ from ferlab.monitor.dashboard import create_dashboard
 from ferlab.monitor.run import Monitor
 from ferlab.monitor.sources import VideoFile
 from ferlab.monitor.store import Observation, Store, open_store
+from ferlab.monitor.store import observations as observations_table
 
 START_MS = 1796083200000  # 2026-12-01T00:00:00Z
 CLASSES = ("neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt")
@@ -100,8 +103,25 @@ def dashboard_latency(folder: Path, count: int) -> None:
         f"built {count:,} observations in {time.perf_counter() - start:.0f} s "
         f"({(folder / 'day.db').stat().st_size / 1e6:.0f} MB)"
     )
+    day_start = START_MS + max(0, count // 86_400 - 1) * 86_400_000
+    scan = (
+        sa.select((observations_table.c.t_ms // 3_600_000).label("hour"), observations_table.c.label, sa.func.count())
+        .where(observations_table.c.person_id == 1)
+        .where(observations_table.c.t_ms >= day_start)
+        .where(observations_table.c.t_ms < day_start + 86_400_000)
+        .group_by("hour", observations_table.c.label)
+    )
+    times = []
+    for _ in range(6):
+        start = time.perf_counter()
+        store.query(scan)
+        times.append((time.perf_counter() - start) * 1000)
+    print(
+        f"the same day counted from the observations themselves (no hourly counts): median "
+        f"{statistics.median(times[1:]):.1f} ms (5 queries after one warm-up)"
+    )
     client = TestClient(create_dashboard(store))
-    last_day = START_MS + max(0, count // 86_400 - 1) * 86_400_000  # the last full day
+    last_day = day_start  # the last full day
     for name, query in (
         ("day view (24 hour bins)", f"start_ms={last_day}&end_ms={last_day + 86_400_000}&bin=hour"),
         ("week view (7 day bins)", f"start_ms={last_day - 6 * 86_400_000}&end_ms={last_day + 86_400_000}&bin=day"),
@@ -137,42 +157,47 @@ def analyzer() -> FaceAnalyzer:
     return FaceAnalyzer(RoiDetector(get_detector("opencv"), 10))
 
 
-def frames_per_second(folder: Path, seconds: int) -> None:
+def frames_per_second(folder: Path, seconds: int, repeats: int) -> None:
+    """The clip through `Monitor` into a fresh SQLite file and through the same analysis without a
+    database, alternating, ``repeats`` times each; medians and ranges."""
     clip = write_clip(folder / "clip.mp4", seconds)
     source = VideoFile(clip, START_MS)
-    plain, tracker, count = analyzer(), IoUTracker(), 0
+    plain = analyzer()
     for frame, _ in zip(source.frames(), range(10)):  # warm-up: the first runs of ONNX Runtime and OpenCV are slow
         plain.analyze(frame.rgb)
-    start = time.perf_counter()
-    for frame in source.frames():  # decode + analyze + track, no database
-        tracker.update([face.box for face in plain.analyze(frame.rgb)])
-        count += 1
-    alone = count / (time.perf_counter() - start)
-    store = open_store(str(folder / "fps.db"))
-    monitor = Monitor(store, analyzer())
-    for frame, _ in zip(source.frames(), range(10)):
-        monitor.analyzer.analyze(frame.rgb)
-    report = monitor.run(source)
-    with_db = report.frames / report.seconds
+    with_db, alone = [], []
+    for repeat in range(repeats):
+        tracker, count = IoUTracker(), 0
+        start = time.perf_counter()
+        for frame in source.frames():  # decode + analyze + track, no database
+            tracker.update([face.box for face in plain.analyze(frame.rgb)])
+            count += 1
+        alone.append(count / (time.perf_counter() - start))
+        store = open_store(str(folder / f"fps{repeat}.db"))
+        monitor = Monitor(store, plain)
+        report = monitor.run(source)
+        with_db.append(report.frames / report.seconds)
+        store.close()
     print(
-        f"frames/s, 640x480 clip of {count} frames: monitor into SQLite {with_db:.1f}, "
-        f"same analysis without the database {alone:.1f} (ratio {with_db / alone:.2f}); "
-        f"{report.observations} observations"
+        f"frames/s, 640x480 clip of {count} frames, {repeats} runs each: monitor into SQLite median "
+        f"{statistics.median(with_db):.1f} ({min(with_db):.1f}-{max(with_db):.1f}), same analysis without the "
+        f"database {statistics.median(alone):.1f} ({min(alone):.1f}-{max(alone):.1f}); "
+        f"{report.observations} observations per run"
     )
-    store.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None, help="Folder of the databases (default: a temp folder).")
     args = parser.parse_args()
     print(f"{platform.machine()} {platform.processor() or ''}, {time.strftime('%Y-%m-%d')}")
     with tempfile.TemporaryDirectory() as temp:
         folder = args.out or Path(temp)
         folder.mkdir(parents=True, exist_ok=True)
-        frames_per_second(folder, args.seconds)
+        frames_per_second(folder, args.seconds, args.repeats)
         rows_per_second(folder)
         dashboard_latency(folder, args.rows)
 

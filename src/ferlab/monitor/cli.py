@@ -115,7 +115,7 @@ def run_command(
         try:
             monitor = Monitor(store, analyzer(source), interval, crops, identity, engine, buffer)
             reports.append(monitor.run(source, stop))
-        except FerlabError as error:
+        except BaseException as error:  # reported by the main thread: a FerlabError in one line, a bug with its trace
             errors.append(error)
             stop.set()
 

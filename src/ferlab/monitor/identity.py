@@ -10,7 +10,8 @@ otherwise it stays anonymous. Embeddings are stored in the database (``embedding
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,8 @@ class Identity:
     embedder: Embedder
     person_ids: np.ndarray
     vectors: np.ndarray
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """One embedding at a time: every source's thread shares this identity."""
 
     @classmethod
     def load(cls, store: Store, embedder: Embedder | None = None) -> Identity:
@@ -72,7 +75,9 @@ class Identity:
         """The id of the enrolled person this face is, or None (see `MATCH_DISTANCE`)."""
         if not len(self.vectors):
             return None
-        distances = np.linalg.norm(self.vectors - self.embedder.embed(rgb, face.box), axis=1)
+        with self._lock:
+            vector = self.embedder.embed(rgb, face.box)
+        distances = np.linalg.norm(self.vectors - vector, axis=1)
         best = int(np.argmin(distances))
         return int(self.person_ids[best]) if distances[best] < MATCH_DISTANCE else None
 

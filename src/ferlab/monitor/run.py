@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from ferlab.app.analyze import FaceAnalyzer, FaceResult
 from ferlab.app.tracking import IoUTracker
-from ferlab.errors import FerlabError
+from ferlab.errors import FerlabError, first_line
 from ferlab.monitor.aggregate import Interval, IntervalAggregator
 from ferlab.monitor.sources import ItemError, LiveSource, VideoFile, WatchedFolder
 from ferlab.monitor.store import Observation, Store, now_ms
@@ -90,7 +90,7 @@ class BufferedWriter:
             try:
                 self.store.write(first.batch, first.item)
             except sa.exc.OperationalError as error:
-                reason = str(error.orig or error).strip().splitlines()[0]
+                reason = first_line(error.orig or error)
                 if any(words in reason.lower() for words in FULL_DISK):
                     raise FerlabError(f"database {self.store.url}: the disk is full ({reason})") from None
                 self.retries += 1
@@ -164,8 +164,11 @@ class Monitor:
         """Monitor one source until it ends (or ``stop`` is set); what was done."""
         report = SourceReport(source.name)
         started = time.perf_counter()
-        source_id = self.store.source_id(source.name, source.kind)
-        session_id = self.store.start_session(source_id, socket.gethostname(), os.getpid())
+        try:
+            source_id = self.store.source_id(source.name, source.kind)
+            session_id = self.store.start_session(source_id, socket.gethostname(), os.getpid())
+        except sa.exc.OperationalError as error:
+            raise FerlabError(f"database {self.store.url}: {first_line(error.orig or error)}") from None
         if isinstance(source, LiveSource):
             source.on_gap = lambda start, end, reason: self._gap(source_id, start, end, reason)
         context = _Context(source_id, session_id, {})
@@ -178,17 +181,24 @@ class Monitor:
             self.writer.close()
         finally:
             report.seconds = time.perf_counter() - started
-            self.store.end_session(session_id)
+            try:
+                self.store.end_session(session_id)
+            except sa.exc.OperationalError as error:  # the session then shows no end: the records are kept
+                log.warning("database %s: %s", self.store.url, first_line(error.orig or error))
         return report
 
     def _gap(self, source_id: int, start_ms: int, end_ms: int | None, reason: str) -> None:
-        """Record a source's gap (opened once per ``start_ms``, closed at ``end_ms``) and tell the alerts."""
-        if start_ms not in self._gaps:
-            self._gaps[start_ms] = self.store.open_gap(source_id, start_ms, reason)
-        if end_ms is not None:
-            self.store.close_gap(self._gaps.pop(start_ms), end_ms)
-        if self.alerts is not None:
-            self.alerts.source_gap(source_id, start_ms, end_ms, now_ms())
+        """Record a source's gap (opened once per ``start_ms``, closed at ``end_ms``) and tell the alerts;
+        with the database unavailable too, the gap is only logged."""
+        try:
+            if start_ms not in self._gaps:
+                self._gaps[start_ms] = self.store.open_gap(source_id, start_ms, reason)
+            if end_ms is not None:
+                self.store.close_gap(self._gaps.pop(start_ms), end_ms)
+            if self.alerts is not None:
+                self.alerts.source_gap(source_id, start_ms, end_ms, now_ms())
+        except sa.exc.OperationalError as error:
+            log.warning("database %s: gap of source %d not recorded: %s", self.store.url, source_id, first_line(error))
 
     def _run_stream(self, source: VideoFile | LiveSource, context: _Context, report: SourceReport, stop) -> None:
         tracker = IoUTracker()
