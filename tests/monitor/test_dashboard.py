@@ -101,6 +101,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
+@pytest.mark.parametrize(
+    "db_url", ["sqlite"], indirect=True
+)  # the page is the same on PostgreSQL (the API is tested there)
 def test_page_shows_a_persons_plot_in_chromium(store) -> None:
     import uvicorn
     from playwright.sync_api import sync_playwright

@@ -79,9 +79,9 @@ def test_cli_records_a_clip_with_crops_and_alerts_and_refuses_bad_sources(clip: 
 
 
 def test_kill_9_keeps_the_records_and_a_restart_continues(tmp_path: Path) -> None:
-    """kill -9 while a 20 s clip is being recorded, once some intervals are written; the SQLite
+    """kill -9 while a 12 s clip is being recorded, once some intervals are written; the SQLite
     file passes its integrity check, and a restart completes the clip without duplicates."""
-    clip = write_clip(tmp_path / "long.mp4", seconds=20)
+    clip = write_clip(tmp_path / "long.mp4", seconds=12)
     db = tmp_path / "m.db"
     command = [sys.executable, "-m", "ferlab", "monitor", str(clip), "--db", str(db), "--start", START]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -101,8 +101,25 @@ def test_kill_9_keeps_the_records_and_a_restart_continues(tmp_path: Path) -> Non
     connection = sqlite3.connect(db)
     assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     kept = connection.execute("SELECT count(*) FROM observations").fetchone()[0]
-    assert 3 <= kept < 20
+    assert 3 <= kept < 12
     connection.close()
     assert subprocess.run(command, capture_output=True, timeout=600).returncode == 0
     times = [t for (t,) in sqlite3.connect(db).execute("SELECT t_ms FROM observations ORDER BY t_ms")]
-    assert times == [START_MS + 1000 * s for s in range(20)]
+    assert times == [START_MS + 1000 * s for s in range(12)]
+
+
+TRAIN_ONLY = ("torch", "torchvision", "kornia", "torchmetrics", "tensorboard", "pandas", "matplotlib", "scipy")
+
+
+def test_monitoring_and_the_dashboard_run_without_torch(clip: Path, tmp_path: Path) -> None:
+    """``ferlab monitor`` and the dashboard app with the training stack unimportable (pyyaml, which
+    the monitor extra installs, stays)."""
+    code = (
+        f"import sys\nfor name in {TRAIN_ONLY!r}: sys.modules[name] = None\n"
+        "from ferlab.cli import main\nfrom ferlab.monitor.dashboard import create_dashboard\n"
+        f"sys.argv = ['ferlab', 'monitor', {str(clip)!r}, '--db', 'm.db', '--start', {START!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert f"{CLIP_SECONDS} observations" in run.stdout
