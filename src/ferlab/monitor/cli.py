@@ -31,7 +31,8 @@ class DefaultRunGroup(TyperGroup):
 
 monitor_app = typer.Typer(
     cls=DefaultRunGroup,
-    help="Follow people's expressions over days: record sources into a database, alerts, a dashboard.",
+    help="Follow people's expressions over days: record sources into a database, alerts, a dashboard. "
+    "`ferlab monitor SOURCE...` is `ferlab monitor run SOURCE...`.",
     no_args_is_help=True,
 )
 console = Console()
@@ -83,6 +84,11 @@ def run_command(
 
     start_ms = None if start is None else parse_start(start)
     opened = [open_source(spec, start_ms, once) for spec in sources]  # bad sources fail before the model loads
+    checked_rules = None
+    if rules is not None:
+        from ferlab.monitor.alerts import AlertEngine, load_rules
+
+        checked_rules = load_rules(rules)
     store = _store(db)
     crops = (
         (crops_dir or Path(f"{Path(db).stem if '://' not in db else 'ferlab-monitor'}-crops")) if save_crops else None
@@ -92,11 +98,7 @@ def run_command(
 
         removed = cleanup(store, keep_days)
         console.print(f"retention: {removed} crop(s) older than {keep_days:g} days deleted", highlight=False)
-    engine = None
-    if rules is not None:
-        from ferlab.monitor.alerts import AlertEngine, load_rules
-
-        engine = AlertEngine(store, load_rules(rules))
+    engine = None if checked_rules is None else AlertEngine(store, checked_rules)
     identity = None
     if enrolled:
         from ferlab.monitor.identity import Identity
@@ -216,6 +218,8 @@ def serve_command(
     store = _store(db)
     with listen(host, port) as listener:
         url = service_url(listener)
-        console.print(f"ferlab monitor: dashboard {url} , API docs {url}docs ; Ctrl+C stops", highlight=False)
+        console.print(
+            f"ferlab monitor: dashboard {url} , API docs {url}docs ; Ctrl+C stops", highlight=False, soft_wrap=True
+        )
         uvicorn.Server(uvicorn.Config(create_dashboard(store, token), log_level="warning")).run(sockets=[listener])
     store.close()
