@@ -86,7 +86,7 @@ def test_share_above_fires_on_windows_past_its_limit(setup) -> None:
     engine = AlertEngine(store, Rules([rule]))
     feed(engine, store, source, session, [10, 30, 31, 0])  # hours 0-2 judged; 31 of 60 is above half
     (alert,) = store.query(sa.select(alerts))
-    assert alert["t_ms"] == 2 * HOUR and alert["message"].startswith(f"source {source}: sad share 52% over 60 min")
+    assert alert["t_ms"] == 2 * HOUR and alert["message"].startswith("cam: sad share 52% over 60 min")
 
 
 def test_state_survives_a_restart_without_rescanning(setup) -> None:
@@ -139,7 +139,7 @@ def test_source_down_and_webhook_post_on_loopback(tmp_path: Path) -> None:
     engine.source_gap(source, 0, 7 * 60_000)  # the same gap, closed: no second alert
     server.shutdown()
     assert len(engine.fired) == 1 and len(received) == 1
-    assert received[0]["rule"] == "down" and received[0]["message"] == f"source {source} gave no frame for 6.0 min"
+    assert received[0]["rule"] == "down" and received[0]["message"] == "rtsp://cam gave no frame for 6.0 min"
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,9 @@ def test_cli_records_a_clip_with_crops_and_alerts_and_refuses_bad_sources(clip: 
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert f"{CLIP_SECONDS} observations" in run.stdout
-    assert "1 alert(s) fired" in run.stdout and "happy share 100% over 0.05 min" in run.stdout  # 0-3 s judged at 3 s
+    assert (
+        "1 alert(s) fired" in run.stdout and f"{clip}: happy share 100% over 0.05 min" in run.stdout
+    )  # 0-3 s judged at 3 s
     crops = sqlite3.connect(db).execute("SELECT crop FROM observations").fetchall()
     assert len(crops) == CLIP_SECONDS and all(Path(c).is_file() for (c,) in crops)
     bad = subprocess.run(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,7 +18,7 @@ class Interval:
     track: int
     classes: tuple[str, ...]
     frames: int = 0
-    probability_sum: np.ndarray = field(default=None)  # type: ignore[assignment]
+    probability_sum: np.ndarray | None = None
     score_sum: float = 0.0
     box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     crop: np.ndarray | None = None

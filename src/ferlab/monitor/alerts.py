@@ -42,10 +42,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import yaml
 
 from ferlab.errors import FerlabError
-from ferlab.monitor.store import NEGATIVE, Observation, Store
+from ferlab.monitor.store import NEGATIVE, Observation, Store, people, sources
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,12 @@ class AlertEngine:
                 state[key] = start_ms
                 self.store.save_state(rule.name, key, start_ms)
                 self._fire(
-                    rule, last, f"source {source_id} gave no frame for {minutes:.1f} min", minutes, None, source_id
+                    rule,
+                    last,
+                    f"{self._name(sources, source_id)} gave no frame for {minutes:.1f} min",
+                    minutes,
+                    None,
+                    source_id,
                 )
 
     def _windows(self, rule: Rule, batch: list[Observation]) -> None:
@@ -205,7 +211,7 @@ class AlertEngine:
             fires = count >= rule.params["min_windows"] and share > mean + rule.params["k"] * std
             limit = f"the baseline {mean:.0%} + {rule.params['k']:g} x {std:.2f}"
         if fires:
-            who = f"person {obs.person_id}" if obs.person_id is not None else f"source {obs.source_id}"
+            who = self._name(people, obs.person_id) if obs.person_id is not None else self._name(sources, obs.source_id)
             self._fire(
                 rule,
                 state["window"],
@@ -220,11 +226,12 @@ class AlertEngine:
         mean += delta / count
         state.update(count=count, mean=mean, m2=state["m2"] + delta * (share - mean))
 
+    def _name(self, table: sa.Table, row_id: int) -> str:
+        """The name of a person or source (``table``), for alert messages."""
+        found = self.store.query(sa.select(table.c.name).where(table.c.id == row_id))
+        return found[0]["name"] if found else f"{table.name} {row_id}"
+
     def _not_seen(self, rule: Rule, now: int) -> None:
-        import sqlalchemy as sa
-
-        from ferlab.monitor.store import people
-
         state, limit = self.state[rule.name], rule.params["hours"] * 3_600_000
         for row in self.store.query(sa.select(people.c.id, people.c.name, people.c.last_seen_ms)):
             key, last = f"person:{row['id']}", row["last_seen_ms"]

@@ -35,7 +35,7 @@ monitor_app = typer.Typer(
     "`ferlab monitor SOURCE...` is `ferlab monitor run SOURCE...`.",
     no_args_is_help=True,
 )
-console = Console()
+console = Console(soft_wrap=True)  # paths and messages stay on one line, whatever the width
 err_console = Console(stderr=True)
 DbOption = typer.Option(DEFAULT_DB, "--db", help="SQLite file, or a postgresql://user:password@host/db URL.")
 

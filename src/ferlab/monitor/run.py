@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -31,6 +32,10 @@ from ferlab.monitor.aggregate import Interval, IntervalAggregator
 from ferlab.monitor.sources import ItemError, LiveSource, VideoFile, WatchedFolder
 from ferlab.monitor.store import Observation, Store, now_ms
 from ferlab.version import package_version
+
+if TYPE_CHECKING:
+    from ferlab.monitor.alerts import AlertEngine
+    from ferlab.monitor.identity import Identity
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +144,8 @@ class Monitor:
         analyzer: FaceAnalyzer,
         interval_s: float = 1.0,
         crops_dir: Path | None = None,
-        identity: object | None = None,
-        alerts: object | None = None,
+        identity: Identity | None = None,
+        alerts: AlertEngine | None = None,
         max_pending: int = 600,
     ) -> None:
         if interval_s <= 0:
