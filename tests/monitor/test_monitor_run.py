@@ -125,3 +125,30 @@ def test_monitoring_and_the_dashboard_run_without_torch(clip: Path, tmp_path: Pa
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr
     assert f"{CLIP_SECONDS} observations" in run.stdout
+
+
+def test_two_monitor_processes_write_to_one_postgresql(clip: Path, tmp_path: Path, postgres_url: str) -> None:
+    """Two `ferlab monitor` processes start together on one empty PostgreSQL database (both
+    migrate it: one waits for the other's lock) and record a clip each."""
+    copies = [tmp_path / f"cam{i}.mp4" for i in range(2)]
+    for copy in copies:
+        copy.write_bytes(clip.read_bytes())
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ferlab", "monitor", str(copy), "--db", postgres_url, "--start", START],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for copy in copies
+    ]
+    for process in processes:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        assert f"{CLIP_SECONDS} observations" in out
+    store = open_store(postgres_url)
+    counts = store.query(
+        sa.select(observations.c.source_id, sa.func.count().label("n")).group_by(observations.c.source_id)
+    )
+    assert sorted(row["n"] for row in counts) == [CLIP_SECONDS, CLIP_SECONDS]
+    store.close()
