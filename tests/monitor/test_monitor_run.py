@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from skimage import data
 
 from ferlab.monitor.run import Monitor
-from ferlab.monitor.sources import VideoFile, WatchedFolder, parse_start
+from ferlab.monitor.sources import MP4_EPOCH_S, VideoFile, WatchedFolder, mp4_creation_ms, parse_start
 from ferlab.monitor.store import items, observations, open_store, tracks
 
 from .conftest import CLIP_SECONDS, START, START_MS, write_clip
@@ -152,3 +153,22 @@ def test_two_monitor_processes_write_to_one_postgresql(clip: Path, tmp_path: Pat
     )
     assert sorted(row["n"] for row in counts) == [CLIP_SECONDS, CLIP_SECONDS]
     store.close()
+
+
+def test_start_time_from_the_mp4_header_else_the_modification_time(clip: Path, tmp_path: Path) -> None:
+    """OpenCV leaves the movie header's creation time at 0 (not set): the file's modification time
+    minus its duration is used. With the time set in the header (patched in place), that is used."""
+    plain = tmp_path / "plain.mp4"
+    plain.write_bytes(clip.read_bytes())
+    os.utime(plain, (1_800_000_000, 1_800_000_000))
+    assert mp4_creation_ms(plain) is None
+    assert next(VideoFile(plain).frames()).t_ms == 1_800_000_000_000 - CLIP_SECONDS * 1000
+    data = bytearray(clip.read_bytes())
+    at = data.index(b"mvhd")
+    assert data[at + 4] == 0  # version 0: 32-bit seconds since 1904 follow the version and flags
+    data[at + 8 : at + 12] = struct.pack(">I", START_MS // 1000 + MP4_EPOCH_S)
+    stamped = tmp_path / "stamped.mp4"
+    stamped.write_bytes(bytes(data))
+    assert mp4_creation_ms(stamped) == START_MS
+    assert [frame.t_ms for _, frame in zip(range(2), VideoFile(stamped).frames())] == [START_MS, START_MS + 100]
+    assert mp4_creation_ms(tmp_path / "plain.mp4") is None and mp4_creation_ms(Path(__file__)) is None

@@ -57,7 +57,10 @@ def run_command(
     db: str = DbOption,
     interval: float = typer.Option(1.0, "--interval", help="Seconds per observation (one row per track per interval)."),
     start: str | None = typer.Option(
-        None, "--start", help="Start time of the video files (ISO 8601, UTC unless a zone is given)."
+        None,
+        "--start",
+        help="Start time of the video files (ISO 8601, UTC unless a zone is given); default: the MP4/MOV "
+        "header's creation time, else the file's modification time minus its duration.",
     ),
     rules: Path | None = typer.Option(None, "--rules", help="YAML file of alert rules."),
     save_crops: bool = typer.Option(False, "--save-crops", help="Save one face crop per observation (off by default)."),

@@ -1,16 +1,18 @@
 """What `ferlab monitor` reads: video files, webcams, streams (RTSP/HTTP through OpenCV) and watched folders.
 
 Each source yields `Frame`s stamped with the media's own time in ms since 1970 UTC: a video
-file's start time (``--start``, else its modification time minus its duration) plus the
-frame's position; the wall clock for webcams and streams; the file's modification time for
-a watched folder's photo. A webcam or stream that stops delivering is reopened with
-exponential backoff, and the gap is reported through ``on_gap``.
+file's start time (``--start``, else the creation time in an MP4/MOV file's header, else its
+modification time minus its duration) plus the frame's position; the wall clock for webcams
+and streams; the file's modification time for a watched folder's photo. A webcam or stream
+that stops delivering is reopened with exponential backoff, and the gap is reported through
+``on_gap``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,9 +59,43 @@ def parse_start(text: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
+MP4_EPOCH_S = 2_082_844_800
+"""Seconds from 1904-01-01 (the epoch of MP4/QuickTime times) to 1970-01-01."""
+
+
+def mp4_creation_ms(path: Path) -> int | None:
+    """The creation time in an MP4/MOV file's movie header (``moov/mvhd``, ISO/IEC 14496-12), in
+    ms since 1970 UTC; None for other formats, a damaged file, or a time of 0 (not set, as
+    OpenCV and many encoders leave it)."""
+    with open(path, "rb") as file:
+        end = path.stat().st_size
+        position = 0
+        while position + 8 <= end:
+            file.seek(position)
+            size, kind = struct.unpack(">I4s", file.read(8))
+            header = 8
+            if size == 1:
+                (size,) = struct.unpack(">Q", file.read(8))
+                header = 16
+            elif size == 0:
+                size = end - position
+            if size < header:
+                return None
+            if kind == b"moov":  # descend: mvhd is a child of moov
+                position, end = position + header, position + size
+                continue
+            if kind == b"mvhd":
+                version = file.read(4)[0]
+                data = file.read(8 if version == 1 else 4)
+                seconds = int.from_bytes(data, "big")
+                return (seconds - MP4_EPOCH_S) * 1000 if seconds else None
+            position += size
+    return None
+
+
 @dataclass
 class VideoFile:
-    """A recorded video file; frame times are ``start_ms`` plus the frame's position."""
+    """A recorded video file; frame times are its start plus the frame's position (see the module)."""
 
     path: Path
     start_ms: int | None = None
@@ -77,7 +113,7 @@ class VideoFile:
             if not 0 < fps <= 1000:
                 raise FerlabError(f"{self.path}: the video gives no frame rate, so its frames have no time")
             count = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
-            start = self.start_ms
+            start = self.start_ms if self.start_ms is not None else mp4_creation_ms(self.path)
             if start is None:
                 start = int(self.path.stat().st_mtime * 1000 - count / fps * 1000)
             index = 0
