@@ -172,3 +172,14 @@ def test_start_time_from_the_mp4_header_else_the_modification_time(clip: Path, t
     assert mp4_creation_ms(stamped) == START_MS
     assert [frame.t_ms for _, frame in zip(range(2), VideoFile(stamped).frames())] == [START_MS, START_MS + 100]
     assert mp4_creation_ms(tmp_path / "plain.mp4") is None and mp4_creation_ms(Path(__file__)) is None
+
+
+def test_without_the_monitor_extra_every_command_says_so_in_one_line(tmp_path: Path) -> None:
+    for argv in (["x.mp4", "--rules", "r.yaml"], ["enrol", "ada", "a.jpg"], ["serve"]):
+        code = (
+            "import sys\nsys.modules['sqlalchemy'] = None\nsys.modules['yaml'] = None\n"
+            f"from ferlab.cli import main\nmain(['monitor', *{argv!r}])\n"
+        )
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert run.returncode == 2
+        assert run.stderr.strip() == 'error: monitoring needs sqlalchemy, yaml: pip install "ferlab[monitor]"'

@@ -40,10 +40,15 @@ err_console = Console(stderr=True)
 DbOption = typer.Option(DEFAULT_DB, "--db", help="SQLite file, or a postgresql://user:password@host/db URL.")
 
 
-def _store(db: str):
+@monitor_app.callback()
+def _check_extra() -> None:
+    """Every sub-command needs the monitor extra: say so in one line when it is missing."""
     from ferlab.monitor import check_installed
 
     check_installed()
+
+
+def _store(db: str):
     from ferlab.monitor.store import open_store
 
     return open_store(db)
