@@ -21,10 +21,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ferlab.checks import check_path
+from ferlab.cli_options import PriorOption
 from ferlab.errors import FerlabError
 from ferlab.faces import DEFAULT_DETECTOR
 from ferlab.interrupts import handle_termination, interrupted_exit_code
-from ferlab.priors import DEFAULT_PRIOR
+from ferlab.monitor.cli import monitor_app
 from ferlab.train_options import with_training_options
 from ferlab.version import package_version
 from ferlab.weights import DEFAULT_MODEL
@@ -64,18 +65,10 @@ def _root(
 
 data_app = typer.Typer(help="Inspect and convert datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(monitor_app, name="monitor")
 
 DataOption = typer.Option("auto", "--data", "-d", help="Reader: auto, fer2013, ferplus, folder, affectnet, rafdb.")
 ModeOption = typer.Option("majority", "--mode", help="FERPlus label mode: majority, probability, crossentropy.")
-
-
-PriorOption = typer.Option(
-    DEFAULT_PRIOR,
-    "--prior",
-    help="Operating point: data (classes in the shares the model was trained on: most accurate on such data) or "
-    "balanced (every class equally likely: the rare expressions, disgust, fear, contempt, are named more often); "
-    "probabilities are calibrated at either. See the README, 'Operating point'.",
-)
 
 
 HoldoutOption = typer.Option(

@@ -1,0 +1,178 @@
+"""The store on a real SQLite file and a real PostgreSQL server: schema versions, writes, the
+bounded retry buffer for a locked database, and a full disk."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from ferlab.errors import FerlabError
+from ferlab.monitor.retention import cleanup
+from ferlab.monitor.run import BufferedWriter
+from ferlab.monitor.store import (
+    SCHEMA_VERSION,
+    Observation,
+    hourly,
+    migrate,
+    observations,
+    open_store,
+    schema_table,
+    tracks,
+)
+
+CLASSES = ("neutral", "happy", "sad")
+
+
+def observation(source_id: int, session_id: int, t_ms: int, track: int = 0, label: str = "happy") -> Observation:
+    probabilities = {name: 0.8 if name == label else 0.1 for name in CLASSES}
+    return Observation(t_ms, source_id, session_id, track, None, (1, 2, 30, 40), 0.9, 3, label, probabilities, "m", "1")
+
+
+def test_schema_is_created_versioned_and_reopened_unchanged(db_url: str) -> None:
+    store = open_store(db_url)
+    assert store.query(sa.select(schema_table.c.version)) == [{"version": SCHEMA_VERSION}]
+    assert migrate(store.engine) == SCHEMA_VERSION  # a second open finds it current and does nothing
+    with store.engine.begin() as connection:
+        connection.execute(schema_table.update().values(version=SCHEMA_VERSION + 1))
+    with pytest.raises(FerlabError, match="newer than this ferlab"):
+        open_store(db_url)
+    store.close()
+
+
+def test_observations_and_tracks_are_written_together(db_url: str) -> None:
+    store = open_store(db_url)
+    source = store.source_id("cam", "webcam")
+    assert store.source_id("cam", "webcam") == source
+    session = store.start_session(source, "host", 1)
+    store.write([observation(source, session, 1000), observation(source, session, 2000, label="sad")])
+    store.write([observation(source, session, 3000)])
+    rows = store.query(sa.select(observations).order_by(observations.c.t_ms))
+    assert [(r["t_ms"], r["label"], r["frames"]) for r in rows] == [
+        (1000, "happy", 3),
+        (2000, "sad", 3),
+        (3000, "happy", 3),
+    ]
+    assert store.query(sa.select(tracks.c.first_ms, tracks.c.last_ms)) == [{"first_ms": 1000, "last_ms": 3000}]
+    assert store.last_time(source) == 3000
+    store.close()
+
+
+def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
+    open_store(str(tmp_path / "m.db")).close()
+    assert sqlite3.connect(tmp_path / "m.db").execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_locked_database_buffers_then_writes_everything(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = open_store(str(path))
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    store.engine.dispose()  # new connections wait at most 0.1 s for a lock
+    sa.event.listen(store.engine, "connect", lambda c, _: c.execute("PRAGMA busy_timeout=100"))
+    writer = BufferedWriter(store, max_pending=3, retry_s=0.0)
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    writer.put([observation(source, session, 1000)])
+    writer.put([observation(source, session, 2000)])
+    assert len(writer.pending) == 2 and writer.retries >= 2
+    locker.execute("ROLLBACK")
+    writer.put([observation(source, session, 3000)])
+    assert not writer.pending
+    assert [r["t_ms"] for r in store.query(sa.select(observations.c.t_ms).order_by("t_ms"))] == [1000, 2000, 3000]
+    locker.execute("BEGIN EXCLUSIVE")
+    for t in (4000, 5000, 6000):
+        writer.put([observation(source, session, t)])
+    with pytest.raises(FerlabError, match=r"unavailable for too long; 3 intervals"):
+        writer.put([observation(source, session, 7000)])
+    locker.execute("ROLLBACK")
+    store.close()
+
+
+def test_full_disk_is_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = open_store(str(path))
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    pages = sqlite3.connect(path).execute("PRAGMA page_count").fetchone()[0]
+    # SQLite's own limit on the file's size gives the error a full disk gives (SQLITE_FULL).
+    sa.event.listen(store.engine, "connect", lambda c, _: c.execute(f"PRAGMA max_page_count={pages + 1}"))
+    store.engine.dispose()
+    writer = BufferedWriter(store)
+    with pytest.raises(FerlabError) as error:
+        writer.put([observation(source, session, t, track=t) for t in range(2000)])
+    assert "the disk is full" in str(error.value) and "\n" not in str(error.value)
+    store.close()
+
+
+def test_several_writers_share_one_postgresql(postgres_url: str) -> None:
+    """Two monitors (engines of their own) write to one server at once; every row arrives."""
+    stores = [open_store(postgres_url) for _ in range(2)]
+    errors = []
+
+    def write(store, name: str) -> None:
+        try:
+            source = store.source_id(name, "webcam")
+            session = store.start_session(source, name, 1)
+            for t in range(50):
+                store.write([observation(source, session, t * 1000)])
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(store, f"cam{i}")) for i, store in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert stores[0].query(sa.select(sa.func.count().label("n")).select_from(observations)) == [{"n": 100}]
+    for store in stores:
+        store.close()
+
+
+def test_unreachable_database_is_one_line_error() -> None:
+    with pytest.raises(FerlabError, match=r"^database postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x: "):
+        open_store("postgresql://u:secret@127.0.0.1:1/x")
+
+
+def test_hourly_counts_follow_the_observations(db_url: str) -> None:
+    store = open_store(db_url)
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    hour = 3_600_000
+    store.write([observation(source, session, t) for t in (0, 1000, hour + 5)])
+    store.write([observation(source, session, 2000, label="sad"), observation(source, session, 3000)])
+    rows = store.query(sa.select(hourly.c.hour, hourly.c.label, hourly.c.n).order_by(hourly.c.hour, hourly.c.label))
+    assert rows == [
+        {"hour": 0, "label": "happy", "n": 3},
+        {"hour": 0, "label": "sad", "n": 1},
+        {"hour": 1, "label": "happy", "n": 1},
+    ]
+    store.close()
+
+
+def test_cleanup_deletes_old_crops_only(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "m.db"))
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    day = 86_400_000
+    old, new = tmp_path / "old.jpg", tmp_path / "new.jpg"
+    old.write_bytes(b"x")
+    new.write_bytes(b"x")
+    store.write(
+        [
+            dataclasses.replace(observation(source, session, 0), crop=str(old)),
+            dataclasses.replace(observation(source, session, 9 * day), crop=str(new)),
+        ]
+    )
+    assert cleanup(store, keep_days=2, now=10 * day) == 1
+    assert not old.exists() and new.exists()
+    assert [r["crop"] for r in store.query(sa.select(observations.c.crop).order_by(observations.c.t_ms))] == [
+        None,
+        str(new),
+    ]
+    store.close()

@@ -1,0 +1,70 @@
+"""A stream that stops and comes back: an MJPEG stream from a loopback HTTP server, read through
+OpenCV; the monitor reconnects with backoff, records the gap, and a source_down rule fires."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import cv2
+import numpy as np
+import sqlalchemy as sa
+from skimage import data
+
+from ferlab.monitor.alerts import AlertEngine, Rule, Rules
+from ferlab.monitor.run import Monitor
+from ferlab.monitor.sources import LiveSource
+from ferlab.monitor.store import alerts, gaps, observations, open_store
+
+FRAMES_PER_CONNECTION = 15
+REFUSED = 2
+"""Connections refused (HTTP 503) between the two streaming ones: the source is down."""
+
+
+def test_stream_drops_reconnects_and_the_gap_is_recorded(tmp_path: Path, analyzer) -> None:
+    frame = np.full((480, 640, 3), 40, np.uint8)
+    frame[60:360, 170:470] = cv2.resize(data.astronaut(), (300, 300))
+    jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))[1].tobytes()
+    stop, requests = threading.Event(), []
+
+    class Stream(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            requests.append(self.path)
+            streaming = len(requests) in (1, REFUSED + 2)
+            if not streaming:
+                self.send_error(503)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for _ in range(FRAMES_PER_CONNECTION):
+                head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+                self.wfile.write(head + jpeg + b"\r\n")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    store = open_store(str(tmp_path / "m.db"))
+    engine = AlertEngine(store, Rules([Rule("down", "source_down", {"minutes": 0.0})]))
+    delays = []
+
+    def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        if len(requests) >= REFUSED + 2:
+            stop.set()  # the second stream ended too: the test is over
+        stop.wait(seconds)
+
+    source = LiveSource(f"http://127.0.0.1:{server.server_port}/cam.mjpg", backoff_s=0.01, sleep=sleep)
+    report = Monitor(store, analyzer, interval_s=0.05, alerts=engine).run(source, stop)
+    server.shutdown()
+    assert report.frames >= 2 * FRAMES_PER_CONNECTION - 2  # the frames of both connections (a last one may be cut)
+    assert delays[:3] == [0.01, 0.02, 0.04]  # exponential backoff while refused
+    first = store.query(sa.select(gaps).order_by(gaps.c.start_ms))[0]
+    assert first["reason"] == "no frame" and first["end_ms"] is not None and first["end_ms"] >= first["start_ms"]
+    times = [r["t_ms"] for r in store.query(sa.select(observations.c.t_ms))]
+    assert min(times) < first["start_ms"] <= first["end_ms"] <= max(times) + 50  # observations on both sides
+    assert any(a["rule"] == "down" for a in store.query(sa.select(alerts)))
+    store.close()
