@@ -7,6 +7,10 @@ reader's crops, ``--holdout 0.3 --split val``). Post-hoc levers are scored on th
 
 * ``prior balanced``, and logit adjustment by ``tau * log prior`` for a range of ``tau``
   (`ferlab.priors`; tau 1 is the balanced operating point);
+* for a model trained with label smoothing ``eps`` (its ``config.yaml``, or ``--baseline-config``
+  for the baseline): the balanced point after removing the smoothing, ``log max((p - eps/C) /
+  (1 - eps), 1e-4) - log prior`` with ``p`` the softmax and C the model's classes (smoothing
+  puts a floor of eps/C under every probability, which ``-log prior`` of a rare class overturns);
 * per-class biases fitted to maximise mean recall on one half of the benchmark's validation
   split (coordinate ascent on a grid) and scored on the other half and on SFEW (two-fold:
   each half is scored with the biases fitted on the other).
@@ -91,32 +95,47 @@ def row(lever: str, model: str, split: str, logits: torch.Tensor, labels: torch.
     }
 
 
-def score_model(lever: str, weights: Path, splits: dict, post_hoc: bool, data_root: Path) -> list[dict]:
+def score_model(
+    lever: str, weights: Path, splits: dict, data_root: Path, config_file: Path | None = None
+) -> list[dict]:
     """The rows of one model: the data and balanced points on each split, and the post-hoc levers.
 
-    Every variant is a vector of offsets added to the model's logits (all its classes) before the
+    Every variant but the unsmoothed one is a vector of offsets added to the model's logits (all its classes) before the
     split's classes are picked out (`evaluate_model`'s ``logit_offsets``). A model file without
-    its training class prior gets it from the run's ``config.yaml`` (its data under ``data_root``)."""
+    its training class prior gets it from its training config (``config_file``, else the run's
+    ``config.yaml``; its data under ``data_root``), which also gives its label smoothing."""
     model, record = load_model(weights)
     classes = tuple(record["classes"])
     calibration = OutputCalibration.from_record(record)
+    config_file = config_file or weights.parent / "config.yaml"
+    config = load_config(config_file, data_root=str(data_root)) if config_file.exists() else None
+    smoothing = config.label_smoothing if config else 0.0
     if calibration.class_prior is None:  # trained before model files stored it: its config's data
-        config = load_config(weights.parent / "config.yaml", data_root=str(data_root))
         calibration = replace(calibration, class_prior=tuple(training_data(config)[0].class_prior()))
     name = str(weights.relative_to(REPO) if weights.is_relative_to(REPO) else weights)
     data = calibration.offsets("data", len(classes))
     log_prior = np.log(np.clip(np.asarray(calibration.class_prior), 1e-12, None))
     variants = {lever: data, f"{lever}, prior balanced": calibration.offsets("balanced", len(classes))}
-    if post_hoc:
-        variants.update({f"{lever}, post-hoc tau {tau}": data - tau * log_prior for tau in TAUS})
+    variants.update({f"{lever}, post-hoc tau {tau}": data - tau * log_prior for tau in TAUS})
     rows = []
     for split, dataset in splits.items():
         for tag, offsets in variants.items():
             result = evaluate_model(model, dataset, classes, device="cpu", logit_offsets=offsets)
             rows.append(row(tag, name, split, result.logits, result.labels, result.classes))
-    if post_hoc:
-        rows += _fitted_bias_rows(lever, name, model, classes, data, splits)
+            if smoothing > 0 and tag == lever:
+                columns = [classes.index(c) for c in result.classes]
+                unsmoothed = unsmooth(result.logits, smoothing, len(classes)) - torch.from_numpy(log_prior[columns])
+                tag = f"{lever}, prior balanced after removing smoothing {smoothing}"
+                rows.append(row(tag, name, split, unsmoothed.float(), result.labels, result.classes))
+    rows += _fitted_bias_rows(lever, name, model, classes, data, splits)
     return rows
+
+
+def unsmooth(logits: torch.Tensor, smoothing: float, num_classes: int) -> torch.Tensor:
+    """Log-probabilities with label smoothing's floor taken out: ``log max((p - eps/C) / (1 - eps),
+    1e-4)``, since a model trained on smoothed targets learns ``p = (1 - eps) q + eps/C``."""
+    p = torch.softmax(logits.double(), dim=1)
+    return torch.log(torch.clamp((p - smoothing / num_classes) / (1 - smoothing), min=1e-4))
 
 
 def _fitted_bias_rows(lever: str, name: str, model, classes, data: np.ndarray, splits: dict) -> list[dict]:
@@ -172,17 +191,23 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, required=True, help="the FER2013/FERPlus folder")
     parser.add_argument("--sfew", type=Path, required=True, help="the SFEW Train folder")
     parser.add_argument("--baseline", default="ferlab-wild")
+    parser.add_argument(
+        "--baseline-config",
+        type=Path,
+        default=REPO / "configs/ferplus_wild_lwf_masked.yaml",
+        help="the baseline's training config (its label smoothing)",
+    )
     args = parser.parse_args()
     sfew = load_dataset("folder", args.sfew, "val", holdout=0.3)
     ferplus = {"FERPlus val": load_dataset("ferplus", args.data_root, "val", mode="majority"), "SFEW val": sfew}
     fer2013 = {"FER2013 PublicTest": load_dataset("fer2013", args.data_root, "val"), "SFEW val": sfew}
     rows = []
-    models = [(f"baseline {args.baseline}", resolve_model(args.baseline), True)]
-    models += [(run.parent.name, run, True) for run in sorted((REPO / "results/balanced/runs").glob("*/best.pt"))]
-    for lever, weights, post_hoc in models:
+    models = [(f"baseline {args.baseline}", resolve_model(args.baseline), args.baseline_config)]
+    models += [(run.parent.name, run, None) for run in sorted((REPO / "results/balanced/runs").glob("*/best.pt"))]
+    for lever, weights, config_file in models:
         classes = load_model(weights)[1]["classes"]
         splits = ferplus if len(classes) == 8 else fer2013
-        rows += score_model(lever, weights, splits, post_hoc, args.data_root)
+        rows += score_model(lever, weights, splits, args.data_root, config_file)
         print(f"scored {lever}", flush=True)
     table = pd.DataFrame(rows)
     table.to_csv(REPO / "results/balanced.csv", index=False, float_format="%.4f")
