@@ -50,8 +50,26 @@ def test_the_balanced_point_changes_the_decision_exactly_as_the_formula_says() -
 
 def test_a_logit_adjusted_model_gets_its_tau_back_at_either_point() -> None:
     calibration = OutputCalibration(class_prior=PRIOR, logit_adjustment=1.0)
-    np.testing.assert_allclose(calibration.offsets("data", 3), np.log(PRIOR), rtol=1e-6)
-    np.testing.assert_allclose(calibration.offsets("balanced", 3), 0.0)
+    zeros = np.zeros((1, 3))
+    np.testing.assert_allclose(calibration.adjuster("data")(zeros)[0], np.log(PRIOR), rtol=1e-6)
+    np.testing.assert_allclose(calibration.adjuster("balanced")(zeros)[0], 0.0, atol=1e-7)
+
+
+def test_the_balanced_point_of_a_smoothed_model_takes_out_the_smoothing_floor_first() -> None:
+    """By hand: eps 0.15 over 3 classes puts a floor of 0.05 under every probability. Sad at the
+    floor (p = 0.05) has no evidence, yet p / prior makes it win (0.05 / 0.01 = 5); without the
+    floor q = [0.45, 0.40, 0] / 0.85 = [0.529, 0.471, 1e-4 kept], and q / prior makes happy win."""
+    prior = (0.6, 0.39, 0.01)
+    p = np.array([0.5, 0.45, 0.05])
+    crop = np.zeros((1, 48, 48), np.uint8)
+    plain = FixedLogits(np.log(p), OutputCalibration(class_prior=prior), "balanced").predict_proba(crop)[0]
+    smoothed = OutputCalibration(class_prior=prior, label_smoothing=0.15)
+    balanced = FixedLogits(np.log(p), smoothed, "balanced").predict_proba(crop)[0]
+    data = FixedLogits(np.log(p), smoothed, "data").predict_proba(crop)[0]
+    ratio = np.array([0.45 / 0.85 / 0.6, 0.40 / 0.85 / 0.39, 1e-4 / 0.01])
+    np.testing.assert_allclose(balanced, ratio / ratio.sum(), rtol=1e-5)
+    np.testing.assert_allclose(data, p, rtol=1e-5)  # the data point keeps the model's own output
+    assert plain.argmax() == 2 and balanced.argmax() == 1 and data.argmax() == 0
 
 
 def test_each_point_uses_its_own_temperature_and_a_model_without_a_prior_has_only_data() -> None:
@@ -67,8 +85,11 @@ def test_each_point_uses_its_own_temperature_and_a_model_without_a_prior_has_onl
 def test_the_stored_prior_round_trips_through_the_pt_and_the_onnx(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = create_model("lenet_like", num_classes=3)
-    record = model_record(model, "lenet_like", {}, CLASSES, class_prior=PRIOR, logit_adjustment=0.5)
-    record.update(OutputCalibration(1.3, {"none": 1.3}, {"none": 0.8}, PRIOR, 0.5).to_record())
+    record = model_record(
+        model, "lenet_like", {}, CLASSES, class_prior=PRIOR, logit_adjustment=0.5, label_smoothing=0.1
+    )
+    calibration = OutputCalibration(1.3, {"none": 1.3}, {"none": 0.8}, PRIOR, 0.5, 0.1)
+    record.update(calibration.to_record())
     save_atomically(record, tmp_path / "model.pt")
     onnx = export_onnx(tmp_path / "model.pt", tmp_path / "model.onnx")
     crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
@@ -76,8 +97,9 @@ def test_the_stored_prior_round_trips_through_the_pt_and_the_onnx(tmp_path: Path
         on_torch = ExpressionClassifier.load(tmp_path / "model.pt", device=torch.device("cpu"), prior=point)
         on_onnx = OnnxClassifier.load(onnx, prior=point)
         for classifier in (on_torch, on_onnx):
-            np.testing.assert_allclose(classifier.offsets, (0.5 - (point == "balanced")) * np.log(PRIOR), rtol=1e-5)
+            assert classifier.calibration == calibration
             assert classifier.temperature == pytest.approx(1.3 if point == "data" else 0.8)
         np.testing.assert_allclose(on_onnx.predict_proba(crops), on_torch.predict_proba(crops), atol=1e-5)
     stored = torch.load(tmp_path / "model.pt", weights_only=True)
     assert stored["class_prior"] == pytest.approx(PRIOR) and stored["logit_adjustment"] == 0.5
+    assert stored["label_smoothing"] == 0.1

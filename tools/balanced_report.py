@@ -5,12 +5,9 @@ Scores the shipped baseline and every finished lever run of ``tools/balanced_que
 labels) or FER2013 PublicTest, by the model's classes, and the SFEW validation part (the
 reader's crops, ``--holdout 0.3 --split val``). Post-hoc levers are scored on the same logits:
 
-* ``prior balanced``, and logit adjustment by ``tau * log prior`` for a range of ``tau``
-  (`ferlab.priors`; tau 1 is the balanced operating point);
-* for a model trained with label smoothing ``eps`` (its ``config.yaml``, or ``--baseline-config``
-  for the baseline): the balanced point after removing the smoothing, ``log max((p - eps/C) /
-  (1 - eps), 1e-4) - log prior`` with ``p`` the softmax and C the model's classes (smoothing
-  puts a floor of eps/C under every probability, which ``-log prior`` of a rare class overturns);
+* ``prior balanced`` (`ferlab.priors`: for a model trained with label smoothing, the smoothing's
+  floor taken out first), and logit adjustment by ``tau * log prior`` for a range of ``tau``
+  (tau 1 is the balanced point with the floor kept);
 * per-class biases fitted to maximise mean recall on one half of the benchmark's validation
   split (coordinate ascent on a grid) and scored on the other half and on SFEW (two-fold:
   each half is scored with the biases fitted on the other).
@@ -26,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -49,7 +47,7 @@ matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TAUS = (0.25, 0.5, 0.75, 1.25, 1.5)
+TAUS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)  # tau 1 keeps the smoothing floor: the plain balanced point
 BIAS_GRID = np.round(np.arange(-3.0, 3.01, 0.1), 2)
 
 
@@ -100,49 +98,43 @@ def score_model(
 ) -> list[dict]:
     """The rows of one model: the data and balanced points on each split, and the post-hoc levers.
 
-    Every variant but the unsmoothed one is a vector of offsets added to the model's logits (all its classes) before the
-    split's classes are picked out (`evaluate_model`'s ``logit_offsets``). A model file without
-    its training class prior gets it from its training config (``config_file``, else the run's
-    ``config.yaml``; its data under ``data_root``), which also gives its label smoothing."""
+    Every variant maps the model's logits (all its classes) before the split's classes are picked
+    out (`evaluate_model`'s ``adjust_logits``). A model file that lacks its training class prior or
+    label smoothing gets them from its training config (``config_file``, else the run's
+    ``config.yaml``; its data under ``data_root``)."""
     model, record = load_model(weights)
     classes = tuple(record["classes"])
     calibration = OutputCalibration.from_record(record)
     config_file = config_file or weights.parent / "config.yaml"
-    config = load_config(config_file, data_root=str(data_root)) if config_file.exists() else None
-    smoothing = config.label_smoothing if config else 0.0
-    if calibration.class_prior is None:  # trained before model files stored it: its config's data
-        calibration = replace(calibration, class_prior=tuple(training_data(config)[0].class_prior()))
+    if config_file.exists() and ("class_prior" not in record or "label_smoothing" not in record):
+        config = load_config(config_file, data_root=str(data_root))
+        prior = record.get("class_prior") or tuple(training_data(config)[0].class_prior())
+        calibration = replace(calibration, class_prior=tuple(prior), label_smoothing=config.label_smoothing)
     name = str(weights.relative_to(REPO) if weights.is_relative_to(REPO) else weights)
-    data = calibration.offsets("data", len(classes))
+    data = calibration.adjuster("data")
     log_prior = np.log(np.clip(np.asarray(calibration.class_prior), 1e-12, None))
-    variants = {lever: data, f"{lever}, prior balanced": calibration.offsets("balanced", len(classes))}
-    variants.update({f"{lever}, post-hoc tau {tau}": data - tau * log_prior for tau in TAUS})
+    smoothing = f" (smoothing {calibration.label_smoothing} taken out)" if calibration.label_smoothing else ""
+    variants = {lever: data, f"{lever}, prior balanced{smoothing}": calibration.adjuster("balanced")}
+    variants.update({f"{lever}, post-hoc tau {tau}": _minus(data, tau * log_prior) for tau in TAUS})
     rows = []
     for split, dataset in splits.items():
-        for tag, offsets in variants.items():
-            result = evaluate_model(model, dataset, classes, device="cpu", logit_offsets=offsets)
+        for tag, adjust in variants.items():
+            result = evaluate_model(model, dataset, classes, device="cpu", adjust_logits=adjust)
             rows.append(row(tag, name, split, result.logits, result.labels, result.classes))
-            if smoothing > 0 and tag == lever:
-                columns = [classes.index(c) for c in result.classes]
-                unsmoothed = unsmooth(result.logits, smoothing, len(classes)) - torch.from_numpy(log_prior[columns])
-                tag = f"{lever}, prior balanced after removing smoothing {smoothing}"
-                rows.append(row(tag, name, split, unsmoothed.float(), result.labels, result.classes))
     rows += _fitted_bias_rows(lever, name, model, classes, data, splits)
     return rows
 
 
-def unsmooth(logits: torch.Tensor, smoothing: float, num_classes: int) -> torch.Tensor:
-    """Log-probabilities with label smoothing's floor taken out: ``log max((p - eps/C) / (1 - eps),
-    1e-4)``, since a model trained on smoothed targets learns ``p = (1 - eps) q + eps/C``."""
-    p = torch.softmax(logits.double(), dim=1)
-    return torch.log(torch.clamp((p - smoothing / num_classes) / (1 - smoothing), min=1e-4))
+def _minus(adjust: Callable[[np.ndarray], np.ndarray], offsets: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """``adjust`` followed by subtracting ``offsets`` from every row."""
+    return lambda logits: (adjust(logits) - offsets).astype(np.float32)
 
 
-def _fitted_bias_rows(lever: str, name: str, model, classes, data: np.ndarray, splits: dict) -> list[dict]:
+def _fitted_bias_rows(lever: str, name: str, model, classes, data: Callable, splits: dict) -> list[dict]:
     """Per-class biases fitted on one half of the benchmark's val split, scored on the other half
     (two-fold) and, fitted on all of it, on the SFEW validation part."""
     bench, *others = splits
-    result = evaluate_model(model, splits[bench], classes, device="cpu", logit_offsets=data)
+    result = evaluate_model(model, splits[bench], classes, device="cpu", adjust_logits=data)
     logits, labels = result.logits.numpy(), result.labels.numpy()
     halves = np.random.default_rng(0).permutation(len(labels)) % 2
     decided = np.empty(len(labels), dtype=np.int64)
@@ -153,7 +145,7 @@ def _fitted_bias_rows(lever: str, name: str, model, classes, data: np.ndarray, s
     rows = [row(f"{lever}, per-class biases (two-fold)", name, bench, one_hot, result.labels, result.classes)]
     biases = fit_biases(logits, labels)
     for split in others:
-        other = evaluate_model(model, splits[split], classes, device="cpu", logit_offsets=data + biases)
+        other = evaluate_model(model, splits[split], classes, device="cpu", adjust_logits=_minus(data, -biases))
         tag = f"{lever}, per-class biases (fitted on {bench})"
         rows.append(row(tag, name, split, other.logits, other.labels, other.classes))
     return rows

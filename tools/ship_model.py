@@ -9,9 +9,10 @@ temperatures (one per TTA mode and operating point, which the application's ``--
 results/shipped/NAME/. The model card (src/ferlab/weights/NAME.md) is written by hand from
 those reports.
 
-A model file that stores no training class prior (shipped before 2026-12-04) can be shipped
-again in place with ``--train-config``: the prior is computed from the training data that
-config names (the same reading as ``ferlab train``).
+A model file that stores no training class prior or label smoothing (shipped before
+2026-12-04) can be shipped again in place with ``--train-config``: the prior is computed from
+the training data that config names (the same reading as ``ferlab train``), and the label
+smoothing is the config's.
 
 Usage:
     python tools/ship_model.py RUN_DIR --name ferlab-ferplus --data ferplus \\
@@ -46,21 +47,24 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--data-root", type=Path, required=True)
     parser.add_argument("--mode", default="majority", help="FERPlus label mode of the test split")
-    parser.add_argument("--train-config", type=Path, help="training config, for a model file without a class prior")
+    parser.add_argument(
+        "--train-config", type=Path, help="training config, for a model file without a class prior or label smoothing"
+    )
     args = parser.parse_args()
     options = {"mode": args.mode} if args.data == "ferplus" else {}
     reports = REPO / "results" / "shipped" / args.name
     model, source = load_model(args.run)
-    prior = source.get("class_prior")
-    if prior is None:
-        if args.train_config is None:
-            raise SystemExit(f"{args.run} stores no training class prior: give --train-config")
-        prior = training_data(load_config(args.train_config, data_root=str(args.data_root)))[0].class_prior()
+    prior, smoothing = source.get("class_prior"), source.get("label_smoothing")
     weights = args.run
-    if "class_prior" not in source:  # evaluate the balanced point with the prior it will ship with
-        weights = reports / "with_prior.pt"
+    if prior is None or smoothing is None:
+        if args.train_config is None:
+            raise SystemExit(f"{args.run} stores no training class prior or label smoothing: give --train-config")
+        config = load_config(args.train_config, data_root=str(args.data_root))
+        prior = prior if prior is not None else training_data(config)[0].class_prior()
+        smoothing = config.label_smoothing
+        weights = reports / "with_prior.pt"  # evaluate the balanced point as it will ship
         reports.mkdir(parents=True, exist_ok=True)
-        save_atomically({**source, "class_prior": [float(p) for p in prior]}, weights)
+        save_atomically({**source, "class_prior": [float(p) for p in prior], "label_smoothing": smoothing}, weights)
     command = f"python tools/ship_model.py {' '.join(sys.argv[1:])}"
     scores: dict[str, dict[str, dict]] = {"data": {}, "balanced": {}}
     for point, tta in itertools.product(scores, ("none", "flip", "tencrop")):
@@ -99,6 +103,7 @@ def main() -> None:
         },
         prior,
         source.get("logit_adjustment", 0.0),
+        smoothing,
     )
     calibration = OutputCalibration.from_record(shipped)
     for point, by_tta in scores.items():

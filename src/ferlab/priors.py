@@ -13,7 +13,14 @@ Two operating points (``--prior``), from the training class prior ``pi`` a model
 
 A model trained with a logit-adjusted loss (``logit_adjustment: tau``) outputs logits that
 already carry ``-tau log pi``; the stored ``tau`` is added back, so both points mean the same
-thing for every model: ``data = raw + tau log pi`` and ``balanced = raw + (tau - 1) log pi``.
+thing for every model: ``data = raw + tau log pi`` and ``balanced = data - log pi``.
+
+A model trained with label smoothing ``eps`` learns ``p = (1 - eps) q + eps / C`` rather than
+the class probabilities ``q``: no class falls below ``eps / C``, and ``-log pi`` of a rare class
+(contempt, 0.4% of FERPlus: +5.6) then outweighs every margin the network learned. Its
+balanced point first takes that floor out: ``balanced = log max((p - eps/C) / (1 - eps), 1e-4)
+- log pi``, with ``p`` the softmax of the data point (the data point is unchanged: the floor
+does not move its argmax, and its temperature absorbs it).
 Each point has its own temperature per TTA mode, fitted on the validation split when the model
 was shipped (``tools/ship_model.py``), so its probabilities stay calibrated.
 """
@@ -21,8 +28,8 @@ was shipped (``tools/ship_model.py``), so its probabilities stay calibrated.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +41,8 @@ PRIORS: tuple[str, ...] = ("data", "balanced")
 """The operating points: the training class prior, or every class equally likely."""
 DEFAULT_PRIOR = "data"
 """The operating point the application uses unless told otherwise (see the README, "Operating point")."""
+SMOOTHING_FLOOR = 1e-4
+"""The least probability a class keeps once label smoothing's floor is taken out."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class OutputCalibration:
         class_prior: the training class shares, in output order (None: not stored; such a model
             has only the ``data`` point).
         logit_adjustment: the ``tau`` of the logit-adjusted loss it was trained with (0: none).
+        label_smoothing: the label smoothing ``eps`` it was trained with (0: none).
     """
 
     temperature: float = 1.0
@@ -54,6 +64,7 @@ class OutputCalibration:
     balanced_tta_temperatures: Mapping[str, float] = field(default_factory=dict)
     class_prior: tuple[float, ...] | None = None
     logit_adjustment: float = 0.0
+    label_smoothing: float = 0.0
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> OutputCalibration:
@@ -65,6 +76,7 @@ class OutputCalibration:
             dict(record.get("balanced_tta_temperatures", {})),
             None if prior is None else tuple(float(p) for p in prior),
             float(record.get("logit_adjustment", 0.0)),
+            float(record.get("label_smoothing", 0.0)),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -74,6 +86,7 @@ class OutputCalibration:
             "tta_temperatures": {k: float(v) for k, v in self.tta_temperatures.items()},
             "balanced_tta_temperatures": {k: float(v) for k, v in self.balanced_tta_temperatures.items()},
             "logit_adjustment": float(self.logit_adjustment),
+            "label_smoothing": float(self.label_smoothing),
         }
         if self.class_prior is not None:
             record["class_prior"] = list(self.class_prior)
@@ -81,8 +94,8 @@ class OutputCalibration:
 
     def to_metadata(self) -> dict[str, str]:
         """ONNX ``metadata_props`` entries (strings): ``ferlab.temperature``, ``ferlab.tta_temperatures``,
-        ``ferlab.balanced_tta_temperatures``, ``ferlab.class_prior`` (JSON list or null) and
-        ``ferlab.logit_adjustment``."""
+        ``ferlab.balanced_tta_temperatures``, ``ferlab.class_prior`` (JSON list or null),
+        ``ferlab.logit_adjustment`` and ``ferlab.label_smoothing``."""
         return {
             "ferlab.temperature": repr(float(self.temperature)),
             "ferlab.tta_temperatures": json.dumps({k: float(v) for k, v in self.tta_temperatures.items()}),
@@ -91,6 +104,7 @@ class OutputCalibration:
             ),
             "ferlab.class_prior": json.dumps(None if self.class_prior is None else list(self.class_prior)),
             "ferlab.logit_adjustment": repr(float(self.logit_adjustment)),
+            "ferlab.label_smoothing": repr(float(self.label_smoothing)),
         }
 
     @classmethod
@@ -104,10 +118,13 @@ class OutputCalibration:
             json.loads(meta.get("ferlab.balanced_tta_temperatures", "{}")),
             None if prior is None else tuple(float(p) for p in prior),
             float(meta.get("ferlab.logit_adjustment", "0.0")),
+            float(meta.get("ferlab.label_smoothing", "0.0")),
         )
 
-    def offsets(self, prior: str, num_classes: int) -> np.ndarray:
-        """float32 ``(num_classes,)`` added to the raw logits for operating point ``prior``."""
+    def adjuster(self, prior: str) -> Callable[[np.ndarray], np.ndarray]:
+        """The map from raw logits ``(N, C)`` to the logits of operating point ``prior`` (float32;
+        the temperature is applied after it). Raises `FerlabError` for a balanced point without a
+        stored prior."""
         check_choice(prior, PRIORS, "prior")
         if self.class_prior is None:
             if prior == "balanced":
@@ -115,9 +132,22 @@ class OutputCalibration:
                     "this model stores no training class prior, so it has no balanced operating point; "
                     "use --prior data (models trained or shipped since 2026-12-04 store one)"
                 )
-            return np.zeros(num_classes, dtype=np.float32)
+            return lambda logits: np.asarray(logits, dtype=np.float32)
         log_prior = np.log(np.clip(np.asarray(self.class_prior, dtype=np.float64), 1e-12, None))
-        return ((self.logit_adjustment - (prior == "balanced")) * log_prior).astype(np.float32)
+        to_data = self.logit_adjustment * log_prior
+        if prior == "data":
+            return lambda logits: (np.asarray(logits, dtype=np.float64) + to_data).astype(np.float32)
+        smoothing = self.label_smoothing
+
+        def balanced(logits: np.ndarray) -> np.ndarray:
+            data = np.asarray(logits, dtype=np.float64) + to_data
+            if smoothing:
+                p = np.exp(data - data.max(axis=1, keepdims=True))
+                p /= p.sum(axis=1, keepdims=True)
+                data = np.log(np.maximum((p - smoothing / p.shape[1]) / (1 - smoothing), SMOOTHING_FLOOR))
+            return (data - log_prior).astype(np.float32)
+
+        return balanced
 
     def temperature_for(self, tta: str, prior: str) -> float:
         """The temperature fitted for ``tta`` at operating point ``prior``; the point's plain one
@@ -130,13 +160,5 @@ class OutputCalibration:
         """A copy with the temperatures of operating point ``prior`` replaced by ``by_tta``."""
         by_tta = {k: float(v) for k, v in by_tta.items()}
         if prior == "balanced":
-            return OutputCalibration(
-                self.temperature, self.tta_temperatures, by_tta, self.class_prior, self.logit_adjustment
-            )
-        return OutputCalibration(
-            by_tta.get("none", self.temperature),
-            by_tta,
-            self.balanced_tta_temperatures,
-            self.class_prior,
-            self.logit_adjustment,
-        )
+            return replace(self, balanced_tta_temperatures=by_tta)
+        return replace(self, temperature=by_tta.get("none", self.temperature), tta_temperatures=by_tta)

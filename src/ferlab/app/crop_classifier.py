@@ -25,7 +25,7 @@ class CropClassifier(ABC):
             margin; `ferlab.preprocess.Preprocessing`), as the model stores it.
         calibration: the prior and temperatures the model file carries.
         prior: the operating point, ``data`` or ``balanced`` (see `ferlab.priors`).
-        offsets: added to the logits for that operating point.
+        adjust: maps the model's logits to that operating point's (`ferlab.priors`).
         temperature: the adjusted logits are divided by it before the softmax (fitted on the
             validation split for this TTA and operating point when the model was shipped;
             1.0 otherwise; see `ferlab.priors.OutputCalibration.temperature_for`).
@@ -53,7 +53,7 @@ class CropClassifier(ABC):
         self.tta = check_choice(tta, TTA_MODES, "TTA mode")
         self.prior = check_choice(prior, PRIORS, "prior")
         try:
-            self.offsets = calibration.offsets(prior, len(classes))
+            self.adjust = calibration.adjuster(prior)
         except FerlabError as error:
             raise FerlabError(f"{name}: {error}") from None
         self.temperature = calibration.temperature_for(tta, prior)
@@ -76,8 +76,6 @@ class CropClassifier(ABC):
         """``(N, len(classes))`` float32 probabilities for uint8 crops ``(N, H, W[, 3])``."""
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        logits = (np.asarray(self.logits(crops, batch_size), dtype=np.float32) + self.offsets) / np.float32(
-            self.temperature
-        )
+        logits = self.adjust(self.logits(crops, batch_size)) / np.float32(self.temperature)
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)

@@ -440,6 +440,7 @@ class _Run:
             metrics,
             self.train_set.class_prior(),
             self.config.logit_adjustment,
+            self.config.label_smoothing,
         )
 
     def _save_last(self, epochs_done: int) -> None:

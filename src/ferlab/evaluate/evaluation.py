@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,15 +51,15 @@ def _scored_logits(
     device: torch.device | None,
     occlusion: str = "none",
     seed: int = 0,
-    logit_offsets: np.ndarray | None = None,
+    adjust_logits: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """Logits over the scored classes, labels in that space, and the mask of images kept."""
     labels = alignment.map(dataset.labels)
     keep = labels >= 0
     images = occlude(dataset.images[keep], occlusion, seed)
     logits = predict_logits(model, images, tta, batch_size, device)
-    if logit_offsets is not None:
-        logits = logits + torch.from_numpy(np.asarray(logit_offsets, dtype=np.float32))
+    if adjust_logits is not None:
+        logits = torch.from_numpy(adjust_logits(logits.cpu().numpy()))
     return logits[:, torch.from_numpy(alignment.logit_columns)], torch.from_numpy(labels[keep]), keep
 
 
@@ -78,7 +78,7 @@ def evaluate_model(
     seed: int = 0,
     calibration_set: FaceDataset | None = None,
     calibration_skip_reason: str = "no validation set given",
-    logit_offsets: np.ndarray | None = None,
+    adjust_logits: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> EvalResult:
     """Score ``model`` (whose logits are in ``classes`` order) on a labelled ``dataset``.
 
@@ -97,8 +97,8 @@ def evaluate_model(
         calibration_set: labelled held-out images (the validation split) to fit the
             temperature on, with the same TTA; None skips temperature scaling.
         calibration_skip_reason: why ``calibration_set`` is None, for the notes.
-        logit_offsets: added to the model's logits (all its classes) before anything is scored
-            or calibrated: the operating point (`ferlab.priors.OutputCalibration.offsets`).
+        adjust_logits: maps the model's logits ``(N, C)``, all its classes, to those scored and
+            calibrated: the operating point (`ferlab.priors.OutputCalibration.adjuster`).
 
     Raises:
         DataError: the dataset has no labels, or no image of a class the model knows.
@@ -109,7 +109,7 @@ def evaluate_model(
     device = torch.device(device) if device is not None else None
     alignment = align_labels(dataset.classes, classes)
     logits, labels, keep = _scored_logits(
-        model, dataset, alignment, tta, batch_size, device, occlusion, seed, logit_offsets
+        model, dataset, alignment, tta, batch_size, device, occlusion, seed, adjust_logits
     )
     if labels.numel() == 0:
         raise DataError(f"{where}: no image has a class the model knows ({', '.join(classes)})")
@@ -130,7 +130,7 @@ def evaluate_model(
         calibration = {"skipped": f"{calibration_set.name} split {calibration_set.split!r} has no labels"}
     elif calibration_set is not None:
         fit_logits, fit_labels, _ = _scored_logits(
-            model, calibration_set, alignment, tta, batch_size, device, logit_offsets=logit_offsets
+            model, calibration_set, alignment, tta, batch_size, device, adjust_logits=adjust_logits
         )
         temperature = fit_temperature(fit_logits, fit_labels)
         calibration = {

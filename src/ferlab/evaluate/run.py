@@ -87,7 +87,7 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
         return run_end_to_end(request)
     model, record = load_model(request.weights)
     try:
-        offsets = OutputCalibration.from_record(record).offsets(request.prior, len(record["classes"]))
+        adjust = OutputCalibration.from_record(record).adjuster(request.prior)
     except FerlabError as error:
         raise FerlabError(f"{request.weights}: {error}") from None
     dataset = load_dataset(request.data, request.data_root, request.split, **request.data_options)
@@ -100,7 +100,7 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
         dataset,
         record["classes"],
         tta=request.tta,
-        logit_offsets=offsets,
+        adjust_logits=adjust,
         batch_size=request.batch_size,
         device=device,
         occlusion=request.occlusion,
