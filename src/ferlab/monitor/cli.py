@@ -78,6 +78,12 @@ def run_command(
     ),
     once: bool = typer.Option(False, "--once", help="Folders: read the photos there now, then stop (no watching)."),
     buffer: int = typer.Option(600, "--buffer", help="Intervals kept while the database is unavailable."),
+    check_every: float = typer.Option(
+        60.0,
+        "--check-every",
+        help="Seconds between checks of the not_seen and source_down rules on the wall clock, which then "
+        "fire with nothing observed (with a webcam, stream or watched folder among the sources).",
+    ),
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Shipped model name, run folder or model file."),
     detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="Face detector (see `ferlab predict --help`)."),
     detect_size: int | None = typer.Option(None, "--detect-size", help="Search for faces in a copy shrunk to N px."),
@@ -91,7 +97,7 @@ def run_command(
     from ferlab.app import FaceAnalyzer
     from ferlab.faces import get_detector
     from ferlab.faces.roi import RoiDetector
-    from ferlab.monitor.sources import WatchedFolder, open_source, parse_start
+    from ferlab.monitor.sources import LiveSource, WatchedFolder, open_source, parse_start
 
     start_ms = None if start is None else parse_start(start)
     opened = [open_source(spec, start_ms, once) for spec in sources]  # bad sources fail before the model loads
@@ -123,6 +129,11 @@ def run_command(
         return FaceAnalyzer(RoiDetector(get_detector(detector, max_side=detect_size), every), model, prior=prior)
 
     stop, reports, errors = threading.Event(), [], []
+    live = any(isinstance(source, LiveSource) or (isinstance(source, WatchedFolder) and not once) for source in opened)
+    if engine is not None and engine.timed and live:  # recorded files alone: their media time drives the rules
+        from ferlab.monitor.alerts import PeriodicCheck
+
+        PeriodicCheck(engine, check_every).start(stop)
 
     def work(source) -> None:
         try:

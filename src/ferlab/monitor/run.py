@@ -30,7 +30,7 @@ from ferlab.app.tracking import IoUTracker
 from ferlab.errors import FerlabError, first_line
 from ferlab.monitor.aggregate import Interval, IntervalAggregator
 from ferlab.monitor.sources import ItemError, LiveSource, VideoFile, WatchedFolder
-from ferlab.monitor.store import Observation, Store, now_ms
+from ferlab.monitor.store import Observation, Store
 from ferlab.version import package_version
 
 if TYPE_CHECKING:
@@ -174,8 +174,13 @@ class Monitor:
             session_id = self.store.start_session(source_id, socket.gethostname(), os.getpid())
         except sa.exc.OperationalError as error:
             raise FerlabError(f"database {self.store.url}: {first_line(error.orig or error)}") from None
-        if isinstance(source, LiveSource):
-            source.on_gap = lambda start, end, reason: self._gap(source_id, start, end, reason)
+        live = isinstance(source, LiveSource)
+        if live:
+            source.on_gap = lambda start, end, reason: self._gap(
+                source_id, start, end, reason, int(source.clock() * 1000)
+            )
+            if self.alerts is not None:  # a source that never delivers is down from its start
+                self.alerts.heartbeat(source_id, int(source.clock() * 1000))
         context = _Context(source_id, session_id, {})
         try:
             if isinstance(source, WatchedFolder):
@@ -185,6 +190,8 @@ class Monitor:
                 self._run_stream(source, context, report, stop)
             self.writer.close()
         finally:
+            if live and self.alerts is not None:
+                self.alerts.stopped(source_id)
             report.seconds = time.perf_counter() - started
             try:
                 self.store.end_session(session_id)
@@ -192,7 +199,7 @@ class Monitor:
                 log.warning("database %s: %s", self.store.url, first_line(error.orig or error))
         return report
 
-    def _gap(self, source_id: int, start_ms: int, end_ms: int | None, reason: str) -> None:
+    def _gap(self, source_id: int, start_ms: int, end_ms: int | None, reason: str, now: int) -> None:
         """Record a source's gap (opened once per ``start_ms``, closed at ``end_ms``) and tell the alerts;
         with the database unavailable too, the gap is only logged."""
         try:
@@ -201,7 +208,7 @@ class Monitor:
             if end_ms is not None:
                 self.store.close_gap(self._gaps.pop(start_ms), end_ms)
             if self.alerts is not None:
-                self.alerts.source_gap(source_id, start_ms, end_ms, now_ms())
+                self.alerts.source_gap(source_id, start_ms, end_ms, now)
         except sa.exc.OperationalError as error:
             log.warning("database %s: gap of source %d not recorded: %s", self.store.url, source_id, first_line(error))
 
@@ -211,7 +218,10 @@ class Monitor:
         after = self.store.last_time(context.source_id) if isinstance(source, VideoFile) else None
         if after is not None:  # a restart: the last recorded interval is complete, go on after it
             after = after - after % self.interval_ms + self.interval_ms - 1
+        heartbeat = self.alerts.heartbeat if self.alerts is not None and isinstance(source, LiveSource) else None
         for frame in source.frames(after, stop):
+            if heartbeat is not None:
+                heartbeat(context.source_id, frame.t_ms)
             faces = self.analyzer.analyze(frame.rgb)
             ids = tracker.update([face.box for face in faces])
             for track, face in zip(ids, faces):
