@@ -183,3 +183,32 @@ def test_without_the_monitor_extra_every_command_says_so_in_one_line(tmp_path: P
         run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
         assert run.returncode == 2
         assert run.stderr.strip() == 'error: monitoring needs sqlalchemy, yaml: pip install "ferlab[monitor]"'
+
+
+def test_postgresql_down_during_a_run_drops_past_the_buffer_and_reports_it(clip: Path, analyzer, proxied_postgres):
+    """PostgreSQL becomes unreachable at the clip's first frame and reachable again at its last:
+    with a buffer of 2 intervals, the run finishes, writes what the buffer kept and reports the
+    rest as dropped."""
+    url, proxy = proxied_postgres
+    frames = []
+
+    class Cutting:
+        """The analyzer, cutting the database at the first frame and restoring it at the last."""
+
+        def __getattr__(self, name: str):
+            return getattr(analyzer, name)
+
+        def analyze(self, rgb):
+            frames.append(1)
+            if len(frames) == 1:
+                proxy.close()
+            if len(frames) == CLIP_SECONDS * 10:
+                proxy.open()
+            return analyzer.analyze(rgb)
+
+    store = open_store(url)
+    report = Monitor(store, Cutting(), max_pending=2).run(VideoFile(clip, parse_start(START)))
+    kept = [row["t_ms"] for row in store.query(sa.select(observations.c.t_ms).order_by(observations.c.t_ms))]
+    assert report.observations == CLIP_SECONDS and report.dropped == CLIP_SECONDS - 3
+    assert kept == [START_MS + 1000 * s for s in range(CLIP_SECONDS - 3, CLIP_SECONDS)]  # the newest ones
+    store.close()

@@ -85,11 +85,12 @@ def test_locked_database_buffers_then_writes_everything(tmp_path: Path) -> None:
     assert not writer.pending
     assert [r["t_ms"] for r in store.query(sa.select(observations.c.t_ms).order_by("t_ms"))] == [1000, 2000, 3000]
     locker.execute("BEGIN EXCLUSIVE")
-    for t in (4000, 5000, 6000):
+    for t in (4000, 5000, 6000, 7000):  # one more than the buffer holds: the oldest waiting is dropped
         writer.put([observation(source, session, t)])
-    with pytest.raises(FerlabError, match=r"unavailable for too long; 3 intervals"):
-        writer.put([observation(source, session, 7000)])
+    assert (writer.dropped, writer.dropped_observations, len(writer.pending)) == (1, 1, 3)
     locker.execute("ROLLBACK")
+    writer.close()
+    assert [r["t_ms"] for r in store.query(sa.select(observations.c.t_ms).order_by("t_ms"))][3:] == [5000, 6000, 7000]
     store.close()
 
 
@@ -174,5 +175,35 @@ def test_cleanup_deletes_old_crops_only(tmp_path: Path) -> None:
     assert [r["crop"] for r in store.query(sa.select(observations.c.crop).order_by(observations.c.t_ms))] == [
         None,
         str(new),
+    ]
+    store.close()
+
+
+def test_postgresql_down_then_back_buffers_retries_and_counts_what_it_drops(proxied_postgres) -> None:
+    """The real server behind a loopback TCP proxy that the test cuts and restores: intervals wait
+    in the bounded buffer and are all written once it is back; past the bound, the oldest are
+    dropped and counted, the rest written."""
+    url, proxy = proxied_postgres
+    store = open_store(url)
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    writer = BufferedWriter(store, max_pending=5, retry_s=0.0)
+    writer.put([observation(source, session, 0)])
+    proxy.close()  # the database is now unreachable, its open connections cut
+    for t in (1000, 2000, 3000):
+        writer.put([observation(source, session, t, track=1), observation(source, session, t, track=2)])
+    assert len(writer.pending) == 3 and writer.retries >= 3 and writer.dropped == 0
+    proxy.open()
+    writer.put([observation(source, session, 4000)])
+    assert not writer.pending and writer.dropped == 0
+    proxy.close()
+    for t in range(10_000, 18_000, 1000):  # 8 intervals of 2 observations into a buffer of 5
+        writer.put([observation(source, session, t, track=1), observation(source, session, t, track=2)])
+    assert (writer.dropped, writer.dropped_observations, len(writer.pending)) == (3, 6, 5)
+    proxy.open()
+    writer.close()
+    times = [r["t_ms"] for r in store.query(sa.select(observations.c.t_ms).order_by("t_ms", "track"))]
+    assert times == [0, 1000, 1000, 2000, 2000, 3000, 3000, 4000] + [
+        t for t in range(13_000, 18_000, 1000) for _ in "ab"
     ]
     store.close()

@@ -77,7 +77,12 @@ def run_command(
         True, "--identify/--anonymous", help="Match tracks to enrolled people (when anyone is enrolled)."
     ),
     once: bool = typer.Option(False, "--once", help="Folders: read the photos there now, then stop (no watching)."),
-    buffer: int = typer.Option(600, "--buffer", help="Intervals kept while the database is unavailable."),
+    buffer: int = typer.Option(
+        600,
+        "--buffer",
+        help="Intervals kept in memory while the database is unavailable; past that the oldest are dropped "
+        "(counted in the summary).",
+    ),
     check_every: float = typer.Option(
         60.0,
         "--check-every",
@@ -158,7 +163,12 @@ def run_command(
         console.print(
             f"{escape(report.name)}: {report.frames} frames, {report.observations} observations "
             f"({report.frames / max(report.seconds, 1e-9):.1f} frames/s)"
-            + (f", {len(report.errors)} unreadable file(s): " + "; ".join(report.errors) if report.errors else ""),
+            + (f", {len(report.errors)} unreadable file(s): " + "; ".join(report.errors) if report.errors else "")
+            + (
+                f", {report.dropped} observation(s) dropped: the database was unavailable past --buffer"
+                if report.dropped
+                else ""
+            ),
             highlight=False,
         )
     if engine is not None:

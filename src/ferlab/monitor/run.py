@@ -3,8 +3,8 @@
 Each completed interval is written in its own transaction, so a kill -9 loses at most the
 intervals still open; a restart continues a video file after its last recorded time and a
 watched folder after its recorded files. Writes that fail because the database is locked or
-unreachable are kept in a bounded buffer and retried; a full disk stops the run with a
-one-line error.
+unreachable are kept in a bounded buffer and retried; past its bound the oldest are dropped,
+counted and reported; a full disk stops the run with a one-line error.
 """
 
 from __future__ import annotations
@@ -54,8 +54,10 @@ class BufferedWriter:
     """Write batches through; while the database is locked or unreachable, keep up to ``max_pending``
     batches and retry them (oldest first) on the next write, at most every ``retry_s``.
 
-    `FerlabError` (one line, naming the database) when the buffer would overflow, when the disk is
-    full, or when `close` cannot write what is left within ``close_timeout_s``.
+    Past ``max_pending`` the oldest waiting batch is dropped to make room: ``dropped`` and
+    ``dropped_observations`` count them (a watched file in a dropped batch is not marked done,
+    so a restart reads it again). `FerlabError` (one line, naming the database) when the disk
+    is full, or when `close` cannot write what is left within ``close_timeout_s``.
     """
 
     def __init__(
@@ -67,6 +69,8 @@ class BufferedWriter:
         on_written: Callable[[list[Observation]], None] = lambda _batch: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if max_pending < 1:
+            raise FerlabError(f"--buffer must be at least 1 interval, got {max_pending}")
         self.store = store
         self.max_pending = max_pending
         self.retry_s = retry_s
@@ -75,15 +79,22 @@ class BufferedWriter:
         self.clock = clock
         self.pending: deque[Pending] = deque()
         self.retries = 0
+        self.dropped = 0
+        self.dropped_observations = 0
         self._next_try = 0.0
 
     def put(self, batch: list[Observation], item: tuple[int, str, str] | None = None) -> None:
         """Queue a transaction and write what the database accepts now."""
-        if len(self.pending) >= self.max_pending:
-            raise FerlabError(
-                f"database {self.store.url}: unavailable for too long; {len(self.pending)} intervals "
-                "are waiting, the most this monitor buffers (--buffer)"
-            )
+        if len(self.pending) >= self.max_pending and not self.flush():  # full: try now, whatever retry_s says
+            lost = self.pending.popleft()
+            if not self.dropped:
+                log.error(
+                    "database %s: unavailable with %d intervals waiting (--buffer); dropping the oldest",
+                    self.store.url,
+                    len(self.pending) + 1,
+                )
+            self.dropped += 1
+            self.dropped_observations += len(lost.batch)
         self.pending.append(Pending(batch, item))
         if self.clock() >= self._next_try:
             self.flush()
@@ -94,7 +105,7 @@ class BufferedWriter:
             first = self.pending[0]
             try:
                 self.store.write(first.batch, first.item)
-            except sa.exc.OperationalError as error:
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
                 reason = first_line(error.orig or error)
                 if any(words in reason.lower() for words in FULL_DISK):
                     raise FerlabError(f"database {self.store.url}: the disk is full ({reason})") from None
@@ -127,6 +138,8 @@ class SourceReport:
     items: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    dropped: int = 0
+    """Observations dropped because the database stayed unavailable past the buffer (``--buffer``)."""
 
 
 class Monitor:
@@ -190,6 +203,7 @@ class Monitor:
                 self._run_stream(source, context, report, stop)
             self.writer.close()
         finally:
+            report.dropped = self.writer.dropped_observations
             if live and self.alerts is not None:
                 self.alerts.stopped(source_id)
             report.seconds = time.perf_counter() - started
