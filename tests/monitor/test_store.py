@@ -4,6 +4,8 @@ bounded retry buffer for a locked database, and a full disk."""
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -206,4 +208,28 @@ def test_postgresql_down_then_back_buffers_retries_and_counts_what_it_drops(prox
     assert times == [0, 1000, 1000, 2000, 2000, 3000, 3000, 4000] + [
         t for t in range(13_000, 18_000, 1000) for _ in "ab"
     ]
+    store.close()
+
+
+def test_a_write_failing_with_enospc_is_one_line_error(db_url: str) -> None:
+    """The driver's write fails with ENOSPC (injected under the store: what a full disk gives to
+    a file write) on either database: one line naming the database and the full disk; nothing
+    half-written."""
+    store = open_store(db_url)
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    writer = BufferedWriter(store)
+    writer.put([observation(source, session, 0)])
+
+    def full(_connection, _cursor, statement: str, *_args) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO OBSERVATIONS"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    sa.event.listen(store.engine, "before_cursor_execute", full)
+    with pytest.raises(FerlabError) as error:
+        writer.put([observation(source, session, 1000)])
+    assert str(error.value) == f"database {store.url}: the disk is full (No space left on device)"
+    sa.event.remove(store.engine, "before_cursor_execute", full)
+    assert store.query(sa.select(observations.c.t_ms)) == [{"t_ms": 0}]
+    assert store.query(sa.select(tracks.c.last_ms)) == [{"last_ms": 0}]  # the failed transaction rolled back
     store.close()

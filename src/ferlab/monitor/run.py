@@ -9,6 +9,7 @@ counted and reported; a full disk stops the run with a one-line error.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -40,6 +41,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FULL_DISK = ("disk is full", "no space left", "could not extend file", "disk full")
+
+
+def disk_error(what: str, error: OSError) -> FerlabError:
+    """The one-line error for an `OSError` writing ``what``: a full disk (or quota) said plainly."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return FerlabError(f"{what}: the disk is full ({error.strerror or 'no space left on device'})")
+    return FerlabError(f"{what}: cannot be written ({first_line(error)})")
 
 
 @dataclass
@@ -113,6 +121,8 @@ class BufferedWriter:
                 self._next_try = self.clock() + self.retry_s
                 log.warning("database %s: %s; %d intervals buffered", self.store.url, reason, len(self.pending))
                 return False
+            except OSError as error:  # from the driver or the file system under it, e.g. ENOSPC
+                raise disk_error(f"database {self.store.url}", error) from None
             self.pending.popleft()
             self.on_written(first.batch)
         return True
@@ -307,7 +317,10 @@ class Monitor:
         path = (
             self.crops_dir / str(context.source_id) / day / f"{context.session_id}_{interval.track}_{interval.t_ms}.jpg"
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise disk_error(str(path.parent), error) from None
         if not cv2.imwrite(str(path), cv2.cvtColor(interval.crop, cv2.COLOR_RGB2BGR)):
             raise FerlabError(f"{path}: the face crop cannot be written (disk full or no permission)")
         return str(path)
