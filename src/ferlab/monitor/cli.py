@@ -235,6 +235,12 @@ def serve_command(
     token: str | None = typer.Option(
         None, "--token", envvar="FERLAB_MONITOR_TOKEN", help="Required of every request; needed off loopback."
     ),
+    tz: str = typer.Option(
+        "UTC",
+        "--tz",
+        help="IANA time zone the page shows times and per-day shares in (e.g. Europe/Paris); whole-hour "
+        "offsets only. Storage is UTC.",
+    ),
 ) -> None:
     """Serve the dashboard (/) and its JSON API (/api, docs at /docs) until Ctrl+C; needs the serve extra."""
     from ferlab.serve import check_installed
@@ -245,13 +251,17 @@ def serve_command(
         raise FerlabError(f"listening on {host} makes the records reachable from other machines: give --token")
     import uvicorn
 
-    from ferlab.monitor.dashboard import create_dashboard
+    from ferlab.monitor.dashboard import create_dashboard, zone
 
+    zone(tz)  # an unknown zone is refused before the database opens
     store = _store(db)
     with listen(host, port) as listener:
         url = service_url(listener)
         console.print(
-            f"ferlab monitor: dashboard {url} , API docs {url}docs ; Ctrl+C stops", highlight=False, soft_wrap=True
+            f"ferlab monitor: dashboard {url} (times in {tz}), API docs {url}docs ; Ctrl+C stops",
+            highlight=False,
+            soft_wrap=True,
         )
-        uvicorn.Server(uvicorn.Config(create_dashboard(store, token), log_level="warning")).run(sockets=[listener])
+        app = create_dashboard(store, token, tz)
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
     store.close()
