@@ -134,11 +134,12 @@ def run_command(
         return FaceAnalyzer(RoiDetector(get_detector(detector, max_side=detect_size), every), model, prior=prior)
 
     stop, reports, errors = threading.Event(), [], []
+    checker = None
     live = any(isinstance(source, LiveSource) or (isinstance(source, WatchedFolder) and not once) for source in opened)
     if engine is not None and engine.timed and live:  # recorded files alone: their media time drives the rules
         from ferlab.monitor.alerts import PeriodicCheck
 
-        PeriodicCheck(engine, check_every).start(stop)
+        checker = PeriodicCheck(engine, check_every).start(stop)
 
     def work(source) -> None:
         try:
@@ -159,6 +160,9 @@ def run_command(
         stop.set()
         for thread in threads:
             thread.join()
+    stop.set()  # every source is done: the alert checks stop too
+    if checker is not None:
+        checker.join()
     for report in reports:
         console.print(
             f"{escape(report.name)}: {report.frames} frames, {report.observations} observations "
