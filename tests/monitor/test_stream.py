@@ -3,6 +3,10 @@ OpenCV; the monitor reconnects with backoff, records the gap, and a source_down 
 
 from __future__ import annotations
 
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -120,3 +124,54 @@ def test_a_hung_stream_fires_source_down_on_the_clock(tmp_path: Path, analyzer) 
     server.shutdown()
     assert not monitor.is_alive() and len(store.query(sa.select(alerts))) == 1  # the gap seen at the end: no repeat
     store.close()
+
+
+def test_cli_checks_rules_on_the_clock_while_a_stream_hangs(tmp_path: Path) -> None:
+    """`ferlab monitor URL --rules ... --check-every`: the stream sends a few frames and hangs, the
+    monitor's periodic check fires source_down (waiting for the alert row, a state); Ctrl+C
+    (SIGINT) then stops it and its summary names the alert."""
+    jpeg = cv2.imencode(".jpg", np.full((480, 640, 3), 40, np.uint8))[1].tobytes()
+    release, connections = threading.Event(), []
+
+    class Hung(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            connections.append(self.path)
+            if len(connections) > 1:
+                self.send_error(503)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for _ in range(5):
+                head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+                self.wfile.write(head + jpeg + b"\r\n")
+            self.wfile.flush()
+            release.wait(300)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hung)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    db, rules = tmp_path / "m.db", tmp_path / "rules.yaml"
+    rules.write_text("rules: [{name: down, kind: source_down, minutes: 0.005}]")  # 0.3 s without a frame
+    url = f"http://127.0.0.1:{server.server_port}/cam.mjpg"
+    command = [sys.executable, "-m", "ferlab", "monitor", url, "--db", str(db), "--rules", str(rules)]
+    process = subprocess.Popen([*command, "--check-every", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def alerted() -> bool:
+        assert process.poll() is None, process.communicate()[1].decode()
+        try:
+            return sqlite3.connect(db).execute("SELECT count(*) FROM alerts").fetchone()[0] > 0
+        except sqlite3.OperationalError:  # not created yet
+            return False
+
+    try:
+        wait_for(alerted, seconds=120)
+        assert connections == ["/cam.mjpg"]  # still the first connection, hung: the check fired it
+    finally:
+        process.send_signal(signal.SIGINT)
+        release.set()
+        out, err = process.communicate(timeout=120)
+        server.shutdown()
+    assert "1 alert(s) fired" in out.decode() and f"alert down: {url} gave no frame for" in out.decode(), err
