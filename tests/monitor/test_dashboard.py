@@ -3,6 +3,7 @@ and the page in headless Chromium (Debian's /usr/bin/chromium) showing a person'
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -12,16 +13,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 pytest.importorskip("fastapi", reason='the dashboard needs the serve extra: pip install -e ".[serve]"')
 
 from fastapi.testclient import TestClient  # noqa: E402
 
 from ferlab.errors import FerlabError  # noqa: E402
+from ferlab.monitor.alerts import AlertEngine, PeriodicCheck, Rule, Rules  # noqa: E402
 from ferlab.monitor.dashboard import create_dashboard  # noqa: E402
-from ferlab.monitor.store import Observation, now_ms, open_store, people  # noqa: E402
+from ferlab.monitor.store import Observation, alerts, now_ms, open_store, people  # noqa: E402
 
 from .conftest import START_MS  # noqa: E402
+from .test_alerts import wait_for  # noqa: E402
 
 HOUR = 3_600_000
 
@@ -134,6 +138,21 @@ def test_cli_refuses_an_unknown_time_zone(tmp_path: Path) -> None:
     assert not (tmp_path / "m.db").exists()
 
 
+def test_the_server_checks_not_seen_on_its_clock(store) -> None:
+    """`create_dashboard(..., check=PeriodicCheck(...))` (``serve --rules``): while the app runs its
+    check fires not_seen on the injected clock with nothing written; the page's API lists it."""
+    engine = AlertEngine(store, Rules([Rule("unseen", "not_seen", {"hours": 24.0})]))
+    clock = [START_MS + 5 * HOUR]
+    check = PeriodicCheck(engine, every_s=0.001, clock=lambda: clock[0])
+    with TestClient(create_dashboard(store, check=check)) as client:
+        wait_for(lambda: check.checks >= 3)
+        assert engine.fired == []
+        clock[0] = START_MS + 30 * HOUR  # ada was last seen at 11:59 UTC, 30 h after 09:00
+        wait_for(lambda: engine.fired)
+        messages = [a["message"] for a in client.get("/api/alerts").json()]
+    assert "ada not seen for 27.0 h" in messages
+
+
 def test_alerts_are_acknowledged(store) -> None:
     client = TestClient(create_dashboard(store))
     (alert,) = client.get("/api/alerts?open_only=true").json()
@@ -208,3 +227,30 @@ def test_page_shows_a_persons_plot_in_chromium(store, tz: str, alert_time: str) 
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_cli_serve_with_rules_checks_not_seen(tmp_path: Path) -> None:
+    """`ferlab monitor serve --rules`: a person last seen long ago gets a not_seen alert from the
+    server's own check (waiting for the alert row); the rules' other kinds are left to monitors."""
+    db, rules = tmp_path / "m.db", tmp_path / "rules.yaml"
+    store = open_store(str(db))
+    with store.engine.begin() as connection:
+        connection.execute(people.insert().values(name="ada", created_ms=0, last_seen_ms=START_MS))
+    rules.write_text("rules: [{name: unseen, kind: not_seen, hours: 1}, {name: down, kind: source_down}]")
+    command = [sys.executable, "-m", "ferlab", "monitor", "serve", "--db", str(db), "--port", "0"]
+    process = subprocess.Popen(
+        [*command, "--rules", str(rules), "--check-every", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+    def fired() -> list[dict]:
+        assert process.poll() is None, process.communicate()[1].decode()
+        return store.query(sa.select(alerts.c.rule, alerts.c.message))
+
+    try:
+        wait_for(fired)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+    ((rule, message),) = [(a["rule"], a["message"]) for a in store.query(sa.select(alerts.c.rule, alerts.c.message))]
+    assert rule == "unseen" and message.startswith("ada not seen for ")
+    store.close()

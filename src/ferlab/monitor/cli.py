@@ -239,6 +239,13 @@ def serve_command(
     token: str | None = typer.Option(
         None, "--token", envvar="FERLAB_MONITOR_TOKEN", help="Required of every request; needed off loopback."
     ),
+    rules: Path | None = typer.Option(
+        None,
+        "--rules",
+        help="YAML file of alert rules: its not_seen rules are checked here too, on the wall clock (source_down "
+        "needs the monitor's own frames: it is checked by `ferlab monitor` only).",
+    ),
+    check_every: float = typer.Option(60.0, "--check-every", help="Seconds between those checks."),
     tz: str = typer.Option(
         "UTC",
         "--tz",
@@ -258,7 +265,15 @@ def serve_command(
     from ferlab.monitor.dashboard import create_dashboard, zone
 
     zone(tz)  # an unknown zone is refused before the database opens
+    check = None
+    if rules is not None:
+        from ferlab.monitor.alerts import AlertEngine, PeriodicCheck, Rules, load_rules
+
+        loaded = load_rules(rules)
+        unseen = Rules([rule for rule in loaded.rules if rule.kind == "not_seen"], loaded.webhook)
     store = _store(db)
+    if rules is not None:
+        check = PeriodicCheck(AlertEngine(store, unseen), check_every)
     with listen(host, port) as listener:
         url = service_url(listener)
         console.print(
@@ -266,6 +281,6 @@ def serve_command(
             highlight=False,
             soft_wrap=True,
         )
-        app = create_dashboard(store, token, tz)
+        app = create_dashboard(store, token, tz, check)
         uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
     store.close()

@@ -18,9 +18,12 @@ requires a token when it listens on any address but loopback.
 from __future__ import annotations
 
 import secrets
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from importlib.resources import files
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -30,6 +33,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from ferlab.errors import FerlabError
 from ferlab.monitor.store import HOUR_MS, Store, alerts, gaps, hourly, observations, people, sources
 from ferlab.serve.docs import add_docs
+
+if TYPE_CHECKING:
+    from ferlab.monitor.alerts import PeriodicCheck
 
 COOKIE = "ferlab_monitor_token"
 BIN_MS = {"hour": HOUR_MS, "day": 24 * HOUR_MS}
@@ -44,16 +50,34 @@ def zone(name: str) -> ZoneInfo:
         raise FerlabError(f"time zone {name!r}: unknown; give an IANA name such as UTC or Europe/Paris") from None
 
 
-def create_dashboard(store: Store, token: str | None = None, tz: str = "UTC") -> FastAPI:
+def create_dashboard(
+    store: Store, token: str | None = None, tz: str = "UTC", check: PeriodicCheck | None = None
+) -> FastAPI:
     """The dashboard app over ``store``; every request needs ``token`` when one is given; times are
-    shown and binned in the time zone ``tz`` (an IANA name; see the module's docstring)."""
+    shown and binned in the time zone ``tz`` (an IANA name; see the module's docstring). With
+    ``check``, its alert rules are checked on its clock while the app runs (``serve --rules``)."""
     zone(tz)
     server_tz = tz  # the query parameter tz shadows it
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if check is None:
+            yield
+            return
+        stop = threading.Event()
+        thread = check.start(stop)
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
     app = FastAPI(
         title="ferlab monitor",
         summary="Expression records per person and time. A facial expression is not an emotion or a diagnosis.",
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     add_docs(app)
 
