@@ -263,3 +263,25 @@ def test_cli_full_disk_is_one_line_error(clip: Path, tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert run.returncode == 2, run.stderr
     assert run.stderr.strip() == "error: database sqlite:///m.db: the disk is full (No space left on device)"
+
+
+def test_alert_evaluation_failing_on_the_database_does_not_stop_the_monitor(clip: Path, analyzer, tmp_path: Path):
+    """The database fails while a written batch's rules are evaluated (as when it goes down right
+    after the write): a warning, the observations kept, the run goes on to the end."""
+    from ferlab.monitor.alerts import AlertEngine, Rule, Rules
+
+    store = open_store(str(tmp_path / "m.db"))
+    engine = AlertEngine(
+        store, Rules([Rule("happy", "share_above", {"window_minutes": 0.05, "share": 0.5, "labels": ("happy",)})])
+    )
+    calls = []
+
+    def failing(batch):
+        calls.append(len(batch))
+        raise sa.exc.OperationalError("UPDATE alert_state", {}, Exception("server closed the connection"))
+
+    engine.observe = failing
+    report = Monitor(store, analyzer, alerts=engine).run(VideoFile(clip, parse_start(START)))
+    assert report.observations == CLIP_SECONDS == len(calls)
+    assert len(store.query(sa.select(observations.c.id))) == CLIP_SECONDS
+    store.close()

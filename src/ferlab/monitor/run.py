@@ -185,8 +185,19 @@ class Monitor:
         self.model, self.model_version = classifier.name, package_version()
 
     def _written(self, batch: list[Observation]) -> None:
-        if self.alerts is not None:
+        """Evaluate the alert rules on a written batch; the database failing now (the batch is kept)
+        skips this batch's evaluation with a warning rather than stopping the monitor."""
+        if self.alerts is None:
+            return
+        try:
             self.alerts.observe(batch)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+            log.warning(
+                "database %s: alert rules not evaluated on %d observation(s): %s",
+                self.store.url,
+                len(batch),
+                first_line(error.orig or error),
+            )
 
     def run(self, source: VideoFile | LiveSource | WatchedFolder, stop: threading.Event | None = None) -> SourceReport:
         """Monitor one source until it ends (or ``stop`` is set); what was done."""
@@ -233,8 +244,10 @@ class Monitor:
                 self.store.close_gap(self._gaps.pop(start_ms), end_ms)
             if self.alerts is not None:
                 self.alerts.source_gap(source_id, start_ms, end_ms, now)
-        except sa.exc.OperationalError as error:
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
             log.warning("database %s: gap of source %d not recorded: %s", self.store.url, source_id, first_line(error))
+        except OSError as error:
+            raise disk_error(f"database {self.store.url}", error) from None
 
     def _run_stream(self, source: VideoFile | LiveSource, context: _Context, report: SourceReport, stop) -> None:
         tracker = IoUTracker()
