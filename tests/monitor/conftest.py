@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 import socket
+import subprocess
+import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,3 +171,85 @@ def proxied_postgres(postgres_url: str) -> Iterator[tuple[str, TcpProxy]]:
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     yield url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False), proxy
     proxy.close()
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL server of its own (``initdb`` into a temporary folder, its own port on
+    loopback, trust authentication) that a test may kill -9 and start again. Run as the
+    ``postgres`` user when the tests run as root (the server refuses root)."""
+
+    def __init__(self, bindir: Path, folder: Path) -> None:
+        self.bindir = bindir
+        self.data = folder / "data"
+        self.port = _free_port()
+        self.process: subprocess.Popen | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+        self._as_user = []
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+        run = subprocess.run(
+            [*self._as_user, str(bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-N"],
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0, run.stderr
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections (after crash recovery, if any)."""
+        options = ["-p", str(self.port), "-k", str(self.data), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"]
+        self.process = subprocess.Popen(
+            [*self._as_user, str(self.bindir / "postgres"), "-D", str(self.data), *options],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: kill() takes every backend with it
+        )
+        deadline = time.monotonic() + 120
+        while subprocess.run(
+            [str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        ).returncode:
+            assert self.process.poll() is None, self.process.stderr.read().decode()
+            assert time.monotonic() < deadline, "the private PostgreSQL server did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """kill -9 the server and all its processes at once, as a crash would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        while subprocess.run(["pgrep", "-g", str(self.process.pid)], capture_output=True).returncode == 0:
+            time.sleep(0.05)  # every backend gone: the shared memory is free for a restart
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A started `PrivatePostgres` (Debian's binaries under /usr/lib/postgresql); skipped without
+    them, except under ``CI=true``, where `.ci/run` installs them."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    if not found:
+        message = "no PostgreSQL binaries under /usr/lib/postgresql (apt-get install postgresql)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    folder = Path(tempfile.mkdtemp(prefix="ferlab-pg-"))  # under /tmp: pytest's own folders are root's only
+    try:
+        server = PrivatePostgres(found[-1].parent, folder)
+        server.start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -233,3 +233,25 @@ def test_a_write_failing_with_enospc_is_one_line_error(db_url: str) -> None:
     assert store.query(sa.select(observations.c.t_ms)) == [{"t_ms": 0}]
     assert store.query(sa.select(tracks.c.last_ms)) == [{"last_ms": 0}]  # the failed transaction rolled back
     store.close()
+
+
+def test_postgresql_killed_and_restarted_loses_nothing_buffered(private_postgres) -> None:
+    """kill -9 of the PostgreSQL server itself (every process, as a crash) while a monitor writes:
+    the intervals wait in the buffer; once the server is back (after its crash recovery) they are
+    all written, next to everything committed before the crash, each with its hourly count."""
+    store = open_store(private_postgres.url)
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    writer = BufferedWriter(store, max_pending=10, retry_s=0.0)
+    for t in range(0, 5000, 1000):
+        writer.put([observation(source, session, t)])
+    private_postgres.kill()
+    for t in range(5000, 10_000, 1000):
+        writer.put([observation(source, session, t)])
+    assert len(writer.pending) == 5 and writer.dropped == 0
+    private_postgres.start()
+    writer.close()
+    times = [r["t_ms"] for r in store.query(sa.select(observations.c.t_ms).order_by("t_ms"))]
+    assert times == list(range(0, 10_000, 1000))
+    assert store.query(sa.select(sa.func.sum(hourly.c.n).label("n"))) == [{"n": 10}]
+    store.close()
