@@ -221,12 +221,25 @@ class PrivatePostgres:
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        while subprocess.run(["pgrep", "-g", str(self.process.pid)], capture_output=True).returncode == 0:
+        while _group_alive(self.process.pid):
             time.sleep(0.05)  # every backend gone: the shared memory is free for a restart
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.kill()
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of process group ``group`` is still there, from /proc (a zombie counts: the
+    server's pid file names it until it is reaped)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group:
+            return True
+    return False
 
 
 def _free_port() -> int:
