@@ -128,9 +128,10 @@ def test_a_hung_stream_fires_source_down_on_the_clock(tmp_path: Path, analyzer) 
 
 def test_cli_checks_rules_on_the_clock_while_a_stream_hangs(tmp_path: Path) -> None:
     """`ferlab monitor URL --rules ... --check-every`: the stream sends a few frames and hangs, the
-    X
-        began, a state; one may come earlier too, when opening the stream takes longer than the
-        rule's 0.3 s); Ctrl+C (SIGINT) then stops it and its summary names the alerts."""
+    monitor's periodic check fires source_down while the server sends nothing (waiting for an
+    alert raised after its last frame, a state; one may come earlier too, when opening the
+    stream takes longer than the rule's 0.3 s); Ctrl+C (SIGINT) then stops it and its summary
+    names the alerts."""
     jpeg = cv2.imencode(".jpg", np.full((480, 640, 3), 40, np.uint8))[1].tobytes()
     release, connections, sent = threading.Event(), [], []
 
