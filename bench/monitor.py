@@ -1,14 +1,14 @@
 """Speed of `ferlab monitor` on this CPU: rows/s written, the dashboard's day view at 1 million
 observations, and frames/s of a 640x480 source with the database writes.
 
-    python bench/monitor.py [--rows 1000000] [--seconds 30] [--out /tmp/monitor-bench]
+    python bench/monitor.py [--rows 1000000] [--seconds 30] [--out /tmp/monitor-bench] [--parts dashboard]
 
 1. Rows/s into SQLite (WAL): observations written one interval per transaction, as the monitor
    does (one row each: one face), and in batches of 10,000 (how the 1M-row database is built).
 2. Dashboard latency: a SQLite file with ``--rows`` observations of one person at one per
    second (1M: 11.6 days), then the page's requests through the real app in process
    (`fastapi.testclient`): the day view (``/api/shares``, hour bins, one day) and the week
-   view (day bins); median and maximum of 20 requests each, after one warm-up. They read the
+   view (day bins, in UTC and in Europe/Paris); median and maximum of 20 requests each, after one warm-up. They read the
    hourly counts the store keeps; the same day counted from the observations is timed too.
 3. Frames/s: a 640x480 clip of ``--seconds`` at 15 fps with one face (the astronaut photo
    swaying across a gray frame, mp4v) through `Monitor` (decode, detect with the OpenCV
@@ -125,6 +125,10 @@ def dashboard_latency(folder: Path, count: int) -> None:
     for name, query in (
         ("day view (24 hour bins)", f"start_ms={last_day}&end_ms={last_day + 86_400_000}&bin=hour"),
         ("week view (7 day bins)", f"start_ms={last_day - 6 * 86_400_000}&end_ms={last_day + 86_400_000}&bin=day"),
+        (
+            "week view in Europe/Paris (7 day bins, bucketed in Python)",
+            f"start_ms={last_day - 6 * 86_400_000}&end_ms={last_day + 86_400_000}&bin=day&tz=Europe/Paris",
+        ),
     ):
         url = f"/api/shares?person_id=1&{query}"
         answer = client.get(url).json()
@@ -192,14 +196,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None, help="Folder of the databases (default: a temp folder).")
+    parser.add_argument(
+        "--parts", default="frames,rows,dashboard", help="Comma-separated parts to run: frames, rows, dashboard."
+    )
     args = parser.parse_args()
     print(f"{platform.machine()} {platform.processor() or ''}, {time.strftime('%Y-%m-%d')}")
     with tempfile.TemporaryDirectory() as temp:
         folder = args.out or Path(temp)
         folder.mkdir(parents=True, exist_ok=True)
-        frames_per_second(folder, args.seconds, args.repeats)
-        rows_per_second(folder)
-        dashboard_latency(folder, args.rows)
+        parts = set(args.parts.split(","))
+        if "frames" in parts:
+            frames_per_second(folder, args.seconds, args.repeats)
+        if "rows" in parts:
+            rows_per_second(folder)
+        if "dashboard" in parts:
+            dashboard_latency(folder, args.rows)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,15 @@ under ``CI=true``, where they fail.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,3 +98,171 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "monitor.db")
     return request.getfixturevalue("postgres_url")
+
+
+class TcpProxy:
+    """A TCP proxy on loopback in front of a server: `close` makes the server unreachable (the
+    listening socket closed, open connections cut), `open` makes it reachable again on the same port."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.open()
+
+    def open(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._listener is not None:  # shut down first: that wakes the thread blocked in accept()
+                with contextlib.suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                self._listener.close()
+                self._listener = None
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+            self._connections.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # closed
+                return
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._connections += [client, server]
+            for one, other in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(one, other), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def proxied_postgres(postgres_url: str) -> Iterator[tuple[str, TcpProxy]]:
+    """A fresh PostgreSQL database reached through a `TcpProxy`: its URL through the proxy, and the proxy."""
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(postgres_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    yield url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False), proxy
+    proxy.close()
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL server of its own (``initdb`` into a temporary folder, its own port on
+    loopback, trust authentication) that a test may kill -9 and start again. Run as the
+    ``postgres`` user when the tests run as root (the server refuses root)."""
+
+    def __init__(self, bindir: Path, folder: Path) -> None:
+        self.bindir = bindir
+        self.data = folder / "data"
+        self.port = _free_port()
+        self.process: subprocess.Popen | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+        self._as_user = []
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+        run = subprocess.run(
+            [*self._as_user, str(bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-N"],
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0, run.stderr
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections (after crash recovery, if any)."""
+        options = ["-p", str(self.port), "-k", str(self.data), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"]
+        self.process = subprocess.Popen(
+            [*self._as_user, str(self.bindir / "postgres"), "-D", str(self.data), *options],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: kill() takes every backend with it
+        )
+        deadline = time.monotonic() + 120
+        while subprocess.run(
+            [str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        ).returncode:
+            assert self.process.poll() is None, self.process.stderr.read().decode()
+            assert time.monotonic() < deadline, "the private PostgreSQL server did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """kill -9 the server and all its processes at once, as a crash would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        while _group_alive(self.process.pid):
+            time.sleep(0.05)  # every backend gone: the shared memory is free for a restart
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of process group ``group`` is still there, from /proc (a zombie counts: the
+    server's pid file names it until it is reaped)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group:
+            return True
+    return False
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A started `PrivatePostgres` (Debian's binaries under /usr/lib/postgresql); skipped without
+    them, except under ``CI=true``, where `.ci/run` installs them."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    if not found:
+        message = "no PostgreSQL binaries under /usr/lib/postgresql (apt-get install postgresql)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    folder = Path(tempfile.mkdtemp(prefix="ferlab-pg-"))  # under /tmp: pytest's own folders are root's only
+    try:
+        server = PrivatePostgres(found[-1].parent, folder)
+        server.start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from ferlab.errors import FerlabError
-from ferlab.monitor.alerts import AlertEngine, Rule, Rules, load_rules
+from ferlab.monitor.alerts import AlertEngine, PeriodicCheck, Rule, Rules, load_rules
 from ferlab.monitor.store import Observation, alerts, now_ms, open_store, people
 
 HOUR = 3_600_000
@@ -170,3 +171,69 @@ def test_a_good_rule_file_gets_defaults(tmp_path: Path) -> None:
     rules = load_rules(path)
     assert rules.rules[0] == Rule("neg", "negative_share", {**RULE.params, "k": 3.0})
     assert rules.rules[1].params == {"hours": 12.0} and rules.webhook is None
+
+
+def test_not_seen_and_source_down_fire_on_time_with_nothing_observed(db_url: str) -> None:
+    """`check` at given times (no observation at all): each rule fires once per absence or outage,
+    never reads the observations, and a second monitor on the same database does not fire again."""
+    store = open_store(db_url)
+    t0 = 1_800_000_000_000
+    with store.engine.begin() as connection:
+        connection.execute(people.insert().values(name="ada", created_ms=t0, last_seen_ms=t0))
+    source = store.source_id("rtsp://cam", "stream")
+    statements = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    rules = Rules([Rule("unseen", "not_seen", {"hours": 24.0}), Rule("down", "source_down", {"minutes": 5.0})])
+    engine = AlertEngine(store, rules)
+    engine.heartbeat(source, t0)  # the stream's last frame
+    minute = 60_000
+    engine.check(t0 + 4 * minute)
+    assert engine.fired == []
+    engine.check(t0 + 6 * minute)
+    engine.check(t0 + 23 * HOUR)
+    assert [a["message"] for a in store.query(sa.select(alerts))] == ["rtsp://cam gave no frame for 6.0 min"]
+    engine.heartbeat(source, t0 + 23 * HOUR)  # it came back...
+    engine.check(t0 + 23 * HOUR + 2 * minute)
+    engine.check(t0 + 25 * HOUR)  # ...and went down again; ada is still away
+    engine.check(t0 + 26 * HOUR)
+    other = AlertEngine(store, rules)  # another monitor on the same database, checking too
+    other.heartbeat(source, t0 + 23 * HOUR)
+    other.check(t0 + 26 * HOUR)
+    assert other.fired == []
+    messages = [a["message"] for a in store.query(sa.select(alerts).order_by(alerts.c.id))]
+    assert messages == [
+        "rtsp://cam gave no frame for 6.0 min",
+        "ada not seen for 25.0 h",
+        "rtsp://cam gave no frame for 120.0 min",
+    ]
+    assert not [s for s in statements if "observations" in s.lower()]  # no history read
+    store.close()
+
+
+def test_periodic_check_fires_on_its_clock(tmp_path: Path) -> None:
+    """`PeriodicCheck` in its thread, on an injected clock: quiet while the absence is short, an
+    alert once the clock passes the rule's hours (waiting for the state, not for a time)."""
+    store = open_store(str(tmp_path / "m.db"))
+    with store.engine.begin() as connection:
+        connection.execute(people.insert().values(name="ada", created_ms=0, last_seen_ms=0))
+    engine = AlertEngine(store, Rules([Rule("unseen", "not_seen", {"hours": 2.0})]))
+    clock = [HOUR]
+    check, stop = PeriodicCheck(engine, every_s=0.001, clock=lambda: clock[0]), threading.Event()
+    thread = check.start(stop)
+    wait_for(lambda: check.checks >= 3)
+    assert engine.fired == []
+    clock[0] = 3 * HOUR
+    wait_for(lambda: engine.fired)
+    stop.set()
+    thread.join()
+    (alert,) = store.query(sa.select(alerts))
+    assert alert["message"] == "ada not seen for 3.0 h" and alert["t_ms"] == 3 * HOUR
+    store.close()
+
+
+def wait_for(condition, seconds: float = 60.0) -> None:
+    """Wait until ``condition()`` holds (a state, polled; the deadline only stops a broken test)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the state never came"
+        time.sleep(0.01)

@@ -111,6 +111,43 @@ def test_kill_9_keeps_the_records_and_a_restart_continues(tmp_path: Path) -> Non
     assert times == [START_MS + 1000 * s for s in range(12)]
 
 
+def test_kill_9_on_postgresql_keeps_consistent_records_and_a_restart_continues(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The same on PostgreSQL: after kill -9 the server holds whole intervals only (each
+    observation with its hourly count and its track's span), and a restart completes the clip."""
+    clip = write_clip(tmp_path / "long.mp4", seconds=12)
+    command = [sys.executable, "-m", "ferlab", "monitor", str(clip), "--db", postgres_url, "--start", START]
+    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+
+    def count() -> int:
+        try:
+            with engine.connect() as connection:
+                return connection.execute(sa.text("SELECT count(*) FROM observations")).scalar_one()
+        except sa.exc.ProgrammingError:  # the schema is not created yet
+            return 0
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while count() < 3:  # wait for a state: at least 3 intervals committed
+            assert process.poll() is None, process.stderr.read().decode()
+            time.sleep(0.05)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    with engine.connect() as connection:
+        kept = connection.execute(sa.text("SELECT count(*), max(t_ms) FROM observations")).one()
+        counted = connection.execute(sa.text("SELECT sum(n) FROM hourly")).scalar_one()
+        last = connection.execute(sa.text("SELECT max(last_ms) FROM tracks")).scalar_one()
+    assert 3 <= kept[0] < 12 and counted == kept[0] and last == kept[1]
+    assert subprocess.run(command, capture_output=True, timeout=600).returncode == 0
+    with engine.connect() as connection:
+        times = connection.execute(sa.text("SELECT t_ms FROM observations ORDER BY t_ms")).scalars().all()
+        counted = connection.execute(sa.text("SELECT sum(n) FROM hourly")).scalar_one()
+    engine.dispose()
+    assert times == [START_MS + 1000 * s for s in range(12)] and counted == 12
+
+
 TRAIN_ONLY = ("torch", "torchvision", "kornia", "torchmetrics", "tensorboard", "pandas", "matplotlib", "scipy")
 
 
@@ -183,3 +220,68 @@ def test_without_the_monitor_extra_every_command_says_so_in_one_line(tmp_path: P
         run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
         assert run.returncode == 2
         assert run.stderr.strip() == 'error: monitoring needs sqlalchemy, yaml: pip install "ferlab[monitor]"'
+
+
+def test_postgresql_down_during_a_run_drops_past_the_buffer_and_reports_it(clip: Path, analyzer, proxied_postgres):
+    """PostgreSQL becomes unreachable at the clip's first frame and reachable again at its last:
+    with a buffer of 2 intervals, the run finishes, writes what the buffer kept and reports the
+    rest as dropped."""
+    url, proxy = proxied_postgres
+    frames = []
+
+    class Cutting:
+        """The analyzer, cutting the database at the first frame and restoring it at the last."""
+
+        def __getattr__(self, name: str):
+            return getattr(analyzer, name)
+
+        def analyze(self, rgb):
+            frames.append(1)
+            if len(frames) == 1:
+                proxy.close()
+            if len(frames) == CLIP_SECONDS * 10:
+                proxy.open()
+            return analyzer.analyze(rgb)
+
+    store = open_store(url)
+    report = Monitor(store, Cutting(), max_pending=2).run(VideoFile(clip, parse_start(START)))
+    kept = [row["t_ms"] for row in store.query(sa.select(observations.c.t_ms).order_by(observations.c.t_ms))]
+    assert report.observations == CLIP_SECONDS and report.dropped == CLIP_SECONDS - 3
+    assert kept == [START_MS + 1000 * s for s in range(CLIP_SECONDS - 3, CLIP_SECONDS)]  # the newest ones
+    store.close()
+
+
+def test_cli_full_disk_is_one_line_error(clip: Path, tmp_path: Path) -> None:
+    """`ferlab monitor` whose database writes fail with ENOSPC (injected into the store's writes,
+    as a full disk would): exit code 2 and one line on stderr, no traceback."""
+    code = (
+        "import errno, os, sys\nfrom ferlab.monitor import store\n"
+        "def full(self, *args, **kwargs):\n    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
+        "store.Store.write = full\nfrom ferlab.cli import main\n"
+        f"main(['monitor', {str(clip)!r}, '--db', 'm.db', '--start', {START!r}])\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip() == "error: database sqlite:///m.db: the disk is full (No space left on device)"
+
+
+def test_alert_evaluation_failing_on_the_database_does_not_stop_the_monitor(clip: Path, analyzer, tmp_path: Path):
+    """The database fails while a written batch's rules are evaluated (as when it goes down right
+    after the write): a warning, the observations kept, the run goes on to the end."""
+    from ferlab.monitor.alerts import AlertEngine, Rule, Rules
+
+    store = open_store(str(tmp_path / "m.db"))
+    engine = AlertEngine(
+        store, Rules([Rule("happy", "share_above", {"window_minutes": 0.05, "share": 0.5, "labels": ("happy",)})])
+    )
+    calls = []
+
+    def failing(batch):
+        calls.append(len(batch))
+        raise sa.exc.OperationalError("UPDATE alert_state", {}, Exception("server closed the connection"))
+
+    engine.observe = failing
+    report = Monitor(store, analyzer, alerts=engine).run(VideoFile(clip, parse_start(START)))
+    assert report.observations == CLIP_SECONDS == len(calls)
+    assert len(store.query(sa.select(observations.c.id))) == CLIP_SECONDS
+    store.close()

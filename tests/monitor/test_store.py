@@ -4,6 +4,8 @@ bounded retry buffer for a locked database, and a full disk."""
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -85,11 +87,12 @@ def test_locked_database_buffers_then_writes_everything(tmp_path: Path) -> None:
     assert not writer.pending
     assert [r["t_ms"] for r in store.query(sa.select(observations.c.t_ms).order_by("t_ms"))] == [1000, 2000, 3000]
     locker.execute("BEGIN EXCLUSIVE")
-    for t in (4000, 5000, 6000):
+    for t in (4000, 5000, 6000, 7000):  # one more than the buffer holds: the oldest waiting is dropped
         writer.put([observation(source, session, t)])
-    with pytest.raises(FerlabError, match=r"unavailable for too long; 3 intervals"):
-        writer.put([observation(source, session, 7000)])
+    assert (writer.dropped, writer.dropped_observations, len(writer.pending)) == (1, 1, 3)
     locker.execute("ROLLBACK")
+    writer.close()
+    assert [r["t_ms"] for r in store.query(sa.select(observations.c.t_ms).order_by("t_ms"))][3:] == [5000, 6000, 7000]
     store.close()
 
 
@@ -175,4 +178,80 @@ def test_cleanup_deletes_old_crops_only(tmp_path: Path) -> None:
         None,
         str(new),
     ]
+    store.close()
+
+
+def test_postgresql_down_then_back_buffers_retries_and_counts_what_it_drops(proxied_postgres) -> None:
+    """The real server behind a loopback TCP proxy that the test cuts and restores: intervals wait
+    in the bounded buffer and are all written once it is back; past the bound, the oldest are
+    dropped and counted, the rest written."""
+    url, proxy = proxied_postgres
+    store = open_store(url)
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    writer = BufferedWriter(store, max_pending=5, retry_s=0.0)
+    writer.put([observation(source, session, 0)])
+    proxy.close()  # the database is now unreachable, its open connections cut
+    for t in (1000, 2000, 3000):
+        writer.put([observation(source, session, t, track=1), observation(source, session, t, track=2)])
+    assert len(writer.pending) == 3 and writer.retries >= 3 and writer.dropped == 0
+    proxy.open()
+    writer.put([observation(source, session, 4000)])
+    assert not writer.pending and writer.dropped == 0
+    proxy.close()
+    for t in range(10_000, 18_000, 1000):  # 8 intervals of 2 observations into a buffer of 5
+        writer.put([observation(source, session, t, track=1), observation(source, session, t, track=2)])
+    assert (writer.dropped, writer.dropped_observations, len(writer.pending)) == (3, 6, 5)
+    proxy.open()
+    writer.close()
+    times = [r["t_ms"] for r in store.query(sa.select(observations.c.t_ms).order_by("t_ms", "track"))]
+    assert times == [0, 1000, 1000, 2000, 2000, 3000, 3000, 4000] + [
+        t for t in range(13_000, 18_000, 1000) for _ in "ab"
+    ]
+    store.close()
+
+
+def test_a_write_failing_with_enospc_is_one_line_error(db_url: str) -> None:
+    """The driver's write fails with ENOSPC (injected under the store: what a full disk gives to
+    a file write) on either database: one line naming the database and the full disk; nothing
+    half-written."""
+    store = open_store(db_url)
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    writer = BufferedWriter(store)
+    writer.put([observation(source, session, 0)])
+
+    def full(_connection, _cursor, statement: str, *_args) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO OBSERVATIONS"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    sa.event.listen(store.engine, "before_cursor_execute", full)
+    with pytest.raises(FerlabError) as error:
+        writer.put([observation(source, session, 1000)])
+    assert str(error.value) == f"database {store.url}: the disk is full (No space left on device)"
+    sa.event.remove(store.engine, "before_cursor_execute", full)
+    assert store.query(sa.select(observations.c.t_ms)) == [{"t_ms": 0}]
+    assert store.query(sa.select(tracks.c.last_ms)) == [{"last_ms": 0}]  # the failed transaction rolled back
+    store.close()
+
+
+def test_postgresql_killed_and_restarted_loses_nothing_buffered(private_postgres) -> None:
+    """kill -9 of the PostgreSQL server itself (every process, as a crash) while a monitor writes:
+    the intervals wait in the buffer; once the server is back (after its crash recovery) they are
+    all written, next to everything committed before the crash, each with its hourly count."""
+    store = open_store(private_postgres.url)
+    source = store.source_id("cam", "webcam")
+    session = store.start_session(source, "host", 1)
+    writer = BufferedWriter(store, max_pending=10, retry_s=0.0)
+    for t in range(0, 5000, 1000):
+        writer.put([observation(source, session, t)])
+    private_postgres.kill()
+    for t in range(5000, 10_000, 1000):
+        writer.put([observation(source, session, t)])
+    assert len(writer.pending) == 5 and writer.dropped == 0
+    private_postgres.start()
+    writer.close()
+    times = [r["t_ms"] for r in store.query(sa.select(observations.c.t_ms).order_by("t_ms"))]
+    assert times == list(range(0, 10_000, 1000))
+    assert store.query(sa.select(sa.func.sum(hourly.c.n).label("n"))) == [{"n": 10}]
     store.close()

@@ -3,6 +3,10 @@ OpenCV; the monitor reconnects with backoff, records the gap, and a source_down 
 
 from __future__ import annotations
 
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,10 +16,12 @@ import numpy as np
 import sqlalchemy as sa
 from skimage import data
 
-from ferlab.monitor.alerts import AlertEngine, Rule, Rules
+from ferlab.monitor.alerts import AlertEngine, PeriodicCheck, Rule, Rules
 from ferlab.monitor.run import Monitor
 from ferlab.monitor.sources import LiveSource
-from ferlab.monitor.store import alerts, gaps, observations, open_store
+from ferlab.monitor.store import alerts, gaps, now_ms, observations, open_store
+
+from .test_alerts import wait_for
 
 FRAMES_PER_CONNECTION = 15
 REFUSED = 2
@@ -68,3 +74,112 @@ def test_stream_drops_reconnects_and_the_gap_is_recorded(tmp_path: Path, analyze
     assert min(times) < first["start_ms"] <= first["end_ms"] <= max(times) + 50  # observations on both sides
     assert any(a["rule"] == "down" for a in store.query(sa.select(alerts)))
     store.close()
+
+
+def test_a_hung_stream_fires_source_down_on_the_clock(tmp_path: Path, analyzer) -> None:
+    """A stream that sends a few frames and then nothing, its connection left open (OpenCV's read
+    blocks): no observation, no gap, yet `PeriodicCheck` on the injected clock fires source_down."""
+    jpeg = cv2.imencode(".jpg", np.full((480, 640, 3), 40, np.uint8))[1].tobytes()
+    sent, release = threading.Event(), threading.Event()
+
+    class Hung(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for _ in range(5):
+                head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+                self.wfile.write(head + jpeg + b"\r\n")
+            self.wfile.flush()
+            sent.set()
+            release.wait(120)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hung)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    store = open_store(str(tmp_path / "m.db"))
+    engine = AlertEngine(store, Rules([Rule("down", "source_down", {"minutes": 5.0})]))
+    t0 = 1_800_000_000_000
+    clock = [t0]
+    stop = threading.Event()
+    source = LiveSource(f"http://127.0.0.1:{server.server_port}/cam.mjpg", clock=lambda: clock[0] / 1000)
+    source.sleep = lambda seconds: stop.wait(seconds)
+    monitor = threading.Thread(target=Monitor(store, analyzer, alerts=engine).run, args=(source, stop), daemon=True)
+    monitor.start()
+    check = PeriodicCheck(engine, every_s=0.001, clock=lambda: clock[0])
+    checking = check.start(stop)
+    wait_for(lambda: sent.is_set() and engine.heartbeats and check.checks >= 3)
+    assert engine.fired == []
+    clock[0] = t0 + 6 * 60_000  # six minutes later on the clock, the stream still silent
+    wait_for(lambda: engine.fired)
+    assert store.query(sa.select(gaps)) == [] and store.query(sa.select(observations)) == []
+    (alert,) = store.query(sa.select(alerts))
+    assert alert["message"] == f"{source.name} gave no frame for 6.0 min" and alert["t_ms"] == t0 + 6 * 60_000
+    stop.set()
+    release.set()
+    monitor.join(60)
+    checking.join(60)
+    server.shutdown()
+    assert not monitor.is_alive() and len(store.query(sa.select(alerts))) == 1  # the gap seen at the end: no repeat
+    store.close()
+
+
+def test_cli_checks_rules_on_the_clock_while_a_stream_hangs(tmp_path: Path) -> None:
+    """`ferlab monitor URL --rules ... --check-every`: the stream sends a few frames and hangs, the
+    monitor's periodic check fires source_down while the server sends nothing (waiting for an
+    alert raised after its last frame, a state; one may come earlier too, when opening the
+    stream takes longer than the rule's 0.3 s); Ctrl+C (SIGINT) then stops it and its summary
+    names the alerts."""
+    jpeg = cv2.imencode(".jpg", np.full((480, 640, 3), 40, np.uint8))[1].tobytes()
+    release, connections, sent = threading.Event(), [], []
+
+    class Hung(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            connections.append(self.path)
+            if len(connections) > 1:
+                self.send_error(503)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for _ in range(5):
+                head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+                self.wfile.write(head + jpeg + b"\r\n")
+            self.wfile.flush()
+            sent.append(now_ms())
+            release.wait(300)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hung)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    db, rules = tmp_path / "m.db", tmp_path / "rules.yaml"
+    rules.write_text("rules: [{name: down, kind: source_down, minutes: 0.005}]")  # 0.3 s without a frame
+    url = f"http://127.0.0.1:{server.server_port}/cam.mjpg"
+    command = [sys.executable, "-m", "ferlab", "monitor", url, "--db", str(db), "--rules", str(rules)]
+    process = subprocess.Popen([*command, "--check-every", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def alerted() -> bool:
+        assert process.poll() is None, process.communicate()[1].decode()
+        if not sent:
+            return False
+        try:
+            query = "SELECT count(*) FROM alerts WHERE t_ms >= ?"
+            return sqlite3.connect(db).execute(query, (sent[0],)).fetchone()[0] > 0
+        except sqlite3.OperationalError:  # not created yet
+            return False
+
+    try:
+        wait_for(alerted, seconds=120)
+        assert connections == ["/cam.mjpg"]  # still the first connection, hung: the check fired it
+    finally:
+        process.send_signal(signal.SIGINT)
+        release.set()
+        out, err = process.communicate(timeout=120)
+        server.shutdown()
+    fired = sqlite3.connect(db).execute("SELECT rule FROM alerts").fetchall()
+    assert {rule for (rule,) in fired} == {"down"}, err
+    assert f"{len(fired)} alert(s) fired" in out.decode() and f"alert down: {url} gave no frame for" in out.decode()

@@ -28,6 +28,13 @@ window's counts, the baseline's count, mean and sum of squares by Welford's meth
 has fired) in ``alert_state``, updated as each batch is written, so a restart continues.
 Observations of enrolled people count per person, anonymous ones per source. A window is
 judged when an observation of a later window arrives, so the last window of a recording is not.
+
+``not_seen`` and ``source_down`` also fire with no new observation at all: `AlertEngine.check`
+judges them at a given time (the ``people`` table's last-seen times and each live source's
+last frame, kept in memory: no history is read), and `PeriodicCheck` calls it every
+``every_s`` seconds with its clock (the wall clock; tests inject theirs). What fired is
+claimed in ``alert_state`` in one statement, so several monitors on one database send one
+alert per absence or outage.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ import sqlalchemy as sa
 import yaml
 
 from ferlab.errors import FerlabError
-from ferlab.monitor.store import NEGATIVE, Observation, Store, people, sources
+from ferlab.monitor.store import NEGATIVE, Observation, Store, now_ms, people, sources
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +145,34 @@ class AlertEngine:
         self.post = post
         self.state = {rule.name: store.load_state(rule.name) for rule in rules.rules}
         self.fired: list[int] = []
+        self.heartbeats: dict[int, int] = {}
+        """Each live source's last frame time (ms), for ``source_down`` (see `heartbeat`)."""
         self._lock = threading.Lock()  # one engine serves every source's thread
+
+    @property
+    def timed(self) -> bool:
+        """Whether a rule depends on the time passing (``not_seen``, ``source_down``): see `check`."""
+        return any(rule.kind in ("not_seen", "source_down") for rule in self.rules.rules)
+
+    def heartbeat(self, source_id: int, t_ms: int) -> None:
+        """A live source delivered a frame at ``t_ms`` (or started then)."""
+        self.heartbeats[source_id] = t_ms
+
+    def stopped(self, source_id: int) -> None:
+        """A live source is no longer monitored (its run ended): `check` leaves it alone."""
+        self.heartbeats.pop(source_id, None)
+
+    def check(self, now_ms: int) -> None:
+        """Judge the rules that depend on time alone at ``now_ms``: people not seen for their rule's
+        hours, live sources without a frame for their rule's minutes. Reads the ``people`` table
+        and the heartbeats, never the observations."""
+        with self._lock:
+            for rule in self.rules.rules:
+                if rule.kind == "not_seen":
+                    self._not_seen(rule, now_ms)
+                elif rule.kind == "source_down":
+                    for source_id, last in list(self.heartbeats.items()):
+                        self._source_down(rule, source_id, last, now_ms)
 
     def observe(self, batch: list[Observation]) -> None:
         """Update every rule with a written batch (in time order within each person or source)."""
@@ -160,25 +194,31 @@ class AlertEngine:
             self._source_gap(source_id, start_ms, end_ms, now_ms)
 
     def _source_gap(self, source_id: int, start_ms: int, end_ms: int | None, now_ms: int | None) -> None:
+        last = end_ms if end_ms is not None else now_ms
+        if last is None:
+            return
+        since = min(self.heartbeats.get(source_id, start_ms), start_ms)  # the outage began at its last frame
         for rule in self.rules.rules:
-            if rule.kind != "source_down":
-                continue
-            key, state = f"source:{source_id}", self.state[rule.name]
-            last = end_ms if end_ms is not None else now_ms
-            if last is None or state.get(key) == start_ms:
-                continue
-            minutes = (last - start_ms) / 60_000
-            if minutes >= rule.params["minutes"]:
-                state[key] = start_ms
-                self.store.save_state(rule.name, key, start_ms)
-                self._fire(
-                    rule,
-                    last,
-                    f"{self._name(sources, source_id)} gave no frame for {minutes:.1f} min",
-                    minutes,
-                    None,
-                    source_id,
-                )
+            if rule.kind == "source_down":
+                self._source_down(rule, source_id, since, last)
+
+    def _source_down(self, rule: Rule, source_id: int, since: int, now: int) -> None:
+        """Fire once per outage (known by ``since``, the source's last frame) that lasts the rule's minutes."""
+        minutes = (now - since) / 60_000
+        if minutes < rule.params["minutes"] or not self._claim(rule, f"source:{source_id}", since):
+            return
+        name = self._name(sources, source_id)
+        self._fire(rule, now, f"{name} gave no frame for {minutes:.1f} min", minutes, None, source_id)
+
+    def _claim(self, rule: Rule, key: str, value: Any) -> bool:
+        """Whether this engine is the one to fire for ``value`` (an absence's last-seen time, an
+        outage's start): False when it (or another monitor on the database) already did."""
+        state = self.state[rule.name]
+        if state.get(key) == value:
+            return False
+        claimed = self.store.claim_state(rule.name, key, value)
+        state[key] = value  # after the claim: a claim the database did not take is tried again
+        return claimed
 
     def _windows(self, rule: Rule, batch: list[Observation]) -> None:
         """Count each person's (or anonymous source's) observations and those with one of the rule's
@@ -232,13 +272,11 @@ class AlertEngine:
         return found[0]["name"] if found else f"{table.name} {row_id}"
 
     def _not_seen(self, rule: Rule, now: int) -> None:
-        state, limit = self.state[rule.name], rule.params["hours"] * 3_600_000
+        limit = rule.params["hours"] * 3_600_000
         for row in self.store.query(sa.select(people.c.id, people.c.name, people.c.last_seen_ms)):
             key, last = f"person:{row['id']}", row["last_seen_ms"]
-            if last is None or now - last < limit or state.get(key) == last:
+            if last is None or now - last < limit or not self._claim(rule, key, last):
                 continue
-            state[key] = last
-            self.store.save_state(rule.name, key, last)
             hours = (now - last) / 3_600_000
             self._fire(rule, now, f"{row['name']} not seen for {hours:.1f} h", hours, row["id"], None)
 
@@ -262,3 +300,32 @@ class AlertEngine:
                 self.post(self.rules.webhook, payload)
             except OSError as error:  # the alert row stays; the webhook is best effort
                 log.warning("webhook %s: %s", self.rules.webhook, error)
+
+
+class PeriodicCheck:
+    """Calls `AlertEngine.check` every ``every_s`` seconds at ``clock()`` (ms since 1970 UTC; the
+    wall clock by default), so that ``not_seen`` and ``source_down`` fire on time while nothing
+    is observed. A failed check (the database unavailable) is logged and tried again next time."""
+
+    def __init__(self, engine: AlertEngine, every_s: float = 60.0, clock: Callable[[], int] = now_ms) -> None:
+        if every_s <= 0:
+            raise FerlabError(f"--check-every must be above 0 seconds, got {every_s}")
+        self.engine = engine
+        self.every_s = every_s
+        self.clock = clock
+        self.checks = 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Check until ``stop`` is set."""
+        while not stop.wait(self.every_s):
+            try:
+                self.engine.check(self.clock())
+            except sa.exc.SQLAlchemyError as error:
+                log.warning("alert check: %s", str(error).strip().splitlines()[0])
+            self.checks += 1
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        """`run` in a daemon thread."""
+        thread = threading.Thread(target=self.run, args=(stop,), name="ferlab-alert-check", daemon=True)
+        thread.start()
+        return thread

@@ -77,7 +77,18 @@ def run_command(
         True, "--identify/--anonymous", help="Match tracks to enrolled people (when anyone is enrolled)."
     ),
     once: bool = typer.Option(False, "--once", help="Folders: read the photos there now, then stop (no watching)."),
-    buffer: int = typer.Option(600, "--buffer", help="Intervals kept while the database is unavailable."),
+    buffer: int = typer.Option(
+        600,
+        "--buffer",
+        help="Intervals kept in memory while the database is unavailable; past that the oldest are dropped "
+        "(counted in the summary).",
+    ),
+    check_every: float = typer.Option(
+        60.0,
+        "--check-every",
+        help="Seconds between checks of the not_seen and source_down rules on the wall clock, which then "
+        "fire with nothing observed (with a webcam, stream or watched folder among the sources).",
+    ),
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Shipped model name, run folder or model file."),
     detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="Face detector (see `ferlab predict --help`)."),
     detect_size: int | None = typer.Option(None, "--detect-size", help="Search for faces in a copy shrunk to N px."),
@@ -91,7 +102,7 @@ def run_command(
     from ferlab.app import FaceAnalyzer
     from ferlab.faces import get_detector
     from ferlab.faces.roi import RoiDetector
-    from ferlab.monitor.sources import WatchedFolder, open_source, parse_start
+    from ferlab.monitor.sources import LiveSource, WatchedFolder, open_source, parse_start
 
     start_ms = None if start is None else parse_start(start)
     opened = [open_source(spec, start_ms, once) for spec in sources]  # bad sources fail before the model loads
@@ -123,6 +134,12 @@ def run_command(
         return FaceAnalyzer(RoiDetector(get_detector(detector, max_side=detect_size), every), model, prior=prior)
 
     stop, reports, errors = threading.Event(), [], []
+    checker = None
+    live = any(isinstance(source, LiveSource) or (isinstance(source, WatchedFolder) and not once) for source in opened)
+    if engine is not None and engine.timed and live:  # recorded files alone: their media time drives the rules
+        from ferlab.monitor.alerts import PeriodicCheck
+
+        checker = PeriodicCheck(engine, check_every).start(stop)
 
     def work(source) -> None:
         try:
@@ -143,11 +160,19 @@ def run_command(
         stop.set()
         for thread in threads:
             thread.join()
+    stop.set()  # every source is done: the alert checks stop too
+    if checker is not None:
+        checker.join()
     for report in reports:
         console.print(
             f"{escape(report.name)}: {report.frames} frames, {report.observations} observations "
             f"({report.frames / max(report.seconds, 1e-9):.1f} frames/s)"
-            + (f", {len(report.errors)} unreadable file(s): " + "; ".join(report.errors) if report.errors else ""),
+            + (f", {len(report.errors)} unreadable file(s): " + "; ".join(report.errors) if report.errors else "")
+            + (
+                f", {report.dropped} observation(s) dropped: the database was unavailable past --buffer"
+                if report.dropped
+                else ""
+            ),
             highlight=False,
         )
     if engine is not None:
@@ -214,6 +239,19 @@ def serve_command(
     token: str | None = typer.Option(
         None, "--token", envvar="FERLAB_MONITOR_TOKEN", help="Required of every request; needed off loopback."
     ),
+    rules: Path | None = typer.Option(
+        None,
+        "--rules",
+        help="YAML file of alert rules: its not_seen rules are checked here too, on the wall clock (source_down "
+        "needs the monitor's own frames: it is checked by `ferlab monitor` only).",
+    ),
+    check_every: float = typer.Option(60.0, "--check-every", help="Seconds between those checks."),
+    tz: str = typer.Option(
+        "UTC",
+        "--tz",
+        help="IANA time zone the page shows times and per-day shares in (e.g. Europe/Paris); whole-hour "
+        "offsets only. Storage is UTC.",
+    ),
 ) -> None:
     """Serve the dashboard (/) and its JSON API (/api, docs at /docs) until Ctrl+C; needs the serve extra."""
     from ferlab.serve import check_installed
@@ -224,13 +262,25 @@ def serve_command(
         raise FerlabError(f"listening on {host} makes the records reachable from other machines: give --token")
     import uvicorn
 
-    from ferlab.monitor.dashboard import create_dashboard
+    from ferlab.monitor.dashboard import create_dashboard, zone
 
+    zone(tz)  # an unknown zone is refused before the database opens
+    check = None
+    if rules is not None:
+        from ferlab.monitor.alerts import AlertEngine, PeriodicCheck, Rules, load_rules
+
+        loaded = load_rules(rules)
+        unseen = Rules([rule for rule in loaded.rules if rule.kind == "not_seen"], loaded.webhook)
     store = _store(db)
+    if rules is not None:
+        check = PeriodicCheck(AlertEngine(store, unseen), check_every)
     with listen(host, port) as listener:
         url = service_url(listener)
         console.print(
-            f"ferlab monitor: dashboard {url} , API docs {url}docs ; Ctrl+C stops", highlight=False, soft_wrap=True
+            f"ferlab monitor: dashboard {url} (times in {tz}), API docs {url}docs ; Ctrl+C stops",
+            highlight=False,
+            soft_wrap=True,
         )
-        uvicorn.Server(uvicorn.Config(create_dashboard(store, token), log_level="warning")).run(sockets=[listener])
+        app = create_dashboard(store, token, tz, check)
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
     store.close()

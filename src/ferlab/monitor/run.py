@@ -3,12 +3,13 @@
 Each completed interval is written in its own transaction, so a kill -9 loses at most the
 intervals still open; a restart continues a video file after its last recorded time and a
 watched folder after its recorded files. Writes that fail because the database is locked or
-unreachable are kept in a bounded buffer and retried; a full disk stops the run with a
-one-line error.
+unreachable are kept in a bounded buffer and retried; past its bound the oldest are dropped,
+counted and reported; a full disk stops the run with a one-line error.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -30,7 +31,7 @@ from ferlab.app.tracking import IoUTracker
 from ferlab.errors import FerlabError, first_line
 from ferlab.monitor.aggregate import Interval, IntervalAggregator
 from ferlab.monitor.sources import ItemError, LiveSource, VideoFile, WatchedFolder
-from ferlab.monitor.store import Observation, Store, now_ms
+from ferlab.monitor.store import Observation, Store
 from ferlab.version import package_version
 
 if TYPE_CHECKING:
@@ -40,6 +41,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FULL_DISK = ("disk is full", "no space left", "could not extend file", "disk full")
+
+
+def disk_error(what: str, error: OSError) -> FerlabError:
+    """The one-line error for an `OSError` writing ``what``: a full disk (or quota) said plainly."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return FerlabError(f"{what}: the disk is full ({error.strerror or 'no space left on device'})")
+    return FerlabError(f"{what}: cannot be written ({first_line(error)})")
 
 
 @dataclass
@@ -54,8 +62,10 @@ class BufferedWriter:
     """Write batches through; while the database is locked or unreachable, keep up to ``max_pending``
     batches and retry them (oldest first) on the next write, at most every ``retry_s``.
 
-    `FerlabError` (one line, naming the database) when the buffer would overflow, when the disk is
-    full, or when `close` cannot write what is left within ``close_timeout_s``.
+    Past ``max_pending`` the oldest waiting batch is dropped to make room: ``dropped`` and
+    ``dropped_observations`` count them (a watched file in a dropped batch is not marked done,
+    so a restart reads it again). `FerlabError` (one line, naming the database) when the disk
+    is full, or when `close` cannot write what is left within ``close_timeout_s``.
     """
 
     def __init__(
@@ -67,6 +77,8 @@ class BufferedWriter:
         on_written: Callable[[list[Observation]], None] = lambda _batch: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if max_pending < 1:
+            raise FerlabError(f"--buffer must be at least 1 interval, got {max_pending}")
         self.store = store
         self.max_pending = max_pending
         self.retry_s = retry_s
@@ -75,15 +87,22 @@ class BufferedWriter:
         self.clock = clock
         self.pending: deque[Pending] = deque()
         self.retries = 0
+        self.dropped = 0
+        self.dropped_observations = 0
         self._next_try = 0.0
 
     def put(self, batch: list[Observation], item: tuple[int, str, str] | None = None) -> None:
         """Queue a transaction and write what the database accepts now."""
-        if len(self.pending) >= self.max_pending:
-            raise FerlabError(
-                f"database {self.store.url}: unavailable for too long; {len(self.pending)} intervals "
-                "are waiting, the most this monitor buffers (--buffer)"
-            )
+        if len(self.pending) >= self.max_pending and not self.flush():  # full: try now, whatever retry_s says
+            lost = self.pending.popleft()
+            if not self.dropped:
+                log.error(
+                    "database %s: unavailable with %d intervals waiting (--buffer); dropping the oldest",
+                    self.store.url,
+                    len(self.pending) + 1,
+                )
+            self.dropped += 1
+            self.dropped_observations += len(lost.batch)
         self.pending.append(Pending(batch, item))
         if self.clock() >= self._next_try:
             self.flush()
@@ -94,7 +113,7 @@ class BufferedWriter:
             first = self.pending[0]
             try:
                 self.store.write(first.batch, first.item)
-            except sa.exc.OperationalError as error:
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
                 reason = first_line(error.orig or error)
                 if any(words in reason.lower() for words in FULL_DISK):
                     raise FerlabError(f"database {self.store.url}: the disk is full ({reason})") from None
@@ -102,6 +121,8 @@ class BufferedWriter:
                 self._next_try = self.clock() + self.retry_s
                 log.warning("database %s: %s; %d intervals buffered", self.store.url, reason, len(self.pending))
                 return False
+            except OSError as error:  # from the driver or the file system under it, e.g. ENOSPC
+                raise disk_error(f"database {self.store.url}", error) from None
             self.pending.popleft()
             self.on_written(first.batch)
         return True
@@ -127,6 +148,8 @@ class SourceReport:
     items: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    dropped: int = 0
+    """Observations dropped because the database stayed unavailable past the buffer (``--buffer``)."""
 
 
 class Monitor:
@@ -162,8 +185,19 @@ class Monitor:
         self.model, self.model_version = classifier.name, package_version()
 
     def _written(self, batch: list[Observation]) -> None:
-        if self.alerts is not None:
+        """Evaluate the alert rules on a written batch; the database failing now (the batch is kept)
+        skips this batch's evaluation with a warning rather than stopping the monitor."""
+        if self.alerts is None:
+            return
+        try:
             self.alerts.observe(batch)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+            log.warning(
+                "database %s: alert rules not evaluated on %d observation(s): %s",
+                self.store.url,
+                len(batch),
+                first_line(error.orig or error),
+            )
 
     def run(self, source: VideoFile | LiveSource | WatchedFolder, stop: threading.Event | None = None) -> SourceReport:
         """Monitor one source until it ends (or ``stop`` is set); what was done."""
@@ -174,8 +208,13 @@ class Monitor:
             session_id = self.store.start_session(source_id, socket.gethostname(), os.getpid())
         except sa.exc.OperationalError as error:
             raise FerlabError(f"database {self.store.url}: {first_line(error.orig or error)}") from None
-        if isinstance(source, LiveSource):
-            source.on_gap = lambda start, end, reason: self._gap(source_id, start, end, reason)
+        live = isinstance(source, LiveSource)
+        if live:
+            source.on_gap = lambda start, end, reason: self._gap(
+                source_id, start, end, reason, int(source.clock() * 1000)
+            )
+            if self.alerts is not None:  # a source that never delivers is down from its start
+                self.alerts.heartbeat(source_id, int(source.clock() * 1000))
         context = _Context(source_id, session_id, {})
         try:
             if isinstance(source, WatchedFolder):
@@ -185,6 +224,9 @@ class Monitor:
                 self._run_stream(source, context, report, stop)
             self.writer.close()
         finally:
+            report.dropped = self.writer.dropped_observations
+            if live and self.alerts is not None:
+                self.alerts.stopped(source_id)
             report.seconds = time.perf_counter() - started
             try:
                 self.store.end_session(session_id)
@@ -192,7 +234,7 @@ class Monitor:
                 log.warning("database %s: %s", self.store.url, first_line(error.orig or error))
         return report
 
-    def _gap(self, source_id: int, start_ms: int, end_ms: int | None, reason: str) -> None:
+    def _gap(self, source_id: int, start_ms: int, end_ms: int | None, reason: str, now: int) -> None:
         """Record a source's gap (opened once per ``start_ms``, closed at ``end_ms``) and tell the alerts;
         with the database unavailable too, the gap is only logged."""
         try:
@@ -201,9 +243,11 @@ class Monitor:
             if end_ms is not None:
                 self.store.close_gap(self._gaps.pop(start_ms), end_ms)
             if self.alerts is not None:
-                self.alerts.source_gap(source_id, start_ms, end_ms, now_ms())
-        except sa.exc.OperationalError as error:
+                self.alerts.source_gap(source_id, start_ms, end_ms, now)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
             log.warning("database %s: gap of source %d not recorded: %s", self.store.url, source_id, first_line(error))
+        except OSError as error:
+            raise disk_error(f"database {self.store.url}", error) from None
 
     def _run_stream(self, source: VideoFile | LiveSource, context: _Context, report: SourceReport, stop) -> None:
         tracker = IoUTracker()
@@ -211,7 +255,10 @@ class Monitor:
         after = self.store.last_time(context.source_id) if isinstance(source, VideoFile) else None
         if after is not None:  # a restart: the last recorded interval is complete, go on after it
             after = after - after % self.interval_ms + self.interval_ms - 1
+        heartbeat = self.alerts.heartbeat if self.alerts is not None and isinstance(source, LiveSource) else None
         for frame in source.frames(after, stop):
+            if heartbeat is not None:
+                heartbeat(context.source_id, frame.t_ms)
             faces = self.analyzer.analyze(frame.rgb)
             ids = tracker.update([face.box for face in faces])
             for track, face in zip(ids, faces):
@@ -283,7 +330,10 @@ class Monitor:
         path = (
             self.crops_dir / str(context.source_id) / day / f"{context.session_id}_{interval.track}_{interval.t_ms}.jpg"
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise disk_error(str(path.parent), error) from None
         if not cv2.imwrite(str(path), cv2.cvtColor(interval.crop, cv2.COLOR_RGB2BGR)):
             raise FerlabError(f"{path}: the face crop cannot be written (disk full or no permission)")
         return str(path)

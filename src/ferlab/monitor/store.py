@@ -402,6 +402,27 @@ class Store:
             connection.execute(alert_state.delete().where(alert_state.c.rule == rule).where(alert_state.c.key == key))
             connection.execute(alert_state.insert().values(rule=rule, key=key, state=json.dumps(state)))
 
+    def claim_state(self, rule: str, key: str, state: Any) -> bool:
+        """Set a rule's state for one key to ``state`` unless it is that already; whether this call set
+        it. One statement decides, so of several monitors claiming the same state one gets True."""
+        text = json.dumps(state)
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                alert_state.update()
+                .where(alert_state.c.rule == rule)
+                .where(alert_state.c.key == key)
+                .where(alert_state.c.state != text)
+                .values(state=text)
+            ).rowcount
+            if changed:
+                return True
+            insert = (sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert)(alert_state)
+            return bool(
+                connection.execute(
+                    insert.values(rule=rule, key=key, state=text).on_conflict_do_nothing(index_elements=["rule", "key"])
+                ).rowcount
+            )
+
     def query(self, statement: sa.Executable) -> list[dict[str, Any]]:
         """The rows of a read-only statement, as dicts."""
         with self.engine.connect() as connection:
