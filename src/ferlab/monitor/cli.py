@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from ferlab.cli_options import PriorOption
+from ferlab.cli.options import PriorOption
 from ferlab.errors import FerlabError
 from ferlab.faces import DEFAULT_DETECTOR
 from ferlab.weights import DEFAULT_MODEL
