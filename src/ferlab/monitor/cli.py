@@ -14,10 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from ferlab.cli.options import PriorOption
+from ferlab.cli.options import ModelNameOption, PriorOption
 from ferlab.errors import FerlabError
 from ferlab.faces import DEFAULT_DETECTOR
-from ferlab.weights import DEFAULT_MODEL
 
 DEFAULT_DB = "ferlab-monitor.db"
 
@@ -78,7 +77,7 @@ def run_command(
     ),
     once: bool = typer.Option(False, "--once", help="Folders: read the photos there now, then stop (no watching)."),
     buffer: int = typer.Option(600, "--buffer", help="Intervals kept while the database is unavailable."),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Shipped model name, run folder or model file."),
+    model: str = ModelNameOption,
     detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="Face detector (see `ferlab predict --help`)."),
     detect_size: int | None = typer.Option(None, "--detect-size", help="Search for faces in a copy shrunk to N px."),
     search_every: int = typer.Option(10, "--search-every", help="Search the whole frame every K-th frame."),
