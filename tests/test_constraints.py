@@ -17,9 +17,17 @@ from ferlab.evaluate.request import EvalRequest
 from ferlab.faces import get_detector
 from ferlab.faces.detectors import DlibDetector, HaarDetector
 from ferlab.serve.settings import ServeSettings
+from ferlab.study.compare import CompareEntry, CompareRequest
 
 REQUIRED: dict[type, dict[str, Any]] = {
-    EvalRequest: {"weights": Path("w.pt"), "data": "fer2013", "data_root": Path(".")}
+    EvalRequest: {"weights": Path("w.pt"), "data": "fer2013", "data_root": Path(".")},
+    CompareRequest: {
+        "entries": (CompareEntry("lenet_like"),),
+        "protocol": TrainConfig(),
+        "name": "c",
+        "runs_dir": Path("runs"),
+        "out": Path("results"),
+    },
 }
 """The settings without defaults of each checked class (valid values)."""
 
@@ -45,7 +53,7 @@ def invalid_values(metadata: tuple[Any, ...]) -> list[Any]:
 
 def _cases() -> list[Any]:
     cases = []
-    for owner in (TrainConfig, ServeSettings, EvalRequest):
+    for owner in (TrainConfig, ServeSettings, EvalRequest, CompareRequest):
         for name, metadata in constraints_of(owner).items():
             cases += [
                 pytest.param(owner, name, value, id=f"{owner.__name__}.{name}={value!r}")
@@ -69,6 +77,7 @@ def test_there_is_something_to_check() -> None:
     )
     assert {"port", "max_pixels", "backend", "tta"} <= set(constraints_of(ServeSettings))
     assert {"tta", "occlusion", "batch_size"} <= set(constraints_of(EvalRequest))
+    assert {"budget_minutes", "timing_seconds"} <= set(constraints_of(CompareRequest))
 
 
 @pytest.mark.parametrize("backend", [HaarDetector, DlibDetector])

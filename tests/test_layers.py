@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,7 +51,7 @@ def import_graph() -> dict[str, set[str]]:
 def test_the_graph_sees_function_level_imports() -> None:
     graph = import_graph()
     assert len(graph) > 50
-    assert "ferlab.engine" in graph["ferlab.cli"], "cli imports the engine inside its commands"
+    assert "ferlab.engine" in graph["ferlab.cli.research"], "the research commands import the engine inside them"
 
 
 def test_no_import_cycles_among_ferlab_modules() -> None:
@@ -76,7 +78,7 @@ def test_the_engine_branches_on_no_model_name() -> None:
         assert not compared & names, f"{path.name} compares with model names {sorted(compared & names)}"
 
 
-APPLICATION = ("ferlab.app", "ferlab.faces", "ferlab.serve", "ferlab.weights")
+APPLICATION = ("ferlab.app", "ferlab.faces", "ferlab.serve", "ferlab.weights", "ferlab.cli.application")
 RESEARCH = ("ferlab.engine", "ferlab.evaluate", "ferlab.study")
 
 
@@ -86,8 +88,10 @@ def _in(module: str, packages: tuple[str, ...]) -> bool:
 
 def test_application_modules_reach_nothing_of_the_research_layer() -> None:
     """No application module imports, directly or through others (function-level imports included), anything
-    from engine/, evaluate/ or study/: shared torch-free pieces live below both layers."""
+    from engine/, evaluate/ or study/: shared torch-free pieces live below both layers. The application
+    commands (predict, demo, video, serve) are held to this too, with the CLI modules they use."""
     graph = import_graph()
+    assert {"ferlab.cli.options", "ferlab.cli.tables"} <= graph["ferlab.cli.application"]
     for start in sorted(module for module in graph if _in(module, APPLICATION)):
         seen, stack = {start}, [(start, (start,))]
         while stack:
@@ -96,3 +100,23 @@ def test_application_modules_reach_nothing_of_the_research_layer() -> None:
                 assert not _in(imported, RESEARCH), f"{' -> '.join((*path, imported))}"
                 seen.add(imported)
                 stack.append((imported, (*path, imported)))
+
+
+def test_importing_the_application_commands_runs_nothing_of_the_research_layer() -> None:
+    """At run time too, package ``__init__``s included: the application commands and the monitor sub-app (which
+    shares `ferlab.cli.options`) load no research module and no torch, and import in either order without a
+    cycle through `ferlab.cli`, whose app is assembled on first use."""
+    probe = (
+        "import sys\n"
+        "import ferlab.monitor.cli, ferlab.cli.application\n"
+        "research = ('ferlab.engine', 'ferlab.evaluate', 'ferlab.study')\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(research))\n"
+        "print(loaded, 'torch' in sys.modules)\n"
+        "from ferlab.cli import app, main\n"
+        "print(sorted(c.name for c in app.registered_commands))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    research, commands = result.stdout.splitlines()
+    assert research == "[] False"
+    assert "predict" in commands and "train" in commands

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ferlab.cli import app
+from ferlab.cli.options import settings_fields
 from ferlab.engine.config import TrainConfig, field_help
-from ferlab.train_options import training_fields
 
 
 def _help(command: str) -> str:
@@ -27,7 +27,7 @@ def test_every_field_has_help_from_the_docstring() -> None:
 @pytest.mark.parametrize("command", ["train", "compare", "sweep"])
 def test_each_command_offers_the_plain_fields(command: str) -> None:
     shown = _help(command)
-    for name, _ in training_fields(exclude={"model", "init"} if command == "compare" else ()):
+    for name, _ in settings_fields(TrainConfig, exclude={"model", "init"} if command == "compare" else ()):
         assert f"--{name.replace('_', '-')}" in shown, name
     assert "--model-options" not in shown and "--extra-data" not in shown  # composite: YAML only
     assert "SGD's momentum. Default: 0.9. Allowed: >= 0 and < 1." in shown

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ferlab.checks import check_choice
@@ -103,6 +102,8 @@ def model_inputs(crops: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
     if crops.ndim == 4 and channels == 1:
         crops = (crops.astype(np.float32) @ GRAY_WEIGHTS).round().clip(0, 255).astype(np.uint8)
     if crops.shape[1:3] != (height, width):
+        import cv2  # here, so reading the constants above (the CLI's --help does) does not load OpenCV
+
         shrink = crops.shape[1] * crops.shape[2] > height * width
         method = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
         crops = np.stack([cv2.resize(crop, (width, height), interpolation=method) for crop in crops])

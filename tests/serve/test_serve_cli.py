@@ -47,6 +47,26 @@ def test_bad_options_are_one_line_errors(argv: list[str], message: str, capsys) 
     assert message in one_line_error(["serve", *argv], capsys)
 
 
+def test_the_flags_are_the_settings_fields_with_their_constraints_in_the_help() -> None:
+    """`ferlab serve`'s flags are generated from `ServeSettings`: one per field (but max_batch_files), its
+    default the field's, its constraint shown in the help."""
+    import dataclasses
+
+    from typer.testing import CliRunner
+
+    from ferlab.cli import app
+    from ferlab.serve.settings import ServeSettings
+
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "250"})
+    shown = " ".join(result.output.replace("\u2502", " ").split())  # the panel's side borders left out
+    assert result.exit_code == 0, result.output
+    for field in dataclasses.fields(ServeSettings):
+        assert (f"--{field.name.replace('_', '-')} " in shown) == (field.name != "max_batch_files"), field.name
+    assert "TCP port. Allowed: >= 0 and <= 65535. [default: 8000]" in shown
+    assert "Allowed: one of none, flip, tencrop. [default: none]" in shown
+    assert "Allowed: > 0 and finite. [default: 10.0]" in shown
+
+
 def test_options_reach_the_app_and_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: dict[str, Any] = {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
+import threading
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
@@ -21,28 +21,35 @@ from ferlab.serve.settings import ServeSettings  # noqa: E402
 
 
 class StandInAnalyzer:
-    """Finds no face, after ``delay`` seconds."""
+    """Finds no face; with ``stalled``, only once released (`post` releases it when the answer is in)."""
 
     classifier = SimpleNamespace(name="stand-in", classes=("happy", "sad"))
     detector = SimpleNamespace(name="none")
 
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
+    def __init__(self, stalled: bool = False) -> None:
+        self.released = threading.Event()
+        if not stalled:
+            self.released.set()
 
     def analyze(self, rgb: np.ndarray) -> list:
-        time.sleep(self.delay)
+        assert self.released.wait(timeout=120), "never released"
         return []
 
 
-def post(settings: ServeSettings, body: bytes | AsyncIterator[bytes], delay: float = 0.0) -> httpx.Response:
-    """POST ``body`` (a generator: sent chunked, no Content-Length) as a one-file multipart upload."""
-    app = create_app(settings, StandInAnalyzer(delay))
+def post(settings: ServeSettings, body: bytes | AsyncIterator[bytes], stalled: bool = False) -> httpx.Response:
+    """POST ``body`` (a generator: sent chunked, no Content-Length) as a one-file multipart upload; with
+    ``stalled``, the analysis lasts until the response has arrived."""
+    analyzer = StandInAnalyzer(stalled)
+    app = create_app(settings, analyzer)
 
     async def send() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ferlab") as client:
-            return await client.post(
-                "/v1/analyze", content=body, headers={"content-type": "multipart/form-data; boundary=b"}
-            )
+            try:
+                return await client.post(
+                    "/v1/analyze", content=body, headers={"content-type": "multipart/form-data; boundary=b"}
+                )
+            finally:
+                analyzer.released.set()
 
     return asyncio.run(send())
 
@@ -51,9 +58,12 @@ def multipart(data: bytes) -> bytes:
     return b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + data + b"\r\n--b--\r\n"
 
 
-async def chunks(data: bytes, size: int, pause: float = 0.0) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        await asyncio.sleep(pause)
+async def chunks(data: bytes, size: int, stall_after: int | None = None) -> AsyncIterator[bytes]:
+    """``data`` in pieces of ``size`` bytes; with ``stall_after``, the upload stalls after that many pieces until
+    the server gives up on it."""
+    for number, start in enumerate(range(0, len(data), size)):
+        if number == stall_after:
+            await asyncio.sleep(120)  # cancelled with the request; the bound fails a server without the limit
         yield data[start : start + size]
 
 
@@ -70,15 +80,15 @@ def test_body_under_the_limit_is_analysed(astronaut_png: bytes) -> None:
 
 
 def test_slow_upload_times_out_with_408(astronaut_png: bytes) -> None:
-    """Deterministic in the direction that matters: the pauses alone outlast the limit on any machine."""
-    response = post(ServeSettings(timeout_s=0.3), chunks(multipart(astronaut_png), 64 * 1024, pause=0.2))
+    """No timing: the upload stalls after its first piece until the server has answered."""
+    response = post(ServeSettings(timeout_s=0.3), chunks(multipart(astronaut_png), 64 * 1024, stall_after=1))
     assert response.status_code == 408 and response.json() == {"error": "upload took longer than 0.3 s"}
 
 
 def test_slow_analysis_times_out_with_503(astronaut_png: bytes) -> None:
-    """The in-memory body must be read within the limit (else 408): 1 s leaves a loaded machine ample room,
-    where 0.3 s did not; the analysis then outlasts it by 3 s whatever the machine's speed."""
-    response = post(ServeSettings(timeout_s=1.0), multipart(astronaut_png), delay=4.0)
+    """The analysis lasts until the answer is in, whatever the machine's speed. The in-memory body must be read
+    within the limit (else 408): 1 s leaves a loaded machine ample room, where 0.3 s did not."""
+    response = post(ServeSettings(timeout_s=1.0), multipart(astronaut_png), stalled=True)
     assert response.status_code == 503 and response.json() == {"error": "analysis took longer than 1 s"}
 
 

@@ -268,12 +268,18 @@ def test_bad_entries_are_one_line_errors(small_fer2013: Path, tmp_path: Path, ca
     assert "model 'deep_emotion' is listed twice" in compare_error(base, capsys)
     entries.write_text(yaml.safe_dump([{"model": "deep_emotion", "options": {"lr_typo": 1}}]))
     assert "options may not set lr_typo" in compare_error(base, capsys)
+    entries.write_text(yaml.safe_dump([{"model": "deep_emotion", "options": {"lr": float("nan")}}]))
+    assert "entry 'deep_emotion': lr = nan: must be > 0 and finite" in compare_error(base, capsys)
+    entries.write_text(yaml.safe_dump([{"model": "deep_emotion", "options": {"momentum": 5}}]))
+    assert "entry 'deep_emotion': momentum = 5.0: must be >= 0 and < 1" in compare_error(base, capsys)
     entries.write_text(yaml.safe_dump([{"model": "deep_emotion", "widths": [8]}]))
     assert "may only have model, label, model_options, options" in compare_error(base, capsys)
     assert "pass either --models" in compare_error([*base, "--models", "lenet_like"], capsys)
     entries.write_text(yaml.safe_dump([{"model": "deep_emotion"}]))
     assert "unknown occlusion mode 'nose'" in compare_error([*base, "--occlude", "eyes,nose"], capsys)
     assert "--notes nowhere.md: no such file" in compare_error([*base, "--notes", "nowhere.md"], capsys)
+    assert "budget_minutes = nan: must be >= 0 and finite" in compare_error([*base, "--budget-minutes", "nan"], capsys)
+    assert "timing_seconds = 0.0: must be > 0 and finite" in compare_error([*base, "--timing-seconds", "0"], capsys)
     assert "--pairs deep_emotion:ran: needs two different row labels" in compare_error(
         [*base, "--pairs", "deep_emotion:ran"], capsys
     )

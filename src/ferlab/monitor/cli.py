@@ -14,10 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from ferlab.cli_options import PriorOption
+from ferlab.cli.options import ModelNameOption, PriorOption
 from ferlab.errors import FerlabError
 from ferlab.faces import DEFAULT_DETECTOR
-from ferlab.weights import DEFAULT_MODEL
 
 DEFAULT_DB = "ferlab-monitor.db"
 
@@ -89,7 +88,7 @@ def run_command(
         help="Seconds between checks of the not_seen and source_down rules on the wall clock, which then "
         "fire with nothing observed (with a webcam, stream or watched folder among the sources).",
     ),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Shipped model name, run folder or model file."),
+    model: str = ModelNameOption,
     detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="Face detector (see `ferlab predict --help`)."),
     detect_size: int | None = typer.Option(None, "--detect-size", help="Search for faces in a copy shrunk to N px."),
     search_every: int = typer.Option(10, "--search-every", help="Search the whole frame every K-th frame."),

@@ -19,17 +19,18 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 from rich.console import Console
 
 from ferlab.checks import check_choice
+from ferlab.constraints import Finite, Ge, Gt, check_settings
 from ferlab.data import FaceDataset, load_dataset
 from ferlab.engine.config import TrainConfig, config_keys, load_config
 from ferlab.engine.trainer import EpochCallback, resolve_device, train
-from ferlab.errors import FerlabError
+from ferlab.errors import FerlabError, OptionError
 from ferlab.evaluate import evaluate_model
 from ferlab.evaluate.paired import mcnemar_exact, wilson_interval
 from ferlab.evaluate.robustness import OCCLUSION_MODES
@@ -93,7 +94,8 @@ def load_entries(path: Path) -> tuple[CompareEntry, ...]:
 
 @dataclass(frozen=True)
 class CompareRequest:
-    """What `run_compare` does; checked on creation.
+    """What `run_compare` does; checked on creation (the constraints in the types by `check_settings`, and every
+    row's training options, its entry's own included, as `TrainConfig` checks them).
 
     Attributes:
         entries: the rows, in table order (registry name, options, label).
@@ -120,14 +122,15 @@ class CompareRequest:
     name: str
     runs_dir: Path
     out: Path
-    budget_minutes: float | None = None
-    timing_seconds: float = 1.0
+    budget_minutes: Annotated[float | None, Ge(0), Finite()] = None
+    timing_seconds: Annotated[float, Gt(0), Finite()] = 1.0
     occlusions: tuple[str, ...] = ()
     notes: Path | None = None
     pairs: tuple[tuple[str, str], ...] = ()
     command: str | None = None
 
     def __post_init__(self) -> None:
+        check_settings(self)
         if not self.entries:
             raise FerlabError("no model to compare: pass --models NAME,NAME,... or --entries FILE.yaml")
         labels = [entry.label for entry in self.entries]
@@ -136,10 +139,6 @@ class CompareRequest:
                 raise FerlabError(f"model {label!r} is listed twice; give the entries distinct labels")
         if not re.fullmatch(r"[\w.-]+", self.name):
             raise FerlabError(f"comparison name {self.name!r} must be letters, digits, '.', '_' or '-'")
-        if self.budget_minutes is not None and self.budget_minutes < 0:
-            raise FerlabError(f"--budget-minutes must be 0 or more, got {self.budget_minutes}")
-        if self.timing_seconds <= 0:
-            raise FerlabError(f"--timing-seconds must be positive, got {self.timing_seconds}")
         for mode in self.occlusions:
             check_choice(mode, tuple(m for m in OCCLUSION_MODES if m != "none"), "occlusion mode")
         if len(set(self.occlusions)) < len(self.occlusions):
@@ -149,6 +148,11 @@ class CompareRequest:
         for a, b in self.pairs:
             if a == b or a not in labels or b not in labels:
                 raise FerlabError(f"--pairs {a}:{b}: needs two different row labels of {', '.join(labels)}")
+        for entry in self.entries:  # each row's training options, the entry's own included, meet their constraints
+            try:
+                model_config(self.protocol, entry, self.runs_dir)
+            except FerlabError as error:
+                raise OptionError(f"entry {entry.label!r}: {error}") from None
 
 
 @dataclass
