@@ -18,17 +18,18 @@ from rich.progress import MofNCompleteColumn, Progress
 from rich.text import Text
 
 from ferlab.cli.options import (
+    PRIOR_HELP,
     DataOption,
     DetectorOption,
     HoldoutOption,
     ModeOption,
-    PriorOption,
     reader_options,
     with_settings_options,
 )
 from ferlab.cli.tables import console, err_console, print_measures, print_model_profiles, print_skipped
 from ferlab.engine.config import TrainConfig, field_help
 from ferlab.errors import FerlabError
+from ferlab.evaluate.request import EvalRequest
 from ferlab.faces import DEFAULT_DETECTOR
 
 TRAIN_PACKAGES = ("torch", "torchvision", "kornia", "torchmetrics")
@@ -69,14 +70,23 @@ def train_command(
     train(train_config, resume=resume, console=console)
 
 
+EVAL_HELP = {
+    "tta": "Test-time augmentation: none, flip, tencrop (logits averaged).",
+    "prior": PRIOR_HELP,
+    "batch_size": "Images per forward pass.",
+    "seed": "Seed of the random occlusion (--occlude random).",
+}
+"""The ``--help`` of each `EvalRequest` field that is a generated flag; names, types, defaults and limits come
+from the request itself."""
+
+
+@with_settings_options(EvalRequest, EVAL_HELP, exclude=("occlusion", "command"))
 def eval_command(
     ctx: typer.Context,
     run_or_weights: str = typer.Argument(..., metavar="MODEL", help="Shipped model name, run folder or model file."),
     data: str = DataOption,
     data_root: Path = typer.Option(..., "--data-root", help="The dataset's file or folder."),
     split: str = typer.Option("test", "--split", help="Split to score: train, val, test or all."),
-    tta: str = typer.Option("none", "--tta", help="Test-time augmentation: none, flip, tencrop (logits averaged)."),
-    prior: str = PriorOption,
     subset: Path | None = typer.Option(
         None, "--subset", help="File naming the images to score: FERPlus names or dataset indices, one a line."
     ),
@@ -84,7 +94,6 @@ def eval_command(
     out: Path | None = typer.Option(
         None, "--out", help="Output folder (default: eval_<data>_<split>[_tta-..][_occlude-..] in the run)."
     ),
-    batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass."),
     mode: str = ModeOption,
     holdout: float = HoldoutOption,
     detector: str | None = typer.Option(
@@ -94,6 +103,7 @@ def eval_command(
         "opencv, dlib, mtcnn, or none; options after a colon, as in predict), crop rule, crop and model; the "
         "largest face counts, a missed face is wrong. Default: score the dataset's crops.",
     ),
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """Score a model on a split (accuracy, F1, confusion, calibration), or end to end on photos.
 
@@ -102,7 +112,7 @@ def eval_command(
     """
     require_training_extra("eval")
     from ferlab.data import detect_dataset
-    from ferlab.evaluate.request import EvalRequest, command_line
+    from ferlab.evaluate.request import command_line
     from ferlab.weights import resolve_model
 
     reader = detect_dataset(data_root) if data == "auto" else data
@@ -112,14 +122,12 @@ def eval_command(
         data_root=data_root,
         split=split,
         data_options=reader_options(reader, mode, holdout),
-        tta=tta,
-        prior=prior,
         subset=subset,
         occlusion=occlude,
         out=out,
-        batch_size=batch_size,
         command=command_line(ctx),
         detector=detector,
+        **(settings or {}),
     )  # checked on creation: a bad option is refused before torch loads
     from ferlab.evaluate.report import print_end_to_end, print_summary
     from ferlab.evaluate.run import run_evaluation
