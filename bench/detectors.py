@@ -23,6 +23,7 @@ from ferlab.evaluate.detection import DetectorScore, score_detector
 from ferlab.faces import file_safe, get_detector
 
 DETECTORS = (
+    "yunet",
     "blazeface",
     "blazeface:threshold=0.6",
     "blazeface:threshold=0.7",
