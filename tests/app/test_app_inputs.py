@@ -21,7 +21,7 @@ from ferlab.app.crop_classifier import CropClassifier
 from ferlab.app.predict import predict_images
 from ferlab.cli import main
 from ferlab.data.images import read_image
-from ferlab.faces import align_face
+from ferlab.faces import DEFAULT_DETECTOR, align_face
 from ferlab.preprocess import CROP_MARGIN
 
 
@@ -225,7 +225,7 @@ def test_api_and_cli_run_with_torch_unimportable(tmp_path: Path) -> None:
     )
     assert api.returncode == 0, api.stderr
     assert json.loads(api.stdout)[0]["label"] == "happy"
-    assert json.loads(api.stdout)[0]["detector"] == "blazeface"  # the default detector, torch-free
+    assert json.loads(api.stdout)[0]["detector"] == DEFAULT_DETECTOR  # the default detector, torch-free
     for argv in (["demo", "--out", "demo"], ["predict", "demo/annotated", "--detector", "none", "--out", "p"]):
         cli = _without_torch(tmp_path, "-m", "ferlab", *argv)
         assert cli.returncode == 0, cli.stderr
