@@ -66,6 +66,11 @@ def test_a_photo_with_no_face_makes_every_box_false() -> None:
     assert result.faces == {40: 0, 80: 0} and result.false_boxes == 1 and result.hits.tolist() == [False]
 
 
+def test_average_precision_without_any_detection_is_zero() -> None:
+    """A threshold above every score leaves no detection (yunet:threshold=0.95 on the WIDER photos)."""
+    assert average_precision(np.empty(0), np.empty(0, bool), positives=3) == 0.0
+
+
 def test_average_precision_is_sklearns_scaled_to_every_face() -> None:
     """With every face found, AP is sklearn's; with some never found, sklearn's times the share found."""
     rng = np.random.default_rng(0)

@@ -155,6 +155,8 @@ def average_precision(scores: np.ndarray, hits: np.ndarray, positives: int) -> f
     faces: the mean, over the faces, of the precision at the rank where each is found (0 if never)."""
     if positives == 0:
         return float("nan")
+    if len(hits) == 0:  # no detection: no face found
+        return 0.0
     order = np.argsort(-np.asarray(scores), kind="stable")
     hits, ranked = np.asarray(hits, bool)[order], np.asarray(scores)[order]
     true_positives = np.cumsum(hits)
