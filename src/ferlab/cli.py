@@ -430,8 +430,9 @@ ModelNameOption = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Shipped mod
 DetectorOption = typer.Option(
     DEFAULT_DETECTOR,
     "--detector",
-    help="Face detector: blazeface, opencv, dlib, mtcnn, or none (each image is one face crop), with options after "
-    "a colon: blazeface:threshold=0.65 (fewer false positives), opencv:min_neighbors=8, dlib:threshold=0.5, "
+    help="Face detector: yunet, blazeface, opencv, dlib, mtcnn, or none (each image is one face crop), with options "
+    "after a colon: yunet:threshold=0.8 (fewer false positives), blazeface:threshold=0.65, opencv:min_neighbors=8, "
+    "dlib:threshold=0.5, "
     "mtcnn:thresholds=(0.6,0.7,0.9). With a "
     "detector, an image with no face found that is at most 400 px and about square is classified whole "
     "(detector: none).",

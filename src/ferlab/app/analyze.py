@@ -82,7 +82,7 @@ class FaceResult:
 class FaceAnalyzer:
     """Detector + alignment + expression classifier, configured once, applied to many images.
 
-    detector: a detector name (`DEFAULT_DETECTOR` ``blazeface``, ``opencv``, ``dlib``, ``mtcnn``, or
+    detector: a detector name (`DEFAULT_DETECTOR`: ``yunet`` or ``blazeface``; ``opencv``, ``dlib``, ``mtcnn``, or
         ``none``: the whole image is the face) or a built `Detector`.
     model: a shipped model name, a run folder, a model file, or a built `CropClassifier`.
     backend: what runs a model given by name or path: ``torch``, ``onnx`` (ONNX Runtime) or
