@@ -212,8 +212,9 @@ def eval_command(
     detector: str | None = typer.Option(
         None,
         "--detector",
-        help=f"Score end to end: each labelled image file through the application's detector ({DEFAULT_DETECTOR}, "
-        "opencv, dlib, mtcnn, or none; options after a colon, as in predict), crop rule, crop and model; the "
+        help="Score end to end: each labelled image file through a detector (yunet, blazeface, opencv, dlib, mtcnn, "
+        f"or none; the application's is {DEFAULT_DETECTOR}; options after a colon, as in predict), crop rule, crop "
+        "and model; the "
         "largest face counts, a missed face is wrong. Default: score the dataset's crops.",
     ),
 ) -> None:
