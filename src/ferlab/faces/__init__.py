@@ -16,8 +16,8 @@ from ferlab.lazy import lazy_exports
 
 DEFAULT_DETECTOR = "yunet" if importlib.util.find_spec("yuface") is not None else "blazeface"
 """The detector used when none is named: by `ferlab.app.FaceAnalyzer`, `ferlab.analyze`, the CLI
-(``predict``, ``demo``, ``video``, ``explain``, ``serve``, ``monitor run``; ``eval --detector``
-lists it first) and the server's settings. ``yunet`` where its package, ``yuface``, is installed
+(``predict``, ``demo``, ``video``, ``explain``, ``serve``, ``monitor run``; ``eval --detector``'s
+help names it) and the server's settings. ``yunet`` where its package, ``yuface``, is installed
 (the light install takes it on CPython <= 3.11, Linux x86_64 and Windows, where it has wheels),
 ``blazeface`` (shipped with ferlab, no extra package) elsewhere. Chosen from the side-by-side
 scores in ``results/detection.md``. Found without importing ``yuface``."""
