@@ -17,6 +17,10 @@ The library runs on OpenMP threads. Unless the environment says otherwise, they 
 passively (``OMP_WAIT_POLICY=PASSIVE``, set before the library loads), as ferlab's ONNX Runtime
 sessions do: on a machine whose cores are busy, spinning threads made a 640x480 search 3.5 times
 slower (220 against 62 ms, median of 10, on the project's 2-core machine next to a training run).
+In a process that imported torch first (the research layer: ``ferlab eval --detector``, ``explain``,
+the benches), the library runs on torch's OpenMP runtime instead, already started with spinning
+threads, and the setting comes too late: there a 640x480 search took 640 against 83 ms under the same
+load. Set ``OMP_WAIT_POLICY=PASSIVE`` in the environment of such processes on a busy machine.
 """
 
 from __future__ import annotations
