@@ -1,6 +1,6 @@
 """Face detectors side by side on a WIDER FACE-format folder, in one run, with 95% CIs.
 
-    python bench/detectors.py --data-root ../shared/data/widerface [--limit N] [DETECTOR ...]
+    python bench/detectors.py --data-root ../shared/data/widerface [--limit N] [--every K --start I] [DETECTOR ...]
 
 Each detector is scored by `ferlab.evaluate.detection.score_detector` (the rules of
 ``ferlab eval-detector``): recall of faces >= 40 and >= 80 px at IoU 0.5, AP over the >= 40 px
@@ -23,6 +23,7 @@ from ferlab.evaluate.detection import DetectorScore, score_detector
 from ferlab.faces import file_safe, get_detector
 
 DETECTORS = (
+    "yunet",
     "blazeface",
     "blazeface:threshold=0.6",
     "blazeface:threshold=0.7",
@@ -53,11 +54,13 @@ def main() -> None:
     parser.add_argument("detectors", nargs="*", default=list(DETECTORS))
     parser.add_argument("--data-root", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--every", type=int, default=1, help="every K-th photo listed (2: a half)")
+    parser.add_argument("--start", type=int, default=0, help="from this position (0-based; 0 or 1 for a half)")
     parser.add_argument("--out", type=Path, default=Path("bench_detectors"))
     args = parser.parse_args()
     print(
         f"{time.strftime('%Y-%m-%d %H:%M')} UTC, {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"{args.data_root}, first {args.limit or 'all'} photos"
+        f"{args.data_root}, every {args.every} photo(s) from position {args.start}, first {args.limit or 'all'}"
     )
     print(
         "| detector | recall >= 40 px (95% CI) | recall >= 80 px | AP >= 40 px | false boxes / photo (95% CI) "
@@ -65,7 +68,9 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for spec in args.detectors:
-        score = score_detector(get_detector(spec), args.data_root, spec, limit=args.limit)
+        score = score_detector(
+            get_detector(spec), args.data_root, spec, limit=args.limit, every=args.every, start=args.start
+        )
         score.write_csv(args.out / f"detector_{file_safe(spec)}.csv")
         s, ci = score.summary(), bootstrap(score)
         (r_low, r_high), (f_low, f_high) = ci["recall_40"], ci["false_per_photo"]

@@ -3,6 +3,7 @@ outputs that never collide, float images, Ctrl+C, face crops as input, and files
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -21,7 +22,7 @@ from ferlab.app.crop_classifier import CropClassifier
 from ferlab.app.predict import predict_images
 from ferlab.cli import main
 from ferlab.data.images import read_image
-from ferlab.faces import align_face
+from ferlab.faces import DEFAULT_DETECTOR, Detector, Face, align_face, get_detector
 from ferlab.preprocess import CROP_MARGIN
 
 
@@ -110,6 +111,42 @@ def test_detector_none_and_the_crop_rule(tmp_path: Path, analyzer: FaceAnalyzer)
     assert FaceAnalyzer(analyzer.detector, analyzer.classifier).analyze(np.full((480, 640, 3), 128, np.uint8)) == []
     (whole,) = FaceAnalyzer("none", analyzer.classifier).analyze(data.astronaut())
     assert whole.detector == "none" and whole.box == (0.0, 0.0, 512.0, 512.0)
+
+
+class OneBox(Detector):
+    """Finds one face with a fixed box."""
+
+    name = "one-box"
+
+    def __init__(self, box: tuple[float, float, float, float]) -> None:
+        self.box = box
+
+    def _detect(self, rgb: np.ndarray) -> list[Face]:
+        return [Face(self.box, 0.9)]
+
+
+def test_a_face_filling_a_crop_sized_image_is_the_crop(analyzer: FaceAnalyzer) -> None:
+    """An SFEW-sized crop whose one face covers at least half of it is classified whole (``CROP_FACE_SHARE``);
+    a smaller face, a larger image or no crop rule keep the detector's box."""
+    crop = _smooth_crop(181, 143)
+    half = (0.0, 0.0, 143.0, 90.5)  # 50% of the area
+    (face,) = FaceAnalyzer(OneBox(half), analyzer.classifier).analyze(crop)
+    assert face.detector == "none" and face.box == (0.0, 0.0, 143.0, 181.0)
+    (face,) = FaceAnalyzer(OneBox((0.0, 0.0, 143.0, 90.0)), analyzer.classifier).analyze(crop)
+    assert face.detector == "one-box" and face.box == (0.0, 0.0, 143.0, 90.0)
+    (face,) = FaceAnalyzer(OneBox(half), analyzer.classifier, crop_rule=False).analyze(crop)
+    assert face.detector == "one-box"
+    (face,) = FaceAnalyzer(OneBox((0.0, 0.0, 500.0, 400.0)), analyzer.classifier).analyze(_smooth_crop(480, 640))
+    assert face.detector == "one-box"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("yuface") is None, reason="yuface is not installed: pip install yuface")
+def test_yunet_face_in_a_face_crop_gives_the_whole_crop(analyzer: FaceAnalyzer) -> None:
+    """The astronaut's face cut out as tightly as SFEW's crops: YuNet finds it, its box covering 60% of the crop."""
+    crop = np.ascontiguousarray(data.astronaut()[50:200, 160:290])  # 150x130
+    (found,) = get_detector("yunet").detect(crop)
+    (face,) = FaceAnalyzer("yunet", analyzer.classifier).analyze(crop)
+    assert face.detector == "none" and face.label == "happy", found
 
 
 class RecordingClassifier(CropClassifier):
@@ -225,7 +262,7 @@ def test_api_and_cli_run_with_torch_unimportable(tmp_path: Path) -> None:
     )
     assert api.returncode == 0, api.stderr
     assert json.loads(api.stdout)[0]["label"] == "happy"
-    assert json.loads(api.stdout)[0]["detector"] == "blazeface"  # the default detector, torch-free
+    assert json.loads(api.stdout)[0]["detector"] == DEFAULT_DETECTOR  # the default detector, torch-free
     for argv in (["demo", "--out", "demo"], ["predict", "demo/annotated", "--detector", "none", "--out", "p"]):
         cli = _without_torch(tmp_path, "-m", "ferlab", *argv)
         assert cli.returncode == 0, cli.stderr

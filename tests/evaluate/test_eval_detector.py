@@ -16,8 +16,15 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from ferlab.errors import FerlabError
-from ferlab.evaluate.detection import AnnotatedPhoto, average_precision, read_wider, score_detector, score_photo
-from ferlab.faces import Detector, Face
+from ferlab.evaluate.detection import (
+    AnnotatedPhoto,
+    average_precision,
+    listed_photos,
+    read_wider,
+    score_detector,
+    score_photo,
+)
+from ferlab.faces import Detector, Face, get_detector
 
 ASTRONAUT = Path(__file__).resolve().parents[2] / "src" / "ferlab" / "assets" / "astronaut.png"
 # The astronaut's face, cheek to cheek and fringe to chin, as tests/faces/conftest.py measures it.
@@ -57,6 +64,11 @@ def test_a_photo_with_no_face_makes_every_box_false() -> None:
     empty = AnnotatedPhoto("e/none.jpg", np.empty((0, 4)), np.empty(0, bool))
     result = score_photo(empty, np.array([(0, 0, 50, 50)]), np.array([0.9]))
     assert result.faces == {40: 0, 80: 0} and result.false_boxes == 1 and result.hits.tolist() == [False]
+
+
+def test_average_precision_without_any_detection_is_zero() -> None:
+    """A threshold above every score leaves no detection (yunet:threshold=0.95 on the WIDER photos)."""
+    assert average_precision(np.empty(0), np.empty(0, bool), positives=3) == 0.0
 
 
 def test_average_precision_is_sklearns_scaled_to_every_face() -> None:
@@ -120,6 +132,19 @@ def test_clock_is_injected_and_unreadable_photos_are_listed(wider: Path) -> None
     # The hit shares score 0.9 with the false box on the gray photo: precision 1/2 at that threshold.
     assert summary["recall_40"] == 1.0 and summary["faces_80"] == 1 and summary["ap_40"] == 0.5
     assert summary["false_per_photo"] == 1.5 and summary["false_share"] == 0.75
+
+
+def test_every_other_photo_splits_the_folder_in_two_interleaved_halves(wider: Path) -> None:
+    def files(**selection: int) -> list[str]:
+        return [photo.file for photo in listed_photos(wider, **selection)]
+
+    assert files(every=2, start=0) == ["1--A/astronaut.jpg", "2--B/missing.jpg"]
+    assert files(every=2, start=1) == ["2--B/gray.jpg"]
+    assert files(limit=1, every=2, start=0) == ["1--A/astronaut.jpg"]
+    score = score_detector(get_detector("none"), wider, "none", every=2, start=1)
+    assert [p.file for p in score.photos] == ["2--B/gray.jpg"] and not score.problems
+    with pytest.raises(FerlabError, match=r"^photo selection: expected every >= 1 and 0 <= start < every, got "):
+        listed_photos(wider, every=2, start=2)
 
 
 def ferlab(*args: str, cwd: Path) -> subprocess.CompletedProcess:

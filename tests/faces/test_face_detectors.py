@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 import sys
 
 import cv2
@@ -13,10 +14,14 @@ import torch
 from torchvision.ops import box_iou
 
 from ferlab.errors import FerlabError, OptionError
-from ferlab.faces import Detector, Face, FaceError, eye_centres, get_detector, list_detectors
+from ferlab.faces import DEFAULT_DETECTOR, Detector, Face, FaceError, eye_centres, get_detector, list_detectors
 from ferlab.faces.detectors import parse_detector
 
-LANDMARKS = {"blazeface": (6, 2), "opencv": None, "dlib": (68, 2), "mtcnn": (5, 2)}
+LANDMARKS = {"yunet": (5, 2), "blazeface": (6, 2), "opencv": None, "dlib": (68, 2), "mtcnn": (5, 2)}
+NEEDS_YUFACE = pytest.mark.skipif(
+    importlib.util.find_spec("yuface") is None,
+    reason="yuface is not installed: pip install yuface (wheels for CPython <= 3.11 on Linux x86_64 and Windows)",
+)
 
 
 def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -24,11 +29,13 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 def test_lists_the_backends() -> None:
-    assert list_detectors() == ["blazeface", "dlib", "mtcnn", "none", "opencv"]
+    assert list_detectors() == ["blazeface", "dlib", "mtcnn", "none", "opencv", "yunet"]
 
 
 def test_unknown_name_lists_the_available_ones() -> None:
-    with pytest.raises(FerlabError, match=r"face detector 'yolo'; available: blazeface, dlib, mtcnn, none, opencv"):
+    with pytest.raises(
+        FerlabError, match=r"face detector 'yolo'; available: blazeface, dlib, mtcnn, none, opencv, yunet"
+    ):
         get_detector("yolo")
 
 
@@ -45,6 +52,44 @@ def test_blazeface_landmarks_lie_on_the_astronauts_eyes_nose_and_mouth(astronaut
         expected = np.array([(205, 102), (247, 104), (226, 127), (224, 148)])
         assert np.abs(face.landmarks[:4] - expected).max() < 8, (model, face.landmarks[:4])
         assert 0.5 <= face.score <= 1
+
+
+@NEEDS_YUFACE
+def test_yunet_landmarks_lie_on_the_astronauts_eyes_nose_and_mouth_corners(astronaut: np.ndarray) -> None:
+    """The points measured by eye for the BlazeFace test above; YuNet gives the two mouth corners,
+    which lie either side of the mouth centre (224, 148)."""
+    (face,) = get_detector("yunet").detect(astronaut)
+    expected = np.array([(205, 102), (247, 104), (226, 127)])
+    assert np.abs(face.landmarks[:3] - expected).max() < 8, face.landmarks
+    left, right = face.landmarks[3:]
+    assert np.abs((left + right) / 2 - (224, 148)).max() < 8, face.landmarks
+    assert left[0] < 224 - 10 and right[0] > 224 + 10
+    assert 0.5 < face.score <= 1
+
+
+@NEEDS_YUFACE
+def test_yunet_threshold_is_a_confidence_in_0_1(coffee: np.ndarray) -> None:
+    """The coffee cup: no face at the default threshold 0.75; the library's lowest boxes (0.2) find one
+    at 0.35 (measured), so the option reaches the library in the library's units."""
+    assert get_detector("yunet").detect(coffee) == []
+    assert [round(face.score, 2) for face in get_detector("yunet:threshold=0.2").detect(coffee)] == [0.35]
+    with pytest.raises(OptionError, match=r"^detector yunet option threshold = 1.5: must be .*1$"):
+        get_detector("yunet", threshold=1.5)
+
+
+@NEEDS_YUFACE
+def test_the_default_is_yunet_where_yuface_installs_and_blazeface_elsewhere() -> None:
+    assert DEFAULT_DETECTOR == "yunet"
+    assert get_detector().name == "yunet"
+    hidden = "import sys; sys.modules['yuface'] = None; import ferlab.faces as f; print(f.DEFAULT_DETECTOR)"
+    elsewhere = subprocess.run([sys.executable, "-c", hidden], capture_output=True, text=True, check=True)
+    assert elsewhere.stdout.strip() == "blazeface"
+
+
+def test_yunet_without_yuface_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "yuface", None)  # makes `import yuface` fail
+    with pytest.raises(FaceError, match=r"^the \"yunet\" face detector needs the yuface package, .*pip install yuface"):
+        get_detector("yunet")
 
 
 def test_blazeface_tiles_find_a_small_face_the_whole_image_misses(astronaut: np.ndarray) -> None:

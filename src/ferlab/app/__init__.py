@@ -3,7 +3,7 @@
 Example::
 
     from ferlab.app import FaceAnalyzer
-    analyzer = FaceAnalyzer(detector="blazeface", model="ferlab-wild")
+    analyzer = FaceAnalyzer(detector="yunet", model="ferlab-wild")
     for face in analyzer.analyze(rgb):        # RGB uint8 (H, W, 3)
         print(face.box, face.label, face.probabilities)
 

@@ -31,6 +31,11 @@ classified whole and marked ``detector: none``, when its longer side is at most
 crops that datasets and other face pipelines write (FER2013 48x48, SFEW 143x181, ...), and
 it passes `ferlab.app.crop_gate.CropGate` (not blank, not noise). Other images with no face
 found stay without faces."""
+CROP_FACE_SHARE = 0.5
+"""The crop rule also takes such an image for a face crop when the detector finds one face whose box
+covers at least this share of its area: cropping that box again with a margin reaches past the crop
+into black fill. YuNet finds the face in nearly every SFEW crop (its box covers a median 95% of it);
+the share was fixed at a half before measuring its effect (``results/detection.md``)."""
 
 
 def looks_like_crop(height: int, width: int) -> bool:
@@ -82,7 +87,7 @@ class FaceResult:
 class FaceAnalyzer:
     """Detector + alignment + expression classifier, configured once, applied to many images.
 
-    detector: a detector name (`DEFAULT_DETECTOR` ``blazeface``, ``opencv``, ``dlib``, ``mtcnn``, or
+    detector: a detector name (`DEFAULT_DETECTOR`: ``yunet`` or ``blazeface``; ``opencv``, ``dlib``, ``mtcnn``, or
         ``none``: the whole image is the face) or a built `Detector`.
     model: a shipped model name, a run folder, a model file, or a built `CropClassifier`.
     backend: what runs a model given by name or path: ``torch``, ``onnx`` (ONNX Runtime) or
@@ -93,8 +98,9 @@ class FaceAnalyzer:
         shares) or ``balanced`` (every class equally likely; see `ferlab.priors`).
     margin: crop margin around each face box (see `ferlab.faces.align_face`); default: the
         model's own (its stored `ferlab.preprocess.Preprocessing`).
-    crop_rule: classify an image in which no face is found as one face crop when its size
-        says it is one and it passes the gate (see `CROP_MAX_SIDE`).
+    crop_rule: classify an image in which no face is found, or one face covering most of it, as
+        one face crop when its size says it is one and it passes the gate (see `CROP_MAX_SIDE`,
+        `CROP_FACE_SHARE`).
     """
 
     def __init__(
@@ -154,9 +160,23 @@ class FaceAnalyzer:
         rgb = array_to_rgb(image)
         faces = self.detector.detect(rgb)
         whole_image = getattr(self.detector, "name", "") == WHOLE_IMAGE
-        if faces or not self.crop_rule or whole_image or not looks_like_crop(*rgb.shape[:2]) or not self.gate(rgb):
+        if (
+            (faces and not _fills(faces, rgb.shape[:2]))
+            or not self.crop_rule
+            or whole_image
+            or not looks_like_crop(*rgb.shape[:2])
+            or not self.gate(rgb)
+        ):
             return self.classify(rgb, faces)
         return self.classify(rgb, get_detector(WHOLE_IMAGE).detect(rgb), WHOLE_IMAGE)
+
+
+def _fills(faces: list[Face], shape: tuple[int, ...]) -> bool:
+    """Whether ``faces`` is one face whose box covers at least `CROP_FACE_SHARE` of an image of ``shape``."""
+    if len(faces) != 1:
+        return False
+    x1, y1, x2, y2 = faces[0].box
+    return (x2 - x1) * (y2 - y1) >= CROP_FACE_SHARE * shape[0] * shape[1]
 
 
 def load_rgb(path: str | Path) -> np.ndarray:

@@ -27,10 +27,10 @@ from ferlab.weights import DEFAULT_MODEL
 
 MODEL_HELP = "Shipped model name, run folder or model file."
 DETECTOR_HELP = (
-    "Face detector: blazeface, opencv, dlib, mtcnn, or none (each image is one face crop), with options after "
-    "a colon: blazeface:threshold=0.65 (fewer false positives), opencv:min_neighbors=8, dlib:threshold=0.5, "
-    "mtcnn:thresholds=(0.6,0.7,0.9). With a "
-    "detector, an image with no face found that is at most 400 px and about square is classified whole "
+    "Face detector: yunet, blazeface, opencv, dlib, mtcnn, or none (each image is one face crop), with options "
+    "after a colon: yunet:threshold=0.8 (fewer false positives), blazeface:threshold=0.65, opencv:min_neighbors=8, "
+    "dlib:threshold=0.5, mtcnn:thresholds=(0.6,0.7,0.9). With a detector, an image at most 400 px and about "
+    "square in which no face is found, or one face covering at least half of it, is classified whole "
     "(detector: none)."
 )
 BACKEND_HELP = (

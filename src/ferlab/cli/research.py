@@ -99,9 +99,9 @@ def eval_command(
     detector: str | None = typer.Option(
         None,
         "--detector",
-        help=f"Score end to end: each labelled image file through the application's detector ({DEFAULT_DETECTOR}, "
-        "opencv, dlib, mtcnn, or none; options after a colon, as in predict), crop rule, crop and model; the "
-        "largest face counts, a missed face is wrong. Default: score the dataset's crops.",
+        help="Score end to end: each labelled image file through a detector (yunet, blazeface, opencv, dlib, mtcnn, "
+        f"or none; the application's is {DEFAULT_DETECTOR}; options after a colon, as in predict), crop rule, crop "
+        "and model; the largest face counts, a missed face is wrong. Default: score the dataset's crops.",
     ),
     settings: dict[str, Any] | None = None,
 ) -> None:
@@ -142,20 +142,26 @@ def eval_detector_command(
         ..., "--data-root", help="WIDER FACE-format folder: WIDER_val/images/... and wider_face_split/*_gt.txt."
     ),
     out: Path | None = typer.Option(None, "--out", help="Per-photo CSV (default: detector_<name>.csv here)."),
-    limit: int | None = typer.Option(None, "--limit", help="Score only the first N photos listed."),
+    limit: int | None = typer.Option(None, "--limit", help="Score only the first N photos listed (after --every)."),
+    every: int = typer.Option(1, "--every", min=1, help="Score every K-th photo listed, from --start."),
+    start: int = typer.Option(
+        0, "--start", min=0, help="Position (0-based) of the first photo --every picks: --every 2 --start 0|1 halves."
+    ),
 ) -> None:
     """Score a face detector on photos annotated in WIDER FACE's format.
 
     Recall of faces >= 40 and >= 80 px (IoU 0.5), AP over the >= 40 px faces, false boxes per photo
     (boxes touching no annotated face), ms per photo. Exit code 0 when every photo was read, 1 when
     some were skipped (listed; the others are scored)."""
-    from ferlab.evaluate.detection import read_wider, score_detector, summary_fields
+    from ferlab.evaluate.detection import listed_photos, score_detector, summary_fields
     from ferlab.faces import file_safe, get_detector
 
     built = get_detector(detector)
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err_console) as progress:
-        task = progress.add_task("photos", total=len(read_wider(data_root)[:limit]))
-        score = score_detector(built, data_root, detector, limit=limit, on_photo=lambda: progress.advance(task))
+        task = progress.add_task("photos", total=len(listed_photos(data_root, limit, every, start)))
+        score = score_detector(
+            built, data_root, detector, limit=limit, every=every, start=start, on_photo=lambda: progress.advance(task)
+        )
     out = out or Path(f"detector_{file_safe(detector)}.csv")
     score.write_csv(out)
     print_measures(f"face detector {detector} on {data_root}", summary_fields(score))

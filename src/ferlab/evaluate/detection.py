@@ -155,6 +155,8 @@ def average_precision(scores: np.ndarray, hits: np.ndarray, positives: int) -> f
     faces: the mean, over the faces, of the precision at the rank where each is found (0 if never)."""
     if positives == 0:
         return float("nan")
+    if len(hits) == 0:  # no detection: no face found
+        return 0.0
     order = np.argsort(-np.asarray(scores), kind="stable")
     hits, ranked = np.asarray(hits, bool)[order], np.asarray(scores)[order]
     true_positives = np.cumsum(hits)
@@ -211,10 +213,12 @@ def score_detector(
     limit: int | None = None,
     clock: Callable[[], float] = time.perf_counter,
     on_photo: Callable[[], None] | None = None,
+    every: int = 1,
+    start: int = 0,
 ) -> DetectorScore:
-    """Run ``detector`` on every photo of the WIDER FACE-format folder ``root`` (the first ``limit``)
-    and score it; a photo that cannot be read is listed in ``problems``, the others are scored."""
-    photos = read_wider(root)[:limit]
+    """Run ``detector`` on the photos of the WIDER FACE-format folder ``root`` that `listed_photos`
+    picks and score it; a photo that cannot be read is listed in ``problems``, the others are scored."""
+    photos = listed_photos(root, limit, every, start)
     results, problems = [], []
     for photo, rgb in _images(root, photos, problems):
         start = clock()
@@ -225,6 +229,17 @@ def score_detector(
         if on_photo is not None:
             on_photo()
     return DetectorScore(name, results, problems, tuple(bands))
+
+
+def listed_photos(root: Path, limit: int | None = None, every: int = 1, start: int = 0) -> list[AnnotatedPhoto]:
+    """The photos of ``root`` to score: every ``every``-th of its ground-truth list from position ``start``
+    (0-based), then the first ``limit`` of those. ``every=2`` with ``start`` 0 and then 1 splits a folder into
+    two interleaved halves, each with photos of every event: one to choose a setting on, one to report."""
+    if every < 1 or not 0 <= start < every:
+        raise FerlabError(
+            f"photo selection: expected every >= 1 and 0 <= start < every, got every={every}, start={start}"
+        )
+    return read_wider(root)[start::every][:limit]
 
 
 def _images(
@@ -260,6 +275,7 @@ __all__ = [
     "DetectorScore",
     "PhotoResult",
     "average_precision",
+    "listed_photos",
     "read_wider",
     "score_detector",
     "score_photo",

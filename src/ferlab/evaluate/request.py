@@ -32,7 +32,7 @@ class EvalRequest:
         tta, occlusion, batch_size, seed: see `ferlab.evaluate.evaluate_model`.
         prior: the operating point scored, ``data`` or ``balanced`` (see `ferlab.priors`).
         subset: a list file of the images to score (see `ferlab.evaluate.subset`).
-        detector: score end to end with this face detector (``blazeface``, ``opencv``, ``mtcnn``, ``dlib``
+        detector: score end to end with this face detector (``yunet``, ``blazeface``, ``opencv``, ``mtcnn``, ``dlib``
             or ``none``, options allowed: ``opencv:min_neighbors=8``), on the dataset's image
             files; None scores its crops.
         out: output folder; None for `default_out_dir`.

@@ -2,7 +2,7 @@
 
 Example::
 
-    detector = get_detector()  # DEFAULT_DETECTOR; or "opencv", "dlib", "mtcnn" by name
+    detector = get_detector()  # DEFAULT_DETECTOR; or "blazeface", "opencv", "dlib", "mtcnn" by name
     faces = detector.detect(rgb)  # RGB uint8 (H, W, 3) or grayscale (H, W)
     crops = [align_face(rgb, face) for face in faces]  # 48x48 grayscale uint8
 
@@ -10,12 +10,17 @@ Every name but `DEFAULT_DETECTOR` is imported on first use, so reading the defau
 to show it in ``--help``) does not load OpenCV.
 """
 
+import importlib.util
+
 from ferlab.lazy import lazy_exports
 
-DEFAULT_DETECTOR = "blazeface"
+DEFAULT_DETECTOR = "yunet" if importlib.util.find_spec("yuface") is not None else "blazeface"
 """The detector used when none is named: by `ferlab.app.FaceAnalyzer`, `ferlab.analyze`, the CLI
-(``predict``, ``demo``, ``video``, ``explain``, ``serve``; ``eval --detector`` lists it first) and
-the server's settings. Chosen from the side-by-side scores in ``results/detection.md``."""
+(``predict``, ``demo``, ``video``, ``explain``, ``serve``, ``monitor run``; ``eval --detector``'s
+help names it) and the server's settings. ``yunet`` where its package, ``yuface``, is installed
+(the light install takes it on CPython <= 3.11, Linux x86_64 and Windows, where it has wheels),
+``blazeface`` (shipped with ferlab, no extra package) elsewhere. Chosen from the side-by-side
+scores in ``results/detection.md``. Found without importing ``yuface``."""
 
 _HOMES = {
     "align_face": "ferlab.faces.align",

@@ -4,8 +4,11 @@ Images are numpy arrays, RGB ``uint8`` of shape (H, W, 3); grayscale (H, W) is c
 to RGB. ``detect`` returns a list of `Face`, best score first, with boxes clipped to the
 image. Backends, chosen by name (see `list_detectors`):
 
-- ``blazeface`` (default, no extra install): MediaPipe's BlazeFace run by OpenCV's DNN module,
-  with six landmarks, see `ferlab.faces.blazeface`.
+- ``yunet`` (the default where its package installs: in the light install on CPython <= 3.11,
+  Linux x86_64 and Windows): YuNet run by libfacedetection (``yuface``), with five landmarks,
+  see `ferlab.faces.yunet`.
+- ``blazeface`` (the default elsewhere, no extra install): MediaPipe's BlazeFace run by OpenCV's
+  DNN module, with six landmarks, see `ferlab.faces.blazeface`.
 - ``opencv`` (no extra install): the frontal-face Haar cascade shipped with
   OpenCV (Viola & Jones, CVPR 2001; Lienhart & Maydt, ICIP 2002). No landmarks.
 - ``dlib`` (extra ``ferlab[dlib]``): dlib's HOG detector (Dalal & Triggs, CVPR 2005) or its
@@ -25,6 +28,7 @@ All run offline: weights come from installed packages, never from the network.
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import re
 import typing
@@ -174,23 +178,17 @@ class WholeImageDetector(Detector):
         return [Face((0.0, 0.0, float(width), float(height)), 1.0)]
 
 
-def _blazeface() -> type[Detector]:
-    from ferlab.faces.blazeface import BlazeFaceDetector
-
-    return BlazeFaceDetector
-
-
-def _mtcnn() -> type[Detector]:
-    from ferlab.faces.mtcnn import MTCNNDetector  # imported on use: only its users need its weights
-
-    return MTCNNDetector
+def _imported(module: str, backend: str) -> Callable[[], type[Detector]]:
+    """A backend imported on first use: only its users load its weights and packages."""
+    return lambda: getattr(importlib.import_module(module), backend)
 
 
 _BACKENDS: dict[str, Callable[[], type[Detector]]] = {
-    "blazeface": _blazeface,
+    "blazeface": _imported("ferlab.faces.blazeface", "BlazeFaceDetector"),
     "opencv": lambda: HaarDetector,
     "dlib": lambda: DlibDetector,
-    "mtcnn": _mtcnn,
+    "mtcnn": _imported("ferlab.faces.mtcnn", "MTCNNDetector"),
+    "yunet": _imported("ferlab.faces.yunet", "YuNetDetector"),
     "none": lambda: WholeImageDetector,
 }
 
