@@ -11,8 +11,8 @@ observations, and frames/s of a 640x480 source with the database writes.
    view (day bins, in UTC and in Europe/Paris); median and maximum of 20 requests each, after one warm-up. They read the
    hourly counts the store keeps; the same day counted from the observations is timed too.
 3. Frames/s: a 640x480 clip of ``--seconds`` at 15 fps with one face (the astronaut photo
-   swaying across a gray frame, mp4v) through `Monitor` (decode, detect with the OpenCV
-   detector searching the full frame every 10th frame, align, classify, track, aggregate,
+   swaying across a gray frame, mp4v) through `Monitor` (decode, detect with the default
+   detector, as `ferlab monitor` does, searching the full frame every 10th frame, align, classify, track, aggregate,
    write to SQLite) and, alternating with it, through the same analyzer without the database.
 """
 
@@ -33,7 +33,7 @@ from fastapi.testclient import TestClient
 from ferlab.app import FaceAnalyzer
 from ferlab.app.demo import ASTRONAUT
 from ferlab.app.tracking import IoUTracker
-from ferlab.faces import get_detector
+from ferlab.faces import DEFAULT_DETECTOR, get_detector
 from ferlab.faces.roi import RoiDetector
 from ferlab.monitor.dashboard import create_dashboard
 from ferlab.monitor.run import Monitor
@@ -158,7 +158,7 @@ def write_clip(path: Path, seconds: int, fps: int = 15) -> Path:
 
 
 def analyzer() -> FaceAnalyzer:
-    return FaceAnalyzer(RoiDetector(get_detector("opencv"), 10))
+    return FaceAnalyzer(RoiDetector(get_detector(DEFAULT_DETECTOR), 10))
 
 
 def frames_per_second(folder: Path, seconds: int, repeats: int) -> None:

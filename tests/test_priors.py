@@ -55,6 +55,16 @@ def test_a_logit_adjusted_model_gets_its_tau_back_at_either_point() -> None:
     np.testing.assert_allclose(calibration.adjuster("balanced")(zeros)[0], 0.0, atol=1e-7)
 
 
+def test_a_class_weighted_model_has_its_weights_taken_out_at_either_point() -> None:
+    """Trained with class weights w, raw logits lean by log w: data = raw - log w, balanced = raw - log w
+    - log prior; a class weighted 0 (absent in training) keeps its logit."""
+    calibration = OutputCalibration(class_prior=PRIOR, class_weights=(0.5, 2.0, 0.0))
+    raw = np.array([[1.0, 0.0, -0.5]])
+    lean = np.log([0.5, 2.0, 1.0])
+    np.testing.assert_allclose(calibration.adjuster("data")(raw), raw - lean, rtol=1e-6)
+    np.testing.assert_allclose(calibration.adjuster("balanced")(raw), raw - lean - np.log(PRIOR), rtol=1e-6)
+
+
 def test_the_balanced_point_of_a_smoothed_model_takes_out_the_smoothing_floor_first() -> None:
     """By hand: eps 0.15 over 3 classes puts a floor of 0.05 under every probability. Sad at the
     floor (p = 0.05) has no evidence, yet p / prior makes it win (0.05 / 0.01 = 5); without the
@@ -85,10 +95,9 @@ def test_each_point_uses_its_own_temperature_and_a_model_without_a_prior_has_onl
 def test_the_stored_prior_round_trips_through_the_pt_and_the_onnx(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = create_model("lenet_like", num_classes=3)
-    record = model_record(
-        model, "lenet_like", {}, CLASSES, class_prior=PRIOR, logit_adjustment=0.5, label_smoothing=0.1
-    )
-    calibration = OutputCalibration(1.3, {"none": 1.3}, {"none": 0.8}, PRIOR, 0.5, 0.1)
+    weights = (0.5, 1.0, 2.0)
+    record = model_record(model, "lenet_like", {}, CLASSES, None, PRIOR, 0.5, 0.1, weights)
+    calibration = OutputCalibration(1.3, {"none": 1.3}, {"none": 0.8}, PRIOR, 0.5, 0.1, weights)
     record.update(calibration.to_record())
     save_atomically(record, tmp_path / "model.pt")
     onnx = export_onnx(tmp_path / "model.pt", tmp_path / "model.onnx")
@@ -102,4 +111,4 @@ def test_the_stored_prior_round_trips_through_the_pt_and_the_onnx(tmp_path: Path
         np.testing.assert_allclose(on_onnx.predict_proba(crops), on_torch.predict_proba(crops), atol=1e-5)
     stored = torch.load(tmp_path / "model.pt", weights_only=True)
     assert stored["class_prior"] == pytest.approx(PRIOR) and stored["logit_adjustment"] == 0.5
-    assert stored["label_smoothing"] == 0.1
+    assert stored["label_smoothing"] == 0.1 and stored["class_weights"] == pytest.approx(weights)

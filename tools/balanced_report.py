@@ -35,6 +35,7 @@ import torch
 from ferlab.data import load_dataset
 from ferlab.data.labels import concept
 from ferlab.engine.config import load_config
+from ferlab.engine.losses import class_balance_weights
 from ferlab.engine.trainer import training_data
 from ferlab.evaluate.balanced import balanced_accuracy, confusion_counts
 from ferlab.evaluate.evaluation import evaluate_model
@@ -99,17 +100,25 @@ def score_model(
     """The rows of one model: the data and balanced points on each split, and the post-hoc levers.
 
     Every variant maps the model's logits (all its classes) before the split's classes are picked
-    out (`evaluate_model`'s ``adjust_logits``). A model file that lacks its training class prior or
-    label smoothing gets them from its training config (``config_file``, else the run's
+    out (`evaluate_model`'s ``adjust_logits``). A model file that lacks its training class prior,
+    label smoothing or class weights gets them from its training config (``config_file``, else the run's
     ``config.yaml``; its data under ``data_root``)."""
     model, record = load_model(weights)
     classes = tuple(record["classes"])
     calibration = OutputCalibration.from_record(record)
     config_file = config_file or weights.parent / "config.yaml"
-    if config_file.exists() and ("class_prior" not in record or "label_smoothing" not in record):
+    if config_file.exists() and not {"class_prior", "label_smoothing", "class_weights"} <= set(record):
         config = load_config(config_file, data_root=str(data_root))
-        prior = record.get("class_prior") or tuple(training_data(config)[0].class_prior())
-        calibration = replace(calibration, class_prior=tuple(prior), label_smoothing=config.label_smoothing)
+        train_set = training_data(config)[0]
+        weights = class_balance_weights(
+            torch.from_numpy(train_set.labels), len(classes), config.class_balance, config.class_balance_beta
+        )
+        calibration = replace(
+            calibration,
+            class_prior=tuple(record.get("class_prior") or train_set.class_prior()),
+            label_smoothing=config.label_smoothing,
+            class_weights=None if weights is None else tuple(weights.tolist()),
+        )
     name = str(weights.relative_to(REPO) if weights.is_relative_to(REPO) else weights)
     data = calibration.adjuster("data")
     log_prior = np.log(np.clip(np.asarray(calibration.class_prior), 1e-12, None))
@@ -195,7 +204,8 @@ def main() -> None:
     fer2013 = {"FER2013 PublicTest": load_dataset("fer2013", args.data_root, "val"), "SFEW val": sfew}
     rows = []
     models = [(f"baseline {args.baseline}", resolve_model(args.baseline), args.baseline_config)]
-    models += [(run.parent.name, run, None) for run in sorted((REPO / "results/balanced/runs").glob("*/best.pt"))]
+    finished = sorted(run.parent / "best.pt" for run in (REPO / "results/balanced/runs").glob("*/metrics.json"))
+    models += [(run.parent.name, run, None) for run in finished]  # unfinished runs wait for the next report
     for lever, weights, config_file in models:
         classes = load_model(weights)[1]["classes"]
         splits = ferplus if len(classes) == 8 else fer2013

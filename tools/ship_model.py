@@ -104,6 +104,7 @@ def main() -> None:
         prior,
         source.get("logit_adjustment", 0.0),
         smoothing,
+        source.get("class_weights"),
     )
     calibration = OutputCalibration.from_record(shipped)
     for point, by_tta in scores.items():

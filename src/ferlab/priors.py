@@ -21,6 +21,12 @@ the class probabilities ``q``: no class falls below ``eps / C``, and ``-log pi``
 balanced point first takes that floor out: ``balanced = log max((p - eps/C) / (1 - eps), 1e-4)
 - log pi``, with ``p`` the softmax of the data point (the data point is unchanged: the floor
 does not move its argmax, and its temperature absorbs it).
+
+A model trained with class weights ``w`` (``class_balance``) learns ``p(c|x)`` times ``w_c``: its
+raw outputs already lean toward the rare classes. Both points take ``log w`` out first
+(``data = raw + tau log pi - log w``), so ``data`` means the training prior and ``balanced`` a
+uniform one for it too. (With a teacher's unweighted loss mixed in, the lean is smaller than
+``log w``: the correction is then approximate.)
 Each point has its own temperature per TTA mode, fitted on the validation split when the model
 was shipped (``tools/ship_model.py``), so its probabilities stay calibrated.
 """
@@ -57,6 +63,7 @@ class OutputCalibration:
             has only the ``data`` point).
         logit_adjustment: the ``tau`` of the logit-adjusted loss it was trained with (0: none).
         label_smoothing: the label smoothing ``eps`` it was trained with (0: none).
+        class_weights: the label loss's class weights it was trained with (None: unweighted).
     """
 
     temperature: float = 1.0
@@ -65,6 +72,7 @@ class OutputCalibration:
     class_prior: tuple[float, ...] | None = None
     logit_adjustment: float = 0.0
     label_smoothing: float = 0.0
+    class_weights: tuple[float, ...] | None = None
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> OutputCalibration:
@@ -74,9 +82,10 @@ class OutputCalibration:
             float(record.get("temperature", 1.0)),
             dict(record.get("tta_temperatures", {})),
             dict(record.get("balanced_tta_temperatures", {})),
-            None if prior is None else tuple(float(p) for p in prior),
+            _floats(prior),
             float(record.get("logit_adjustment", 0.0)),
             float(record.get("label_smoothing", 0.0)),
+            _floats(record.get("class_weights")),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -87,6 +96,7 @@ class OutputCalibration:
             "balanced_tta_temperatures": {k: float(v) for k, v in self.balanced_tta_temperatures.items()},
             "logit_adjustment": float(self.logit_adjustment),
             "label_smoothing": float(self.label_smoothing),
+            "class_weights": None if self.class_weights is None else list(self.class_weights),
         }
         if self.class_prior is not None:
             record["class_prior"] = list(self.class_prior)
@@ -95,7 +105,8 @@ class OutputCalibration:
     def to_metadata(self) -> dict[str, str]:
         """ONNX ``metadata_props`` entries (strings): ``ferlab.temperature``, ``ferlab.tta_temperatures``,
         ``ferlab.balanced_tta_temperatures``, ``ferlab.class_prior`` (JSON list or null),
-        ``ferlab.logit_adjustment`` and ``ferlab.label_smoothing``."""
+        ``ferlab.logit_adjustment``, ``ferlab.label_smoothing`` and ``ferlab.class_weights`` (JSON list
+        or null)."""
         return {
             "ferlab.temperature": repr(float(self.temperature)),
             "ferlab.tta_temperatures": json.dumps({k: float(v) for k, v in self.tta_temperatures.items()}),
@@ -105,6 +116,7 @@ class OutputCalibration:
             "ferlab.class_prior": json.dumps(None if self.class_prior is None else list(self.class_prior)),
             "ferlab.logit_adjustment": repr(float(self.logit_adjustment)),
             "ferlab.label_smoothing": repr(float(self.label_smoothing)),
+            "ferlab.class_weights": json.dumps(None if self.class_weights is None else list(self.class_weights)),
         }
 
     @classmethod
@@ -116,9 +128,10 @@ class OutputCalibration:
             float(meta["ferlab.temperature"]),
             json.loads(meta.get("ferlab.tta_temperatures", "{}")),
             json.loads(meta.get("ferlab.balanced_tta_temperatures", "{}")),
-            None if prior is None else tuple(float(p) for p in prior),
+            _floats(prior),
             float(meta.get("ferlab.logit_adjustment", "0.0")),
             float(meta.get("ferlab.label_smoothing", "0.0")),
+            _floats(json.loads(meta.get("ferlab.class_weights", "null"))),
         )
 
     def adjuster(self, prior: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -134,18 +147,20 @@ class OutputCalibration:
                 )
             return lambda logits: np.asarray(logits, dtype=np.float32)
         log_prior = np.log(np.clip(np.asarray(self.class_prior, dtype=np.float64), 1e-12, None))
-        to_data = self.logit_adjustment * log_prior
+        to_trained = self.logit_adjustment * log_prior  # the logits the training loss saw
+        weights = np.asarray(self.class_weights if self.class_weights is not None else 1.0, dtype=np.float64)
+        log_weights = np.log(np.where(weights > 0, weights, 1.0))  # a class absent in training: no lean to take out
         if prior == "data":
-            return lambda logits: (np.asarray(logits, dtype=np.float64) + to_data).astype(np.float32)
+            return lambda logits: (np.asarray(logits, dtype=np.float64) + to_trained - log_weights).astype(np.float32)
         smoothing = self.label_smoothing
 
         def balanced(logits: np.ndarray) -> np.ndarray:
-            data = np.asarray(logits, dtype=np.float64) + to_data
+            trained = np.asarray(logits, dtype=np.float64) + to_trained
             if smoothing:
-                p = np.exp(data - data.max(axis=1, keepdims=True))
+                p = np.exp(trained - trained.max(axis=1, keepdims=True))
                 p /= p.sum(axis=1, keepdims=True)
-                data = np.log(np.maximum((p - smoothing / p.shape[1]) / (1 - smoothing), SMOOTHING_FLOOR))
-            return (data - log_prior).astype(np.float32)
+                trained = np.log(np.maximum((p - smoothing / p.shape[1]) / (1 - smoothing), SMOOTHING_FLOOR))
+            return (trained - log_weights - log_prior).astype(np.float32)
 
         return balanced
 
@@ -162,3 +177,8 @@ class OutputCalibration:
         if prior == "balanced":
             return replace(self, balanced_tta_temperatures=by_tta)
         return replace(self, temperature=by_tta.get("none", self.temperature), tta_temperatures=by_tta)
+
+
+def _floats(values: Any) -> tuple[float, ...] | None:
+    """A stored list of floats as a tuple (None stays None)."""
+    return None if values is None else tuple(float(v) for v in values)

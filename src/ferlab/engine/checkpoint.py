@@ -46,6 +46,7 @@ def model_record(
     class_prior: Sequence[float] | None = None,
     logit_adjustment: float = 0.0,
     label_smoothing: float = 0.0,
+    class_weights: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """The model-file dict for ``model`` (weights copied to CPU, unwrapped from DDP/compile).
 
@@ -53,9 +54,9 @@ def model_record(
     started from are in the file, and the file must load where that path does not exist.
     The preprocessing the model was trained with (`ferlab.preprocess.Preprocessing`) is stored
     with it, and so are, when ``class_prior`` is given, the training class shares
-    (`ferlab.data.FaceDataset.class_prior`), the ``tau`` of a logit-adjusted loss and the label
-    smoothing trained with, from which the application makes either operating point
-    (`ferlab.priors`).
+    (`ferlab.data.FaceDataset.class_prior`), the ``tau`` of a logit-adjusted loss, the label
+    smoothing and the label loss's class weights (None: unweighted) trained with, from which the
+    application makes either operating point (`ferlab.priors`).
     """
     prior = {}
     if class_prior is not None:
@@ -63,6 +64,7 @@ def model_record(
             "class_prior": [float(p) for p in class_prior],
             "logit_adjustment": float(logit_adjustment),
             "label_smoothing": float(label_smoothing),
+            "class_weights": None if class_weights is None else [float(w) for w in class_weights],
         }
     return {
         "format": MODEL_FORMAT,

@@ -186,6 +186,7 @@ class _Run:
         self.scheduler = self._scheduler()
         num_classes = len(self.train_set.classes)
         weights = class_balance_weights(self.labels, num_classes, config.class_balance, config.class_balance_beta)
+        self.class_weights = None if weights is None else weights.tolist()
         self.loss = TrainingLoss(self.train_set.target_mode, config.label_smoothing, weights, config.focal_gamma)
         self.loss.to(device)
         # the logit-adjusted loss: every loss (labels, teacher) sees logits + tau * log(prior)
@@ -441,6 +442,7 @@ class _Run:
             self.train_set.class_prior(),
             self.config.logit_adjustment,
             self.config.label_smoothing,
+            self.class_weights,
         )
 
     def _save_last(self, epochs_done: int) -> None:
