@@ -13,8 +13,9 @@ reader's crops, ``--holdout 0.3 --split val``). Post-hoc levers are scored on th
   each half is scored with the biases fitted on the other).
 
 Writes ``results/balanced.csv`` (one row per lever and split: accuracy, mean recall, macro-F1,
-their 95% CIs, per-class recall) and ``results/balanced_frontier.png`` (accuracy against mean
-recall per split); ``results/balanced.md`` quotes them by hand with the findings.
+their 95% CIs, per-class recall), the same as Markdown tables in ``results/balanced_levers.md``,
+and ``results/balanced_frontier.png`` (accuracy against mean recall per split);
+``results/balanced.md`` quotes them with the findings.
 
     python tools/balanced_report.py --data-root ../shared/data/fer2013 --sfew ../shared/data/sfew/Train
 """
@@ -187,6 +188,30 @@ def frontier(table: pd.DataFrame, out: Path) -> None:
     figure.savefig(out, dpi=110)
 
 
+def markdown_tables(table: pd.DataFrame, command: str) -> str:
+    """One Markdown table per split: every row with accuracy, mean recall and macro-F1 (95% CIs) and the
+    per-class recalls, in percent."""
+    recalls = [column for column in table.columns if column.startswith("recall_")]
+    parts = [
+        "# Issue #31 levers, every row (written by tools/balanced_report.py; do not edit by hand)",
+        "",
+        f"Command: `{command}`. Machine: the 2-core x86_64 VM, no GPU. Splits: validation only. Percent; "
+        "in brackets the 95% CI (Wilson for accuracy, bootstrap over images for mean recall and macro-F1).",
+    ]
+    for split, part in table.groupby("split", sort=False):
+        present = [column for column in recalls if part[column].notna().all()]
+        header = ["lever", "accuracy", "mean recall", "macro-F1", *(c.removeprefix("recall_") for c in present)]
+        parts += ["", f"## {split} (n = {part['n'].iloc[0]})", "", "| " + " | ".join(header) + " |"]
+        parts.append("|" + "---|" * len(header))
+        for _, r in part.iterrows():
+            cells = [r["lever"]]
+            for name in ("accuracy", "mean_recall", "macro_f1"):
+                cells.append(f"{100 * r[name]:.1f} ({100 * r[name + '_low']:.1f}-{100 * r[name + '_high']:.1f})")
+            cells += [f"{100 * r[column]:.0f}" for column in present]
+            parts.append("| " + " | ".join(cells) + " |")
+    return "\n".join(parts) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path, required=True, help="the FER2013/FERPlus folder")
@@ -214,6 +239,8 @@ def main() -> None:
     table = pd.DataFrame(rows)
     table.to_csv(REPO / "results/balanced.csv", index=False, float_format="%.4f")
     frontier(table, REPO / "results/balanced_frontier.png")
+    command = "python tools/balanced_report.py " + " ".join(sys.argv[1:])
+    (REPO / "results/balanced_levers.md").write_text(markdown_tables(table, command))
     print(table[["lever", "split", "accuracy", "mean_recall", "macro_f1"]].to_string(index=False))
 
 
