@@ -131,16 +131,14 @@ def test_cli_checks_rules_on_the_clock_while_a_stream_hangs(tmp_path: Path) -> N
     monitor's periodic check fires source_down while the server sends nothing (waiting for an
     alert raised after its last frame, a state; one may come earlier too, when opening the
     stream takes longer than the rule's 0.3 s); Ctrl+C (SIGINT) then stops it and its summary
-    names the alerts."""
+    names the alerts. Every connection hangs alike: on a loaded machine the monitor may load its
+    model for longer than OpenCV's 30 s read timeout after opening the stream, then reconnect."""
     jpeg = cv2.imencode(".jpg", np.full((480, 640, 3), 40, np.uint8))[1].tobytes()
     release, connections, sent = threading.Event(), [], []
 
     class Hung(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server name
             connections.append(self.path)
-            if len(connections) > 1:
-                self.send_error(503)
-                return
             self.send_response(200)
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
             self.end_headers()
@@ -174,7 +172,7 @@ def test_cli_checks_rules_on_the_clock_while_a_stream_hangs(tmp_path: Path) -> N
 
     try:
         wait_for(alerted, seconds=120)
-        assert connections == ["/cam.mjpg"]  # still the first connection, hung: the check fired it
+        assert connections and set(connections) == {"/cam.mjpg"}  # hung connections: the check fired it
     finally:
         process.send_signal(signal.SIGINT)
         release.set()

@@ -134,7 +134,8 @@ class LiveSource:
     """A webcam (an int index) or a stream URL, stamped with the wall clock and reopened when it drops.
 
     After a failed read the source is reopened after ``backoff_s``, doubled on every failed
-    attempt up to ``max_backoff_s``; ``on_gap(start_ms, end_ms, reason)`` is called with
+    attempt up to ``max_backoff_s`` (waited on the stop event, so a stop ends the wait;
+    ``sleep`` replaces that wait in tests); ``on_gap(start_ms, end_ms, reason)`` is called with
     ``end_ms`` None when the source drops and at every failed reconnection, and once more with
     the time it delivered again.
     """
@@ -143,7 +144,7 @@ class LiveSource:
     backoff_s: float = 0.5
     max_backoff_s: float = 30.0
     clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None
     on_gap: Callable[[int, int | None, str], None] = field(default=lambda *_: None)
 
     @property
@@ -185,7 +186,7 @@ class LiveSource:
                 self.on_gap(gap_start, None, "no frame")
                 if capture is not None:
                     capture.release()
-                self.sleep(delay)
+                (self.sleep or stop.wait)(delay)
                 delay = min(delay * 2, self.max_backoff_s)
                 capture = self._open()
         finally:
