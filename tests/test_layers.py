@@ -6,9 +6,12 @@ import ast
 import graphlib
 import subprocess
 import sys
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+import tomllib
+from packaging.requirements import Requirement
 
 SOURCE = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SOURCE / "ferlab"
@@ -126,3 +129,58 @@ def test_importing_the_application_commands_runs_nothing_of_the_research_layer()
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("@@ ")]
     assert lines == ["@@ [] False", "@@ predict False False", "@@ train True False"], result.stdout
+
+
+def module_level_imports(path: Path) -> set[str]:
+    """The absolute module names ``path`` imports when it loads: imports at module level (inside a
+    module-level ``try`` or ``if`` too, but not under ``if TYPE_CHECKING:``); imports inside functions
+    (optional libraries) are left out."""
+    found: set[str] = set()
+    pending = list(ast.parse(path.read_text()).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.If) and ast.unparse(node.test) not in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            pending += node.body + node.orelse
+        elif isinstance(node, ast.Try):
+            pending += node.body + node.orelse + node.finalbody + [n for h in node.handlers for n in h.body]
+    return found
+
+
+def test_the_light_install_declares_every_library_its_modules_import() -> None:
+    """Every third-party library that a ferlab module imports on loading, among the modules that the
+    ``ferlab`` command (its help and the application commands') and `ferlab.analyze` load, comes from a
+    distribution that ``pip install .`` names itself, not one that a dependency happens to bring: typer
+    0.28 stopped bringing click, and ``ferlab demo`` failed on a fresh install."""
+    probe = (
+        "import sys, ferlab\n"
+        "from ferlab.cli import main\n"
+        "for command in ([], ['predict'], ['demo'], ['video'], ['monitor']):\n"
+        "    try:\n"
+        "        main([*command, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "ferlab.analyze\n"
+        "print('@@', *sorted(m for m in sys.modules if m.startswith('ferlab')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    loaded = next(line for line in result.stdout.splitlines() if line.startswith("@@ ")).split()[1:]
+    paths = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+    pyproject = tomllib.loads((SOURCE.parent / "pyproject.toml").read_text())
+    declared = {Requirement(line).name.lower() for line in pyproject["project"]["dependencies"]}
+    distributions = packages_distributions()
+    third_party: dict[str, str] = {}
+    for module in loaded:
+        for imported in module_level_imports(paths[module]):
+            top = imported.partition(".")[0]
+            if top != "ferlab" and top not in sys.stdlib_module_names:
+                third_party.setdefault(top, module)
+    assert {"typer", "numpy", "cv2"} <= third_party.keys()
+    for top, importer in sorted(third_party.items()):
+        owners = {name.lower() for name in distributions.get(top, [])}
+        assert owners & declared, f"{importer} imports {top} (from {sorted(owners)}), not in [project].dependencies"

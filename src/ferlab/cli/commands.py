@@ -13,10 +13,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from ferlab.cli import application
 from ferlab.cli.datasets import data_app
@@ -46,10 +45,10 @@ class LazyResearchGroup(TyperGroup):
     """The root group: the application commands are registered as usual; a research command is
     built from `ferlab.cli.research` the first time it is asked for."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(ORDER)
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+    def get_command(self, ctx: typer.Context, name: str) -> TyperCommand | TyperGroup | None:
         if name in RESEARCH_COMMANDS and name not in self.commands:
             research = importlib.import_module("ferlab.cli.research")
             built = typer.Typer()
