@@ -70,6 +70,35 @@ def _untrained_teacher(path: Path, classes: tuple[str, ...] = FER2013_CLASSES) -
     return path
 
 
+def test_teacher_prior_balanced_distils_the_teachers_prior_adjusted_logits(tiny_fer2013: Path, tmp_path: Path) -> None:
+    """A teacher and a student (started from it) whose every weight is 0 give logits of 0: at the
+    data point the teacher's targets equal the student's outputs (loss 0); at the balanced point
+    they are softmax(-log prior / T), a hand-computed KL away from the student's uniform outputs."""
+    prior = torch.tensor([0.3, 0.05, 0.05, 0.3, 0.1, 0.1, 0.1])
+    model = create_model("lenet_like", num_classes=len(FER2013_CLASSES))
+    for parameter in model.parameters():
+        parameter.data.zero_()
+    teacher = tmp_path / "zero.pt"
+    torch.save(model_record(model, "lenet_like", {}, FER2013_CLASSES, class_prior=prior.tolist()), teacher)
+    losses = {}
+    for point in ("data", "balanced"):
+        config = load_config(
+            data_root=str(tiny_fer2013),
+            out=str(tmp_path / point),
+            teacher=str(teacher),
+            teacher_prior=point,
+            init=str(teacher),
+            **{**FAST, "epochs": 1, "lr": 1e-9, "kd_weight": 1.0, "kd_temperature": 2.0, "aug": "none"},
+        )
+        train(config)
+        with open(tmp_path / point / "metrics.csv") as rows:
+            losses[point] = float(next(csv.DictReader(rows))["train_loss"])
+    target = torch.softmax(-prior.log() / 2.0, dim=0)
+    expected = 4.0 * float((target * (target * len(prior)).log()).sum())
+    assert losses["data"] == pytest.approx(0.0, abs=1e-6)
+    assert losses["balanced"] == pytest.approx(expected, rel=1e-4)
+
+
 def test_student_learns_from_a_trained_teacher_alone(tiny_fer2013: Path, tmp_path: Path) -> None:
     """kd_weight 1: the labels carry no weight, so what the student learns comes from the teacher."""
     teacher_run = train(load_config(data_root=str(tiny_fer2013), out=str(tmp_path / "teacher"), **FAST)).run_dir
@@ -90,7 +119,9 @@ def test_teacher_of_other_classes_is_refused(tiny_fer2013: Path, tmp_path: Path)
         train(config)
 
 
-@pytest.mark.parametrize("options", [{"kd_weight": 1.5}, {"kd_temperature": 0.0}])
+@pytest.mark.parametrize("options", [{"kd_weight": 1.5}, {"kd_temperature": 0.0}, {"teacher_prior": "even"}])
 def test_bad_distillation_options(options: dict) -> None:
-    with pytest.raises(FerlabError, match="kd_weight = .*: must be >= 0 and <= 1|kd_temperature = .*: must be > 0"):
+    with pytest.raises(
+        FerlabError, match="kd_weight = .*: must be >= 0 and <= 1|kd_temperature = .*: must be > 0|teacher_prior"
+    ):
         load_config(**options)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from ferlab.constraints import Finite, Ge, Gt, Interval, OneOf, check_settings
 from ferlab.data.augment_choices import AUG_PRESETS, MIX_MODES
 from ferlab.errors import FerlabError
+from ferlab.priors import PRIORS
 from ferlab.yaml_files import read_yaml
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -63,6 +64,10 @@ class TrainConfig:
             loss becomes ``(1 - kd_weight) * label loss + kd_weight * T^2 * KL(teacher_T ||
             student_T)`` with both softmaxes at temperature ``T = kd_temperature``, the
             teacher seeing the same augmented batch. None: no teacher.
+        teacher_prior: the teacher's operating point the student learns (`ferlab.priors`):
+            ``data`` (its data-prior logits; a teacher trained without class weights or logit
+            adjustment gives its raw logits) or ``balanced`` (its logits adjusted by the class
+            prior its file stores), to distil a teacher's balanced decisions into a student.
         kd_weight, kd_temperature: the distillation weight in [0, 1] and temperature (> 0).
         extra_data: more training data, each entry ``{data, data_root, data_options, split,
             repeat, distill, classes}`` (``split`` default train, ``repeat`` default 1: how many times its
@@ -114,6 +119,7 @@ class TrainConfig:
     teacher: str | None = None
     kd_weight: Annotated[float, Interval(ge=0, le=1)] = 0.5
     kd_temperature: Annotated[float, Gt(0), Finite()] = 4.0
+    teacher_prior: Annotated[str, OneOf(PRIORS)] = "data"
     init: str | None = None
     extra_data: list[dict[str, Any]] = field(default_factory=list)
     seed: Annotated[int, Ge(0)] = 0

@@ -43,6 +43,7 @@ from ferlab.evaluate.balanced import balanced_accuracy, confusion_counts
 from ferlab.models import create_model
 from ferlab.models.base import FerModel
 from ferlab.models.files import BEST_NAME, LAST_NAME, TRAIN_FORMAT, load_model, read_checkpoint
+from ferlab.priors import OutputCalibration
 from ferlab.weights import resolve_model
 
 METRIC_COLUMNS = (
@@ -194,7 +195,7 @@ class _Run:
         self.logit_offset = (config.logit_adjustment * prior.log()).to(device)
         self.augment = augmentation(config.aug).to(device)
         self.mixing = batch_mixing(config.mix, config.mix_alpha, len(self.train_set.classes))
-        self.teacher = self._teacher() if config.teacher else None
+        self.teacher, self.teacher_targets = self._teacher() if config.teacher else (None, None)
         net: nn.Module = _Training(self.model)
         if info.enabled:
             net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
@@ -230,8 +231,9 @@ class _Run:
             detail = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), str(error))
             raise FerlabError(f"--init {path}: its weights do not fit this model's options ({detail})") from None
 
-    def _teacher(self) -> FerModel:
-        """The distillation teacher, frozen in eval mode; it must share the student's classes and input."""
+    def _teacher(self) -> tuple[FerModel, Callable[[np.ndarray], np.ndarray]]:
+        """The distillation teacher, frozen in eval mode (it must share the student's classes and
+        input), and the map from its raw logits to those of its ``teacher_prior`` operating point."""
         path = resolve_model(self.config.teacher)
         teacher, record = load_model(path)
         if tuple(record["classes"]) != tuple(self.train_set.classes):
@@ -246,7 +248,8 @@ class _Run:
             )
         teacher.requires_grad_(False)
         teacher.to(self.device)
-        return teacher.to(memory_format=torch.channels_last) if self.config.channels_last else teacher
+        targets = OutputCalibration.from_record(record).adjuster(self.config.teacher_prior)
+        return (teacher.to(memory_format=torch.channels_last) if self.config.channels_last else teacher), targets
 
     def _optimizer(self) -> torch.optim.Optimizer:
         config = self.config
@@ -371,11 +374,10 @@ class _Run:
             if self.teacher is not None:
                 with torch.no_grad():
                     teacher_x = fit_to_model(x, self.teacher.in_chans, self.teacher.input_size[1:])
-                    teacher_logits = self.teacher(teacher_x)
+                    teacher_logits = self.teacher(teacher_x).float().cpu().numpy()
+                    teacher_logits = torch.from_numpy(self.teacher_targets(teacher_logits)).to(self.device)
                 mask = None if self.distilled is None else self.distilled[index].to(self.device)
-                kd = distillation_loss(
-                    outputs["logits"].float(), teacher_logits.float(), self.config.kd_temperature, mask
-                )
+                kd = distillation_loss(outputs["logits"].float(), teacher_logits, self.config.kd_temperature, mask)
                 loss = (1.0 - self.config.kd_weight) * loss + self.config.kd_weight * kd
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
