@@ -102,8 +102,8 @@ def score_model(
 
     Every variant maps the model's logits (all its classes) before the split's classes are picked
     out (`evaluate_model`'s ``adjust_logits``). A model file that lacks its training class prior,
-    label smoothing or class weights gets them from its training config (``config_file``, else the run's
-    ``config.yaml``; its data under ``data_root``)."""
+    label smoothing or class weights gets them from its training config (``config_file``, else the
+    run's ``config.yaml``; its data under ``data_root``)."""
     model, record = load_model(weights)
     classes = tuple(record["classes"])
     calibration = OutputCalibration.from_record(record)
@@ -111,14 +111,14 @@ def score_model(
     if config_file.exists() and not {"class_prior", "label_smoothing", "class_weights"} <= set(record):
         config = load_config(config_file, data_root=str(data_root))
         train_set = training_data(config)[0]
-        weights = class_balance_weights(
+        class_weights = class_balance_weights(
             torch.from_numpy(train_set.labels), len(classes), config.class_balance, config.class_balance_beta
         )
         calibration = replace(
             calibration,
             class_prior=tuple(record.get("class_prior") or train_set.class_prior()),
             label_smoothing=config.label_smoothing,
-            class_weights=None if weights is None else tuple(weights.tolist()),
+            class_weights=None if class_weights is None else tuple(class_weights.tolist()),
         )
     name = str(weights.relative_to(REPO) if weights.is_relative_to(REPO) else weights)
     data = calibration.adjuster("data")
