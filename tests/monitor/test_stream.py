@@ -23,6 +23,16 @@ from ferlab.monitor.store import alerts, gaps, now_ms, observations, open_store
 
 from .test_alerts import wait_for
 
+# ``python -m ferlab`` as a terminal's foreground command starts it, with Ctrl+C's default handler. Run
+# from a background job (a CI script, nohup), this test inherits SIGINT ignored, which a child Python
+# keeps: the monitor would then rightly ignore the SIGINT the test sends and never stop.
+FOREGROUND_FERLAB = [
+    sys.executable,
+    "-c",
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('ferlab', run_name='__main__', alter_sys=True)",
+]
+
 FRAMES_PER_CONNECTION = 15
 REFUSED = 2
 """Connections refused (HTTP 503) between the two streaming ones: the source is down."""
@@ -157,7 +167,7 @@ def test_cli_checks_rules_on_the_clock_while_a_stream_hangs(tmp_path: Path) -> N
     db, rules = tmp_path / "m.db", tmp_path / "rules.yaml"
     rules.write_text("rules: [{name: down, kind: source_down, minutes: 0.005}]")  # 0.3 s without a frame
     url = f"http://127.0.0.1:{server.server_port}/cam.mjpg"
-    command = [sys.executable, "-m", "ferlab", "monitor", url, "--db", str(db), "--rules", str(rules)]
+    command = [*FOREGROUND_FERLAB, "monitor", url, "--db", str(db), "--rules", str(rules)]
     process = subprocess.Popen([*command, "--check-every", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def alerted() -> bool:
