@@ -105,6 +105,24 @@ def test_application_modules_reach_nothing_of_the_research_layer() -> None:
                 stack.append((imported, (*path, imported)))
 
 
+SHOW_HELP = (
+    "from ferlab.cli import main\n"
+    "def show_help(*command):\n"
+    "    try:\n"
+    "        main([*command, '--help'])\n"
+    "    except SystemExit:\n"
+    "        pass\n"
+)
+"""Python that defines ``show_help(*command)``: runs ``ferlab COMMAND --help`` in this interpreter."""
+
+
+def probe_lines(probe: str) -> list[str]:
+    """The lines starting ``@@ `` that the Python code ``probe`` prints, run in a fresh interpreter."""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines() if line.startswith("@@ ")]
+
+
 def test_importing_the_application_commands_runs_nothing_of_the_research_layer() -> None:
     """At run time too, package ``__init__``s included: the application commands and the monitor sub-app (which
     shares `ferlab.cli.options`) load no research module and no torch, and import in either order without a
@@ -117,18 +135,13 @@ def test_importing_the_application_commands_runs_nothing_of_the_research_layer()
         "research = ('ferlab.engine', 'ferlab.evaluate', 'ferlab.study', 'ferlab.cli.research')\n"
         "loaded = lambda: sorted(m for m in sys.modules if m.startswith(research))\n"
         "print('@@', loaded(), 'torch' in sys.modules)\n"
-        "from ferlab.cli import main\n"
+        f"{SHOW_HELP}"
         "for command in ('predict', 'train'):\n"
-        "    try:\n"
-        "        main([command, '--help'])\n"
-        "    except SystemExit:\n"
-        "        pass\n"
+        "    show_help(command)\n"
         "    print('@@', command, 'ferlab.engine.config' in sys.modules, 'torch' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.startswith("@@ ")]
-    assert lines == ["@@ [] False", "@@ predict False False", "@@ train True False"], result.stdout
+    lines = probe_lines(probe)
+    assert lines == ["@@ [] False", "@@ predict False False", "@@ train True False"]
 
 
 def module_level_imports(path: Path) -> set[str]:
@@ -157,19 +170,13 @@ def test_the_light_install_declares_every_library_its_modules_import() -> None:
     distribution that ``pip install .`` names itself, not one that a dependency happens to bring: typer
     0.28 stopped bringing click, and ``ferlab demo`` failed on a fresh install."""
     probe = (
-        "import sys, ferlab\n"
-        "from ferlab.cli import main\n"
-        "for command in ([], ['predict'], ['demo'], ['video'], ['monitor']):\n"
-        "    try:\n"
-        "        main([*command, '--help'])\n"
-        "    except SystemExit:\n"
-        "        pass\n"
+        f"import sys, ferlab\n{SHOW_HELP}"
+        "for command in ((), ('predict',), ('demo',), ('video',), ('monitor',)):\n"
+        "    show_help(*command)\n"
         "ferlab.analyze\n"
         "print('@@', *sorted(m for m in sys.modules if m.startswith('ferlab')))\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    loaded = next(line for line in result.stdout.splitlines() if line.startswith("@@ ")).split()[1:]
+    (loaded,) = [line.split()[1:] for line in probe_lines(probe)]
     paths = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
     pyproject = tomllib.loads((SOURCE.parent / "pyproject.toml").read_text())
     declared = {Requirement(line).name.lower() for line in pyproject["project"]["dependencies"]}

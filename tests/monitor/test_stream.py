@@ -38,31 +38,45 @@ REFUSED = 2
 """Connections refused (HTTP 503) between the two streaming ones: the source is down."""
 
 
+class MjpegHandler(BaseHTTPRequestHandler):
+    """A quiet HTTP handler that answers with an MJPEG stream (multipart/x-mixed-replace)."""
+
+    def send_frames(self, jpeg: bytes, count: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+        for _ in range(count):
+            self.wfile.write(head + jpeg + b"\r\n")
+        self.wfile.flush()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve(handler: type[MjpegHandler]) -> ThreadingHTTPServer:
+    """A loopback server of ``handler`` on a free port, serving in a daemon thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def test_stream_drops_reconnects_and_the_gap_is_recorded(tmp_path: Path, analyzer) -> None:
     frame = np.full((480, 640, 3), 40, np.uint8)
     frame[60:360, 170:470] = cv2.resize(data.astronaut(), (300, 300))
     jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))[1].tobytes()
     stop, requests = threading.Event(), []
 
-    class Stream(BaseHTTPRequestHandler):
+    class Stream(MjpegHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server name
             requests.append(self.path)
             streaming = len(requests) in (1, REFUSED + 2)
             if not streaming:
                 self.send_error(503)
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-            self.end_headers()
-            for _ in range(FRAMES_PER_CONNECTION):
-                head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
-                self.wfile.write(head + jpeg + b"\r\n")
+            self.send_frames(jpeg, FRAMES_PER_CONNECTION)
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Stream)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Stream)
     store = open_store(str(tmp_path / "m.db"))
     engine = AlertEngine(store, Rules([Rule("down", "source_down", {"minutes": 0.0})]))
     delays = []
@@ -92,23 +106,13 @@ def test_a_hung_stream_fires_source_down_on_the_clock(tmp_path: Path, analyzer) 
     jpeg = cv2.imencode(".jpg", np.full((480, 640, 3), 40, np.uint8))[1].tobytes()
     sent, release = threading.Event(), threading.Event()
 
-    class Hung(BaseHTTPRequestHandler):
+    class Hung(MjpegHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server name
-            self.send_response(200)
-            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-            self.end_headers()
-            for _ in range(5):
-                head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
-                self.wfile.write(head + jpeg + b"\r\n")
-            self.wfile.flush()
+            self.send_frames(jpeg, 5)
             sent.set()
             release.wait(120)
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hung)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Hung)
     store = open_store(str(tmp_path / "m.db"))
     engine = AlertEngine(store, Rules([Rule("down", "source_down", {"minutes": 5.0})]))
     t0 = 1_800_000_000_000
@@ -146,24 +150,14 @@ def test_cli_checks_rules_on_the_clock_while_a_stream_hangs(tmp_path: Path) -> N
     jpeg = cv2.imencode(".jpg", np.full((480, 640, 3), 40, np.uint8))[1].tobytes()
     release, connections, sent = threading.Event(), [], []
 
-    class Hung(BaseHTTPRequestHandler):
+    class Hung(MjpegHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server name
             connections.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-            self.end_headers()
-            for _ in range(5):
-                head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
-                self.wfile.write(head + jpeg + b"\r\n")
-            self.wfile.flush()
+            self.send_frames(jpeg, 5)
             sent.append(now_ms())
             release.wait(300)
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hung)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Hung)
     db, rules = tmp_path / "m.db", tmp_path / "rules.yaml"
     rules.write_text("rules: [{name: down, kind: source_down, minutes: 0.005}]")  # 0.3 s without a frame
     url = f"http://127.0.0.1:{server.server_port}/cam.mjpg"
