@@ -41,19 +41,26 @@ def _save_faces(folder: Path, *names: str) -> None:
 def test_a_termination_signal_writes_the_tables_of_the_images_done(tmp_path: Path, stop: signal.Signals) -> None:
     photos, out = tmp_path / "photos", tmp_path / "out"
     _save_faces(photos, "1.png", "2.png")
-    os.mkfifo(photos / "3.pipe")  # sorted last: reading it blocks until the signal, whatever the machine's speed
+    pipe = photos / "3.pipe"
+    os.mkfifo(pipe)  # sorted last: reading it blocks until the signal, whatever the machine's speed
     job = subprocess.Popen(
         [sys.executable, "-m", "ferlab", "predict", str(photos), "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 120
-    while not (out / "annotated" / "2.png").is_file():  # both images done; the job now waits on the pipe
+    deadline, writer = time.monotonic() + 120, None
+    while writer is None:  # opening the pipe's write end succeeds once the job has it open for reading
         assert job.poll() is None and time.monotonic() < deadline, job.communicate()
-        time.sleep(0.05)
-    job.send_signal(stop)
-    stdout, stderr = job.communicate(timeout=60)
+        try:
+            writer = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: no reader yet, the job is still on the images before it
+            time.sleep(0.05)
+    try:  # both images are done; the job now waits for the pipe's bytes
+        job.send_signal(stop)
+        stdout, stderr = job.communicate(timeout=60)
+    finally:
+        os.close(writer)
     assert job.returncode == 128 + stop, stderr
     saved = json.loads((out / "faces.json").read_text())
     assert [image["file"] for image in saved["images"]] == ["1.png", "2.png"] and saved["interrupted"]

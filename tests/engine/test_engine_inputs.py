@@ -183,5 +183,5 @@ def test_committed_training_configs_load_and_build_their_model(path: Path) -> No
     assert sum(p.numel() for p in model.parameters()) > 0
     if config.teacher:  # a shipped model, or a committed file named relative to the repository root
         shipped = config.teacher in list_shipped()
-        teacher, _ = load_model(resolve_model(config.teacher if shipped else path.parents[1] / config.teacher))
+        teacher, _ = load_model(resolve_model(config.teacher if shipped else CONFIGS.parent / config.teacher))
         assert teacher.input_size[0] == model.input_size[0], "a teacher needs the student's channels"

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ferlab.app.analyze import FaceResult
+from ferlab.atomic import write_atomically
 
 COLORS = {
     "angry": (220, 40, 40),
@@ -53,10 +54,10 @@ def encode_rgb(rgb: np.ndarray, suffix: str = ".png") -> bytes:
 
 
 def save_rgb(path: Path, rgb: np.ndarray) -> None:
-    """Write an RGB uint8 image (format from the suffix); parent folders are created."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write an RGB uint8 image (format from the suffix) whole or not at all (`write_atomically`:
+    an interrupted run leaves no truncated image); parent folders are created."""
     try:
         encoded = encode_rgb(rgb, path.suffix or ".png")
     except OSError as error:
         raise OSError(f"{path}: {error}") from None
-    path.write_bytes(encoded)
+    write_atomically(path, encoded)

@@ -181,14 +181,21 @@ def _predict_file(
     notes = [str(w.message).removeprefix(f"{path}: ") for w in caught if issubclass(w.category, ImageWarning)]
     if notes:
         record["notes"] = notes
-    if out is not None:
-        name = names.claim(relative)
-        record["annotated"] = f"annotated/{name}.png"
+    if out is None:
+        report.images.append(record)
+        return
+    name = names.claim(relative)
+    record["annotated"] = f"annotated/{name}.png"
+    try:  # an image is done, and in the tables, once its files are written
+        report.images.append(record)
         save_rgb(out / record["annotated"], annotate(rgb, faces))
         if save_crops:
             for i, face in enumerate(faces):
                 save_rgb(out / "crops" / face.label / f"{name}_face{i}.png", review_crop(rgb, face))
-    report.images.append(record)
+    except BaseException:
+        if report.images and report.images[-1] is record:
+            report.images.pop()
+        raise
 
 
 class OutputNames:
