@@ -161,30 +161,43 @@ def _fitted_bias_rows(lever: str, name: str, model, classes, data: Callable, spl
     return rows
 
 
-def frontier(table: pd.DataFrame, out: Path) -> None:
-    """Accuracy against mean recall, one panel per split, one point per lever."""
+def frontier(table: pd.DataFrame, out: Path, command: str) -> None:
+    """Accuracy against mean recall, one panel per split, one colour per lever: its data point (a
+    dot with the mean-recall CI), its balanced point (a triangle), its post-hoc tau variants (small
+    dots joined in tau order: the trade it offers) and its per-class biases (a square)."""
     splits = list(dict.fromkeys(table["split"]))
-    figure, axes = plt.subplots(1, len(splits), figsize=(6.5 * len(splits), 5.5), squeeze=False)
+    figure, axes = plt.subplots(1, len(splits), figsize=(7 * len(splits), 7.5), squeeze=False)
+    levers = list(dict.fromkeys(lever.split(", ")[0] for lever in table["lever"]))
+    colours = {lever: plt.cm.tab20(i % 20) for i, lever in enumerate(levers)}
     for axis, split in zip(axes[0], splits):
         part = table[table["split"] == split]
-        for i, (_, r) in enumerate(part.iterrows()):
-            marker = "o" if "post-hoc" not in r["lever"] else "x"
-            axis.errorbar(
-                r["mean_recall"],
-                r["accuracy"],
-                xerr=[[r["mean_recall"] - r["mean_recall_low"]], [r["mean_recall_high"] - r["mean_recall"]]],
-                fmt=marker,
-                color=plt.cm.tab20(i % 20),
-                label=r["lever"],
-                alpha=0.85,
-            )
-        axis.set_xlabel("mean per-class recall (bootstrap 95% CI)")
+        for lever in levers:
+            rows = part[part["lever"].str.split(", ").str[0] == lever]
+            variant = rows["lever"].str.partition(", ")[2]
+            colour = colours[lever]
+            tau = rows[variant.str.startswith("post-hoc tau")]
+            tau = tau.assign(t=tau["lever"].str.rsplit(" ", n=1).str[1].astype(float)).sort_values("t")
+            axis.plot(tau["mean_recall"], tau["accuracy"], ".-", color=colour, alpha=0.35, linewidth=0.8, markersize=3)
+            points = (("^", variant.str.startswith("prior balanced")), ("s", variant.str.contains("biases")))
+            for marker, chosen in points:
+                axis.plot(rows[chosen]["mean_recall"], rows[chosen]["accuracy"], marker, color=colour, alpha=0.7)
+            data = rows[variant == ""]
+            low = (data["mean_recall"] - data["mean_recall_low"]).to_numpy()
+            high = (data["mean_recall_high"] - data["mean_recall"]).to_numpy()
+            x, y = data["mean_recall"].to_numpy(), data["accuracy"].to_numpy()
+            axis.errorbar(x, y, xerr=[low, high], fmt="o", color=colour, label=lever)
+        axis.set_xlabel("mean per-class recall (data point: bootstrap 95% CI)")
         axis.set_ylabel("accuracy")
         axis.set_title(f"{split} (n = {part['n'].iloc[0]})")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=6, loc="best")
-    figure.suptitle("Issue #31 levers: accuracy against mean recall on validation splits\n" + " ".join(sys.argv))
-    figure.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    figure.suptitle(
+        "Issue #31 levers on validation splits: o data point, ^ balanced point, . post-hoc tau (joined), "
+        f"s per-class biases\n{command}",
+        fontsize=9,
+    )
+    figure.tight_layout(rect=(0, 0.12, 1, 1))
     figure.savefig(out, dpi=110)
 
 
@@ -223,7 +236,12 @@ def main() -> None:
         default=REPO / "configs/ferplus_wild_lwf_masked.yaml",
         help="the baseline's training config (its label smoothing)",
     )
+    parser.add_argument("--replot", action="store_true", help="redraw only the figure from results/balanced.csv")
     args = parser.parse_args()
+    command = "python tools/balanced_report.py " + " ".join(a for a in sys.argv[1:] if a != "--replot")
+    if args.replot:
+        frontier(pd.read_csv(REPO / "results/balanced.csv"), REPO / "results/balanced_frontier.png", command)
+        return
     sfew = load_dataset("folder", args.sfew, "val", holdout=0.3)
     ferplus = {"FERPlus val": load_dataset("ferplus", args.data_root, "val", mode="majority"), "SFEW val": sfew}
     fer2013 = {"FER2013 PublicTest": load_dataset("fer2013", args.data_root, "val"), "SFEW val": sfew}
@@ -238,10 +256,14 @@ def main() -> None:
         print(f"scored {lever}", flush=True)
     table = pd.DataFrame(rows)
     table.to_csv(REPO / "results/balanced.csv", index=False, float_format="%.4f")
-    frontier(table, REPO / "results/balanced_frontier.png")
-    command = "python tools/balanced_report.py " + " ".join(sys.argv[1:])
-    (REPO / "results/balanced_levers.md").write_text(markdown_tables(table, command))
+    write_outputs(table, command)
     print(table[["lever", "split", "accuracy", "mean_recall", "macro_f1"]].to_string(index=False))
+
+
+def write_outputs(table: pd.DataFrame, command: str) -> None:
+    """The frontier figure and the Markdown tables of ``table``, made by ``command``."""
+    frontier(table, REPO / "results/balanced_frontier.png", command)
+    (REPO / "results/balanced_levers.md").write_text(markdown_tables(table, command))
 
 
 if __name__ == "__main__":
