@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from ferlab.cli import main
 from ferlab.data.ferplus import VOTE_COLUMNS
@@ -53,6 +54,7 @@ def test_eval_writes_every_output_with_every_value_filled(run_dir: Path, csv: Pa
     assert metrics["accuracy"] > 0.8 and 0 < metrics["macro_f1"] <= 1
     calibration = metrics["calibration"]
     assert calibration["fitted_on"] == "fer2013/val" and calibration["n_fit_images"] == 14
+    assert calibration["weighting"] == "images"
     assert metrics["temperature"] == calibration["temperature"] > 0
     assert {"ece_before", "ece_after", "nll_before", "nll_after"} <= set(calibration)
     assert metrics["cross_dataset"] is None and metrics["notes"] == []
@@ -66,6 +68,18 @@ def test_eval_writes_every_output_with_every_value_filled(run_dir: Path, csv: Pa
     assert (out / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
     assert "accuracy" in printed and "macro F1" in printed and str(out) in printed
+
+
+def test_the_balanced_point_is_calibrated_with_every_class_weighing_the_same(
+    run_dir: Path, csv: Path, tmp_path: Path, capsys
+) -> None:
+    record = torch.load(run_dir / "best.pt", weights_only=False)
+    torch.save({**record, "class_prior": [0.3, 0.05, 0.1, 0.25, 0.1, 0.05, 0.15]}, run_dir / "best.pt")
+    out = tmp_path / "report"
+    _eval(run_dir, "--data-root", csv, "--prior", "balanced", "--out", out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["prior"] == "balanced" and metrics["calibration"]["weighting"] == "classes"
+    assert "ECE at T (classes weigh the same)" in capsys.readouterr().out
 
 
 def test_default_out_dir_names_tta_occlusion_and_subset(run_dir: Path, csv: Path, tmp_path: Path) -> None:

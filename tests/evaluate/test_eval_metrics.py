@@ -59,3 +59,36 @@ def test_temperature_scaling_repairs_overconfident_logits() -> None:
 def test_temperature_of_calibrated_logits_is_near_one() -> None:
     logits, labels = _calibrated_logits(3000, seed=3)
     assert fit_temperature(logits, labels) == pytest.approx(1.0, abs=0.1)
+
+
+def test_class_balanced_ece_weighs_every_class_the_same() -> None:
+    # three class-0 images at confidence 0.9, right (bin 13 of 15); one class-1 image predicted 0 at 0.7 (bin 10).
+    # Per image: (3 * 0.1 + 0.7) / 4; each class weighing the same: (0.1 + 0.7) / 2.
+    logits = torch.log(torch.tensor([[0.9, 0.1]] * 3 + [[0.7, 0.3]]))
+    labels = torch.tensor([0, 0, 0, 1])
+    assert expected_calibration_error(logits, labels) == pytest.approx(0.25, abs=1e-6)
+    assert expected_calibration_error(logits, labels, class_balanced=True) == pytest.approx(0.4, abs=1e-6)
+
+
+def test_class_balanced_ece_is_torchmetrics_ece_when_classes_are_equally_common() -> None:
+    logits = torch.randn(300, 5, generator=torch.Generator().manual_seed(4)) * 3
+    labels = torch.arange(5).repeat(60)
+    balanced = expected_calibration_error(logits, labels, class_balanced=True)
+    assert balanced == pytest.approx(expected_calibration_error(logits, labels), abs=1e-6)
+
+
+def test_a_class_balanced_temperature_is_the_one_fitted_on_classes_made_equally_common() -> None:
+    logits, labels = _calibrated_logits(6000, seed=5)
+    sizes = torch.tensor([600, 300, 200, 150, 100])  # class c keeps its first sizes[c] images
+    keep = torch.cat([torch.where(labels == c)[0][:size] for c, size in enumerate(sizes.tolist())])
+    logits, labels = 3 * logits[keep], labels[keep]
+    repeats = (600 // sizes)[labels]  # each image repeated until every class has 600
+    equal_logits, equal_labels = logits.repeat_interleave(repeats, 0), labels.repeat_interleave(repeats)
+    weighted = fit_temperature(logits, labels, class_balanced=True)
+    assert weighted == pytest.approx(fit_temperature(equal_logits, equal_labels), rel=1e-4)
+    assert weighted != pytest.approx(fit_temperature(logits, labels), rel=1e-2)
+    scores = calibration_scores(logits, labels, weighted, class_balanced=True)
+    equal = calibration_scores(equal_logits, equal_labels, weighted)
+    assert scores["weighting"] == "classes" and equal["weighting"] == "images"
+    assert scores["nll_after"] == pytest.approx(equal["nll_after"], rel=1e-6)
+    assert scores["ece_after"] == pytest.approx(equal["ece_after"], abs=1e-5)

@@ -79,6 +79,7 @@ def evaluate_model(
     calibration_set: FaceDataset | None = None,
     calibration_skip_reason: str = "no validation set given",
     adjust_logits: Callable[[np.ndarray], np.ndarray] | None = None,
+    class_balanced_calibration: bool = False,
 ) -> EvalResult:
     """Score ``model`` (whose logits are in ``classes`` order) on a labelled ``dataset``.
 
@@ -99,6 +100,8 @@ def evaluate_model(
         calibration_skip_reason: why ``calibration_set`` is None, for the notes.
         adjust_logits: maps the model's logits ``(N, C)``, all its classes, to those scored and
             calibrated: the operating point (`ferlab.priors.OutputCalibration.adjuster`).
+        class_balanced_calibration: fit the temperature and measure calibration with every class
+            weighing the same (`ferlab.evaluate.calibration`): for the balanced operating point.
 
     Raises:
         DataError: the dataset has no labels, or no image of a class the model knows.
@@ -132,9 +135,9 @@ def evaluate_model(
         fit_logits, fit_labels, _ = _scored_logits(
             model, calibration_set, alignment, tta, batch_size, device, adjust_logits=adjust_logits
         )
-        temperature = fit_temperature(fit_logits, fit_labels)
+        temperature = fit_temperature(fit_logits, fit_labels, class_balanced=class_balanced_calibration)
         calibration = {
-            **calibration_scores(logits, labels, temperature),
+            **calibration_scores(logits, labels, temperature, class_balanced_calibration),
             "fitted_on": f"{calibration_set.name}/{calibration_set.split}",
             "n_fit_images": int(fit_labels.numel()),
         }

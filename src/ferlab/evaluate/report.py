@@ -127,10 +127,11 @@ def overall_table(metrics: dict[str, Any]) -> Table:
     ]
     calibration = metrics["calibration"]
     if "temperature" in calibration:
+        weighted = " (classes weigh the same)" if calibration.get("weighting") == "classes" else ""
         rows += [
-            ("temperature T", calibration["temperature"]),
-            ("NLL at T", calibration["nll_after"]),
-            ("ECE at T", calibration["ece_after"]),
+            (f"temperature T{weighted}", calibration["temperature"]),
+            (f"NLL at T{weighted}", calibration["nll_after"]),
+            (f"ECE at T{weighted}", calibration["ece_after"]),
         ]
     for name, value in rows:
         table.add_row(name, f"{value:.4f}", "")

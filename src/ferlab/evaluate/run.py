@@ -101,6 +101,7 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
         record["classes"],
         tta=request.tta,
         adjust_logits=adjust,
+        class_balanced_calibration=request.prior == "balanced",
         batch_size=request.batch_size,
         device=device,
         occlusion=request.occlusion,
