@@ -49,6 +49,24 @@ def bootstrap(score: DetectorScore, resamples: int = 2000) -> dict[str, tuple[fl
     }
 
 
+TABLE_HEADER = (
+    "| detector | recall >= 40 px (95% CI) | recall >= 80 px | AP >= 40 px | false boxes / photo (95% CI) "
+    "| share of boxes false | ms / photo |\n|---|---|---|---|---|---|---|"
+)
+
+
+def table_row(label: str, score: DetectorScore) -> str:
+    """One Markdown row of `TABLE_HEADER` for ``score``, with its bootstrap CIs."""
+    s, ci = score.summary(), bootstrap(score)
+    (r_low, r_high), (f_low, f_high) = ci["recall_40"], ci["false_per_photo"]
+    return (
+        f"| `{label}` | {100 * s['recall_40']:.1f}% ({100 * r_low:.1f}-{100 * r_high:.1f}) "
+        f"| {100 * s['recall_80']:.1f}% | {100 * s['ap_40']:.1f}% "
+        f"| {s['false_per_photo']:.2f} ({f_low:.2f}-{f_high:.2f}) | {100 * s['false_share']:.1f}% "
+        f"| {s['ms_per_photo']:.0f} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("detectors", nargs="*", default=list(DETECTORS))
@@ -62,25 +80,13 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d %H:%M')} UTC, {platform.machine()}, {os.cpu_count()} CPUs; "
         f"{args.data_root}, every {args.every} photo(s) from position {args.start}, first {args.limit or 'all'}"
     )
-    print(
-        "| detector | recall >= 40 px (95% CI) | recall >= 80 px | AP >= 40 px | false boxes / photo (95% CI) "
-        "| share of boxes false | ms / photo |"
-    )
-    print("|---|---|---|---|---|---|---|")
+    print(TABLE_HEADER)
     for spec in args.detectors:
         score = score_detector(
             get_detector(spec), args.data_root, spec, limit=args.limit, every=args.every, start=args.start
         )
         score.write_csv(args.out / f"detector_{file_safe(spec)}.csv")
-        s, ci = score.summary(), bootstrap(score)
-        (r_low, r_high), (f_low, f_high) = ci["recall_40"], ci["false_per_photo"]
-        print(
-            f"| `{spec}` | {100 * s['recall_40']:.1f}% ({100 * r_low:.1f}-{100 * r_high:.1f}) "
-            f"| {100 * s['recall_80']:.1f}% | {100 * s['ap_40']:.1f}% "
-            f"| {s['false_per_photo']:.2f} ({f_low:.2f}-{f_high:.2f}) | {100 * s['false_share']:.1f}% "
-            f"| {s['ms_per_photo']:.0f} |",
-            flush=True,
-        )
+        print(table_row(spec, score), flush=True)
 
 
 if __name__ == "__main__":
