@@ -16,8 +16,9 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from ferlab.engine.losses import inverse_frequency_weights
 from ferlab.errors import FerlabError
-from ferlab.evaluate.metrics import class_balancing, expected_calibration_error, negative_log_likelihood
+from ferlab.evaluate.metrics import expected_calibration_error, negative_log_likelihood
 
 
 def fit_temperature(
@@ -32,7 +33,7 @@ def fit_temperature(
         raise FerlabError("cannot fit a temperature on zero images")
     logits = logits.detach().double().cpu()
     labels = labels.detach().long().cpu()
-    weight = class_balancing(labels, logits.shape[1]) if class_balanced else None
+    weight = inverse_frequency_weights(labels, logits.shape[1]).double() if class_balanced else None
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
 

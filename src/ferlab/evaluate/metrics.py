@@ -16,6 +16,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from ferlab.engine.losses import inverse_frequency_weights
 from ferlab.evaluate.balanced import balanced_accuracy, balanced_intervals, confusion_counts
 
 ECE_BINS = 15
@@ -64,19 +65,13 @@ def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, classes: 
     }
 
 
-def class_balancing(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Per-class weights ``1 / n_c`` (0 for a class without an image): weighting each image by its
-    class's weight makes every class present count the same, as a uniform class prior would."""
-    counts = torch.bincount(labels.detach().long().cpu(), minlength=num_classes).double()
-    return torch.where(counts > 0, 1 / counts.clamp(min=1), torch.zeros_like(counts))
-
-
 def expected_calibration_error(
     logits: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS, class_balanced: bool = False
 ) -> float:
     """Top-label ECE (L1 over ``n_bins`` equal-width confidence bins) of ``softmax(logits)``.
 
-    ``class_balanced`` weights each image by `class_balancing`: the ECE of a set with every class
+    ``class_balanced`` weights each image by its class's inverse frequency
+    (`ferlab.engine.losses.inverse_frequency_weights`): the ECE of a set with every class
     equally common, the one a balanced operating point's probabilities speak of (`ferlab.priors`).
     torchmetrics takes no weights, so that case bins as it does (``bucketize(right=True)`` on
     ``linspace(0, 1, n_bins + 1)``) and sums ``|weighted accuracy - weighted confidence|`` per bin.
@@ -86,7 +81,7 @@ def expected_calibration_error(
     if not class_balanced:
         metric = MulticlassCalibrationError(probabilities.shape[1], n_bins=n_bins, norm="l1")
         return float(metric(probabilities.float(), labels))
-    weights = class_balancing(labels, probabilities.shape[1])[labels]
+    weights = inverse_frequency_weights(labels, probabilities.shape[1]).double()[labels]
     confidence, prediction = probabilities.max(dim=1)
     bins = torch.bucketize(confidence, torch.linspace(0, 1, n_bins + 1, dtype=torch.float64), right=True) - 1
     gap = torch.zeros(n_bins + 1, dtype=torch.float64)
@@ -96,7 +91,7 @@ def expected_calibration_error(
 
 def negative_log_likelihood(logits: torch.Tensor, labels: torch.Tensor, class_balanced: bool = False) -> float:
     """Mean cross-entropy of ``softmax(logits)`` against the labels (``class_balanced``: each image
-    weighted by `class_balancing`, so every class counts the same)."""
+    weighted by its class's inverse frequency, so every class counts the same)."""
     logits, labels = logits.detach().double().cpu(), labels.detach().long().cpu()
-    weight = class_balancing(labels, logits.shape[1]) if class_balanced else None
+    weight = inverse_frequency_weights(labels, logits.shape[1]).double() if class_balanced else None
     return float(F.cross_entropy(logits, labels, weight=weight))
