@@ -59,6 +59,37 @@ def test_extra_data_with_distill_false_is_kept_out_of_the_teachers_loss(tiny_fer
     assert 0.15 < losses[False] / losses[True] < 0.35, losses
 
 
+def test_an_extra_data_entry_is_distilled_from_its_own_teacher(tiny_fer2013: Path, tmp_path: Path) -> None:
+    """Each image learns from its own source's teacher. The student and the run's teacher have every
+    weight 0 (logits 0: no loss on the main images); the extra entry's teacher answers logits ``b``
+    for every image, a hand-computed KL away from the student's uniform output. kd_weight 1 and an
+    lr too small to move the weights: with the main images followed by 3 copies of the extra
+    ones, the epoch's loss is about 3/4 of that KL (0 or all of it if one teacher taught all)."""
+    zero = _constant_teacher(tmp_path / "zero.pt", torch.zeros(len(FER2013_CLASSES)))
+    bias = torch.tensor([2.0, -1.0, 0.0, 1.0, 0.5, -0.5, 0.0])
+    biased = _constant_teacher(tmp_path / "biased.pt", bias)
+    extra = {"data": "fer2013", "data_root": str(tiny_fer2013), "repeat": 3, "teacher": str(biased)}
+    config = load_config(
+        data_root=str(tiny_fer2013),
+        out=str(tmp_path / "run"),
+        teacher=str(zero),
+        init=str(zero),
+        extra_data=[extra],
+        **{**FAST, "epochs": 1, "lr": 1e-9, "kd_weight": 1.0, "kd_temperature": 2.0, "aug": "none"},
+    )
+    train(config)
+    with open(tmp_path / "run" / "metrics.csv") as rows:
+        loss = float(next(csv.DictReader(rows))["train_loss"])
+    target = torch.softmax(bias / 2.0, dim=0)
+    kl = 4.0 * float((target * (target * len(bias)).log()).sum())
+    assert 0.65 < loss / kl < 0.85, (loss, kl)
+
+
+def test_a_teacher_with_distill_false_is_refused() -> None:
+    with pytest.raises(FerlabError, match="a teacher and distill: false contradict"):
+        load_config(teacher="t", extra_data=[{"data": "folder", "data_root": ".", "distill": False, "teacher": "t"}])
+
+
 def test_distill_false_without_a_teacher_is_refused() -> None:
     with pytest.raises(FerlabError, match="distill: false, but no teacher"):
         load_config(extra_data=[{"data": "folder", "data_root": ".", "distill": False}])
@@ -67,6 +98,18 @@ def test_distill_false_without_a_teacher_is_refused() -> None:
 def _untrained_teacher(path: Path, classes: tuple[str, ...] = FER2013_CLASSES) -> Path:
     model = create_model("lenet_like", num_classes=len(classes))
     torch.save(model_record(model, "lenet_like", {}, classes), path)
+    return path
+
+
+def _constant_teacher(path: Path, logits: torch.Tensor) -> Path:
+    """A model whose every weight is 0 but its last layer's bias, ``logits``: it answers ``logits``
+    for any image."""
+    model = create_model("lenet_like", num_classes=len(logits))
+    for parameter in model.parameters():
+        parameter.data.zero_()
+    list(model.parameters())[-1].data.copy_(logits)
+    assert torch.equal(model.eval()(torch.rand(2, *model.input_size)), logits.expand(2, -1))
+    torch.save(model_record(model, "lenet_like", {}, FER2013_CLASSES), path)
     return path
 
 

@@ -70,9 +70,11 @@ class TrainConfig:
             prior its file stores), to distil a teacher's balanced decisions into a student.
         kd_weight, kd_temperature: the distillation weight in [0, 1] and temperature (> 0).
         extra_data: more training data, each entry ``{data, data_root, data_options, split,
-            repeat, distill, classes}`` (``split`` default train, ``repeat`` default 1: how many times its
-            images are added; ``distill`` default true: false keeps the teacher's loss off its
-            images, which then learn from their labels alone; ``classes``: only
+            repeat, distill, teacher, classes}`` (``split`` default train, ``repeat`` default 1: how many
+            times its images are added; ``distill`` default true: false keeps the teacher's loss off
+            its images, which then learn from their labels alone; ``teacher``: its images are
+            distilled from this model instead of the run's ``teacher``, at the same
+            ``teacher_prior``, e.g. a teacher strong on film faces for those alone; ``classes``: only
             images of these of its classes are added, e.g. FER2013's disgust and fear faces as a
             label source for the classes FERPlus has few of): read like the main dataset, its
             labels mapped to the main classes by name (`ferlab.data.dataset.combine`);
@@ -141,6 +143,8 @@ class TrainConfig:
                 raise FerlabError(
                     f"extra_data entry {entry}: needs data and data_root, may have {', '.join(EXTRA_DATA_KEYS[2:])}"
                 )
+            if entry.get("teacher") and not entry.get("distill", True):
+                raise FerlabError(f"extra_data entry {entry}: a teacher and distill: false contradict each other")
         if not self.teacher and any(not entry.get("distill", True) for entry in self.extra_data):
             raise FerlabError("an extra_data entry has distill: false, but no teacher is given")
         if not self.out:
@@ -151,8 +155,16 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-EXTRA_DATA_KEYS = ("data", "data_root", "data_options", "split", "repeat", "distill", "classes")
+EXTRA_DATA_KEYS = ("data", "data_root", "data_options", "split", "repeat", "distill", "teacher", "classes")
 """The keys of a `TrainConfig.extra_data` entry."""
+
+
+def extra_data_teacher(config: TrainConfig, entry: dict[str, Any]) -> str:
+    """The model that distils the images of ``config``'s extra_data ``entry``: its own ``teacher``,
+    else the run's, "" for none (``distill: false`` or no teacher at all)."""
+    if not entry.get("distill", True):
+        return ""
+    return entry.get("teacher") or config.teacher or ""
 
 
 def field_help() -> dict[str, str]:

@@ -35,7 +35,7 @@ from ferlab.data.dataset import combine, only_classes
 from ferlab.data.images import resize_dataset
 from ferlab.data.transforms import augmentation, batch_mixing, fit_to_model, normalize, to_tensor_batch
 from ferlab.engine.checkpoint import model_record, save_atomically
-from ferlab.engine.config import TrainConfig, migrate_config
+from ferlab.engine.config import TrainConfig, extra_data_teacher, migrate_config
 from ferlab.engine.distributed import DistInfo, all_reduce_sum, average_buffers, init_distributed, shutdown
 from ferlab.engine.losses import TrainingLoss, class_balance_weights, distillation_loss
 from ferlab.errors import FerlabError
@@ -65,8 +65,9 @@ EpochCallback = Callable[[dict[str, float]], bool | None]
 
 
 def training_data(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
-    """The training split (with ``extra_data`` joined and ``limit`` applied; its ``extra["distilled"]``
-    marks the images the teacher sees) and the validation split a run with ``config`` uses."""
+    """The training split (with ``extra_data`` joined and ``limit`` applied; its ``extra["teacher"]``
+    names each image's distillation teacher, "" for none) and the validation split a run with
+    ``config`` uses."""
     if not config.data_root:
         raise FerlabError("no data root given: pass --data-root PATH (the dataset's file or folder)")
     size = (config.input_size, config.input_size) if config.input_size else None
@@ -77,15 +78,15 @@ def training_data(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
 
     train_set = read(config.data, config.data_root, config.train_split, config.data_options)
     val_set = read(config.data, config.data_root, config.val_split, config.data_options)
-    distilled = [np.ones(len(train_set), dtype=bool)]
+    teachers = [np.full(len(train_set), config.teacher or "", dtype=object)]
     for entry in config.extra_data:
         extra = read(entry["data"], entry["data_root"], entry.get("split", "train"), entry.get("data_options", {}))
         if "classes" in entry:
             extra = only_classes(extra, entry["classes"])
         joined = combine(train_set, extra, int(entry.get("repeat", 1)))
-        distilled.append(np.full(len(joined) - len(train_set), bool(entry.get("distill", True))))
+        teachers.append(np.full(len(joined) - len(train_set), extra_data_teacher(config, entry), dtype=object))
         train_set = joined
-    train_set = replace(train_set, extra={**train_set.extra, "distilled": np.concatenate(distilled)})
+    train_set = replace(train_set, extra={**train_set.extra, "teacher": np.concatenate(teachers)})
     if (train_set.labels < 0).any():
         raise FerlabError(f"{config.data_root}: split {config.train_split!r} has unlabelled images")
     if config.limit is not None and config.limit < len(train_set):
@@ -176,8 +177,6 @@ class _Run:
         self.images = torch.from_numpy(self.train_set.images)
         self.labels = torch.from_numpy(self.train_set.labels)
         self.targets = None if self.train_set.targets is None else torch.from_numpy(self.train_set.targets)
-        distilled = torch.from_numpy(self.train_set.extra["distilled"])
-        self.distilled = None if distilled.all() else distilled  # None: the teacher sees every image
         self.steps_per_epoch = len(self.train_set) // info.world_size // config.batch_size
         if self.steps_per_epoch < 1:
             raise FerlabError(
@@ -195,7 +194,11 @@ class _Run:
         self.logit_offset = (config.logit_adjustment * prior.log()).to(device)
         self.augment = augmentation(config.aug).to(device)
         self.mixing = batch_mixing(config.mix, config.mix_alpha, len(self.train_set.classes))
-        self.teacher, self.teacher_targets = self._teacher() if config.teacher else (None, None)
+        teacher_of = self.train_set.extra["teacher"]
+        self.teachers = [
+            (*self._teacher(name), torch.from_numpy((teacher_of == name).astype(bool)))
+            for name in sorted(set(teacher_of) - {""})
+        ]
         net: nn.Module = _Training(self.model)
         if info.enabled:
             net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
@@ -231,10 +234,10 @@ class _Run:
             detail = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), str(error))
             raise FerlabError(f"--init {path}: its weights do not fit this model's options ({detail})") from None
 
-    def _teacher(self) -> tuple[FerModel, Callable[[np.ndarray], np.ndarray]]:
-        """The distillation teacher, frozen in eval mode (it must share the student's classes and
-        input), and the map from its raw logits to those of its ``teacher_prior`` operating point."""
-        path = resolve_model(self.config.teacher)
+    def _teacher(self, name: str) -> tuple[FerModel, Callable[[np.ndarray], np.ndarray]]:
+        """The distillation teacher ``name``, frozen in eval mode (it must share the student's classes
+        and input), and the map from its raw logits to those of its ``teacher_prior`` operating point."""
+        path = resolve_model(name)
         teacher, record = load_model(path)
         if tuple(record["classes"]) != tuple(self.train_set.classes):
             raise FerlabError(
@@ -371,12 +374,8 @@ class _Run:
             outputs = self.net(x)
             outputs = {**outputs, "logits": outputs["logits"] + self.logit_offset}
             loss = self.loss(outputs, target)
-            if self.teacher is not None:
-                with torch.no_grad():
-                    teacher_x = fit_to_model(x, self.teacher.in_chans, self.teacher.input_size[1:])
-                    teacher_logits = self.teacher(teacher_x).float().cpu().numpy()
-                    teacher_logits = torch.from_numpy(self.teacher_targets(teacher_logits)).to(self.device)
-                mask = None if self.distilled is None else self.distilled[index].to(self.device)
+            if self.teachers:
+                teacher_logits, mask = self._teacher_logits(x, index)
                 kd = distillation_loss(outputs["logits"].float(), teacher_logits, self.config.kd_temperature, mask)
                 loss = (1.0 - self.config.kd_weight) * loss + self.config.kd_weight * kd
         self.optimizer.zero_grad(set_to_none=True)
@@ -385,6 +384,22 @@ class _Run:
         self.scheduler.step()
         correct = int((outputs["logits"].argmax(1) == labels).sum())
         return float(loss.detach()), correct
+
+    @torch.no_grad()
+    def _teacher_logits(self, x: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Each image of the batch ``x`` (training-set rows ``index``) seen by its own teacher: the
+        teachers' target logits (0 for an image no teacher distils) and the mask of the distilled
+        images (None when every image is)."""
+        logits = torch.zeros(len(index), len(self.train_set.classes), device=self.device)
+        distilled = torch.zeros(len(index), dtype=torch.bool, device=self.device)
+        for teacher, targets, images in self.teachers:
+            chosen = images[index].to(self.device)
+            if chosen.any():
+                teacher_x = fit_to_model(x[chosen], teacher.in_chans, teacher.input_size[1:])
+                raw = teacher(teacher_x).float().cpu().numpy()
+                logits[chosen] = torch.from_numpy(targets(raw)).to(self.device)
+                distilled |= chosen
+        return logits, None if distilled.all() else distilled
 
     def _inputs(self, images: torch.Tensor, train: bool) -> torch.Tensor:
         x = fit_to_model(to_tensor_batch(images.to(self.device)), self.model.in_chans, self.model.input_size[1:])
