@@ -1,7 +1,8 @@
 """Issue #31's lever table: accuracy against mean per-class recall on the validation splits.
 
-Scores the shipped baseline and every finished lever run of ``tools/balanced_queue.sh``
-(``results/balanced/runs/*/best.pt``) on the splits that choose levers: FERPlus val (majority
+Scores the shipped baselines (``BASELINES``: ferlab-wild and ferlab-fer2013) and every finished
+lever run of ``tools/balanced_queue.sh`` (``results/balanced/runs/*/best.pt``) on the splits
+that choose levers: FERPlus val (majority
 labels) or FER2013 PublicTest, by the model's classes, and the SFEW validation part (the
 reader's crops, ``--holdout 0.3 --split val``). Post-hoc levers are scored on the same logits:
 
@@ -51,6 +52,10 @@ from matplotlib import pyplot as plt  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 TAUS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)  # tau 1 keeps the smoothing floor: the plain balanced point
 BIAS_GRID = np.round(np.arange(-3.0, 3.01, 0.1), 2)
+BASELINES = {  # the shipped models the levers start from, with their training configs
+    "ferlab-wild": "configs/ferplus_wild_lwf_masked.yaml",
+    "ferlab-fer2013": "configs/wild_mix.yaml",
+}
 
 
 def fit_biases(logits: np.ndarray, labels: np.ndarray, passes: int = 3) -> np.ndarray:
@@ -229,12 +234,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path, required=True, help="the FER2013/FERPlus folder")
     parser.add_argument("--sfew", type=Path, required=True, help="the SFEW Train folder")
-    parser.add_argument("--baseline", default="ferlab-wild")
     parser.add_argument(
-        "--baseline-config",
-        type=Path,
-        default=REPO / "configs/ferplus_wild_lwf_masked.yaml",
-        help="the baseline's training config (its label smoothing)",
+        "--baseline",
+        action="append",
+        metavar="MODEL=CONFIG",
+        help="a baseline and its training config (its label smoothing), repeatable; default: "
+        + ", ".join(f"{model}={config}" for model, config in BASELINES.items()),
     )
     parser.add_argument("--replot", action="store_true", help="redraw only the figure from results/balanced.csv")
     args = parser.parse_args()
@@ -246,7 +251,8 @@ def main() -> None:
     ferplus = {"FERPlus val": load_dataset("ferplus", args.data_root, "val", mode="majority"), "SFEW val": sfew}
     fer2013 = {"FER2013 PublicTest": load_dataset("fer2013", args.data_root, "val"), "SFEW val": sfew}
     rows = []
-    models = [(f"baseline {args.baseline}", resolve_model(args.baseline), args.baseline_config)]
+    baselines = dict(item.split("=", 1) for item in args.baseline) if args.baseline else BASELINES
+    models = [(f"baseline {name}", resolve_model(name), REPO / config) for name, config in baselines.items()]
     finished = sorted(run.parent / "best.pt" for run in (REPO / "results/balanced/runs").glob("*/metrics.json"))
     models += [(run.parent.name, run, None) for run in finished]  # unfinished runs wait for the next report
     for lever, weights, config_file in models:
