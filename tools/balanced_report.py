@@ -178,6 +178,8 @@ def frontier(table: pd.DataFrame, out: Path, command: str) -> None:
         part = table[table["split"] == split]
         for lever in levers:
             rows = part[part["lever"].str.split(", ").str[0] == lever]
+            if rows.empty:  # a lever of the other benchmark (FERPlus or FER2013)
+                continue
             variant = rows["lever"].str.partition(", ")[2]
             colour = colours[lever]
             tau = rows[variant.str.startswith("post-hoc tau")]
@@ -195,8 +197,8 @@ def frontier(table: pd.DataFrame, out: Path, command: str) -> None:
         axis.set_ylabel("accuracy")
         axis.set_title(f"{split} (n = {part['n'].iloc[0]})")
         axis.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    legend = {label: handle for axis in axes[0] for handle, label in zip(*axis.get_legend_handles_labels())}
+    figure.legend(legend.values(), legend.keys(), loc="lower center", ncol=4, fontsize=8)
     figure.suptitle(
         "Issue #31 levers on validation splits: o data point, ^ balanced point, . post-hoc tau (joined), "
         f"s per-class biases\n{command}",
@@ -241,11 +243,13 @@ def main() -> None:
         help="a baseline and its training config (its label smoothing), repeatable; default: "
         + ", ".join(f"{model}={config}" for model, config in BASELINES.items()),
     )
-    parser.add_argument("--replot", action="store_true", help="redraw only the figure from results/balanced.csv")
+    parser.add_argument(
+        "--replot", action="store_true", help="rewrite only the figure and the tables from results/balanced.csv"
+    )
     args = parser.parse_args()
     command = "python tools/balanced_report.py " + " ".join(a for a in sys.argv[1:] if a != "--replot")
     if args.replot:
-        frontier(pd.read_csv(REPO / "results/balanced.csv"), REPO / "results/balanced_frontier.png", command)
+        write_outputs(pd.read_csv(REPO / "results/balanced.csv"), command)
         return
     sfew = load_dataset("folder", args.sfew, "val", holdout=0.3)
     ferplus = {"FERPlus val": load_dataset("ferplus", args.data_root, "val", mode="majority"), "SFEW val": sfew}
