@@ -1,7 +1,8 @@
 """Issue #31's lever table: accuracy against mean per-class recall on the validation splits.
 
 Scores the shipped baselines (``BASELINES``: ferlab-wild and ferlab-fer2013) and every finished
-lever run of ``tools/balanced_queue.sh`` (``results/balanced/runs/*/best.pt``) on the splits
+lever run of ``tools/balanced_queue.sh`` or soup of ``ferlab soup`` (``results/balanced/runs/*/best.pt``,
+with ``--new`` only those not yet in ``results/balanced.csv``) on the splits
 that choose levers: FERPlus val (majority
 labels) or FER2013 PublicTest, by the model's classes, and the SFEW validation part (the
 reader's crops, ``--holdout 0.3 --split val``). Post-hoc levers are scored on the same logits:
@@ -246,20 +247,24 @@ def main() -> None:
     parser.add_argument(
         "--replot", action="store_true", help="rewrite only the figure and the tables from results/balanced.csv"
     )
+    parser.add_argument(
+        "--new", action="store_true", help="score only the levers results/balanced.csv lacks and add their rows"
+    )
     args = parser.parse_args()
-    command = "python tools/balanced_report.py " + " ".join(a for a in sys.argv[1:] if a != "--replot")
+    command = "python tools/balanced_report.py " + " ".join(a for a in sys.argv[1:] if a not in ("--replot", "--new"))
     if args.replot:
         write_outputs(pd.read_csv(REPO / "results/balanced.csv"), command)
         return
     sfew = load_dataset("folder", args.sfew, "val", holdout=0.3)
     ferplus = {"FERPlus val": load_dataset("ferplus", args.data_root, "val", mode="majority"), "SFEW val": sfew}
     fer2013 = {"FER2013 PublicTest": load_dataset("fer2013", args.data_root, "val"), "SFEW val": sfew}
-    rows = []
+    rows = pd.read_csv(REPO / "results/balanced.csv").to_dict("records") if args.new else []
     baselines = dict(item.split("=", 1) for item in args.baseline) if args.baseline else BASELINES
     models = [(f"baseline {name}", resolve_model(name), REPO / config) for name, config in baselines.items()]
-    finished = sorted(run.parent / "best.pt" for run in (REPO / "results/balanced/runs").glob("*/metrics.json"))
+    finished = sorted(run / "best.pt" for run in (REPO / "results/balanced/runs").iterdir() if _finished(run))
     models += [(run.parent.name, run, None) for run in finished]  # unfinished runs wait for the next report
-    for lever, weights, config_file in models:
+    scored = {row["lever"] for row in rows}
+    for lever, weights, config_file in (model for model in models if model[0] not in scored):
         classes = load_model(weights)[1]["classes"]
         splits = ferplus if len(classes) == 8 else fer2013
         rows += score_model(lever, weights, splits, args.data_root, config_file)
@@ -268,6 +273,11 @@ def main() -> None:
     table.to_csv(REPO / "results/balanced.csv", index=False, float_format="%.4f")
     write_outputs(table, command)
     print(table[["lever", "split", "accuracy", "mean_recall", "macro_f1"]].to_string(index=False))
+
+
+def _finished(run: Path) -> bool:
+    """Whether a lever folder is done: a trained run (its metrics.json) or a soup (its soup.json)."""
+    return (run / "best.pt").exists() and ((run / "metrics.json").exists() or (run / "soup.json").exists())
 
 
 def write_outputs(table: pd.DataFrame, command: str) -> None:

@@ -63,23 +63,8 @@ def test_configs_written_before_rb_options_moved_still_load(tmp_path: Path) -> N
     assert load_config(path).model_options == {}, "vgg_like takes no rb_weight: it had no effect"
 
 
-def run_ferlab(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from ferlab.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, message: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-
-
 def test_bad_training_input_is_a_one_line_error(
-    tiny_fer2013: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_fer2013: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], run_ferlab, assert_one_line_error
 ) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("modle: lenet_like\n")
@@ -134,7 +119,9 @@ def test_a_bad_option_is_refused_before_torch_loads(command: list[str], message:
     assert result.stdout.strip() == "False", "torch was loaded before the option was checked"
 
 
-def test_resuming_with_another_model_is_refused(tiny_fer2013: Path, tmp_path: Path) -> None:
+def test_resuming_with_another_model_is_refused(
+    tiny_fer2013: Path, tmp_path: Path, run_ferlab, assert_one_line_error
+) -> None:
     out = tmp_path / "run"
     train(
         load_config(

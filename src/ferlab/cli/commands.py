@@ -33,11 +33,12 @@ RESEARCH_COMMANDS: dict[str, str] = {
     "compare": "compare_command",
     "sweep": "sweep_command",
     "export": "export_command",
+    "soup": "soup_command",
     "explain": "explain_command",
 }
 """The research commands: name -> function in `ferlab.cli.research`."""
 ORDER = ("data", "monitor", "train", "eval", "eval-detector", "models", "compare", "sweep")
-ORDER += ("predict", "demo", "video", "export", "explain", "serve")
+ORDER += ("predict", "demo", "video", "export", "soup", "explain", "serve")
 """The commands in the order ``ferlab --help`` lists them."""
 
 

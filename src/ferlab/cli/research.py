@@ -1,4 +1,4 @@
-"""The research commands: train, eval, eval-detector, models, compare, sweep, export, explain.
+"""The research commands: train, eval, eval-detector, models, compare, sweep, export, soup, explain.
 
 They need the training extra (torch and friends), which `require_training_extra` asks for in one line, and
 import the research layer inside each command, so listing them (``ferlab --help``) stays light. The training
@@ -308,6 +308,23 @@ def export_command(
 
     path = export_onnx(model, onnx, opset)
     console.print(Text(f"{model} exported to {path} ({path.stat().st_size / 1e6:.1f} MB)"), highlight=False)
+
+
+def soup_command(
+    models: list[str] = typer.Argument(
+        ..., metavar="RUN_OR_MODEL...", help="Two or more run folders, model files or shipped model names."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write best.pt and soup.json in (created)."),
+) -> None:
+    """Average the weights of like models (a "model soup") into one model of the same size.
+
+    For runs fine-tuned from the same weights; score the result with `ferlab eval OUT`.
+    """
+    require_training_extra("soup")
+    from ferlab.engine.soup import make_soup
+
+    path = make_soup(models, out)
+    console.print(Text(f"{len(models)} models averaged into {path}"), highlight=False)
 
 
 def explain_command(
