@@ -174,7 +174,8 @@ def frontier(table: pd.DataFrame, out: Path, command: str) -> None:
     splits = list(dict.fromkeys(table["split"]))
     figure, axes = plt.subplots(1, len(splits), figsize=(7 * len(splits), 7.5), squeeze=False)
     levers = list(dict.fromkeys(lever.split(", ")[0] for lever in table["lever"]))
-    colours = {lever: plt.cm.tab20(i % 20) for i, lever in enumerate(levers)}
+    palette = plt.cm.tab20.colors + plt.cm.tab20b.colors  # 40 distinct colours before any repeats
+    colours = {lever: palette[i % len(palette)] for i, lever in enumerate(levers)}
     for axis, split in zip(axes[0], splits):
         part = table[table["split"] == split]
         for lever in levers:
@@ -199,13 +200,15 @@ def frontier(table: pd.DataFrame, out: Path, command: str) -> None:
         axis.set_title(f"{split} (n = {part['n'].iloc[0]})")
         axis.grid(alpha=0.3)
     legend = {label: handle for axis in axes[0] for handle, label in zip(*axis.get_legend_handles_labels())}
-    figure.legend(legend.values(), legend.keys(), loc="lower center", ncol=4, fontsize=8)
+    columns = 4
+    figure.legend(legend.values(), legend.keys(), loc="lower center", ncol=columns, fontsize=8)
     figure.suptitle(
         "Issue #31 levers on validation splits: o data point, ^ balanced point, . post-hoc tau (joined), "
         f"s per-class biases\n{command}",
         fontsize=9,
     )
-    figure.tight_layout(rect=(0, 0.12, 1, 1))
+    legend_height = 0.02 + 0.022 * -(-len(legend) // columns)  # figure fraction: one line per legend row
+    figure.tight_layout(rect=(0, legend_height, 1, 1))
     figure.savefig(out, dpi=110)
 
 
