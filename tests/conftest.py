@@ -1,9 +1,11 @@
-"""Shared test settings and fixtures: a private dataset cache, the real data, and small
-datasets written in the real on-disk layouts."""
+"""Shared test settings and fixtures: a private dataset cache, the real data, small
+datasets written in the real on-disk layouts, and the CLI run in a subprocess as a user runs it."""
 
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,3 +110,30 @@ def csv_writer() -> Callable[..., Path]:
 def gray_writer() -> Callable[..., Path]:
     """`save_gray` as a fixture."""
     return save_gray
+
+
+@pytest.fixture
+def run_ferlab() -> Callable[..., subprocess.CompletedProcess]:
+    """Run ``ferlab ARGS...`` in a subprocess (about 10 s: it imports torch); its result, text output."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", "from ferlab.cli import main; main()", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    return run
+
+
+@pytest.fixture
+def assert_one_line_error() -> Callable[[subprocess.CompletedProcess, str], None]:
+    """Check a CLI result is exit code 2 with ``message`` on one stderr line and no traceback."""
+
+    def check(result: subprocess.CompletedProcess, message: str) -> None:
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+    return check

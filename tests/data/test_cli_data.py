@@ -1,7 +1,5 @@
 """`ferlab data info` and `ferlab data export-images`, run as a user runs them."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,15 +7,6 @@ import pytest
 
 from ferlab.cli import main
 from ferlab.data import load_dataset
-
-
-def run_ferlab(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from ferlab.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def run_in_process(capsys: pytest.CaptureFixture, *args: str) -> str:
@@ -47,7 +36,7 @@ def test_export_then_read_back_as_folder(fer2013_csv: Path, tmp_path: Path, caps
         assert np.array_equal(copy.labels[order], original.labels)
 
 
-def test_export_refuses_non_empty_folder(fer2013_csv: Path, tmp_path: Path) -> None:
+def test_export_refuses_non_empty_folder(fer2013_csv: Path, tmp_path: Path, run_ferlab) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("mine")
     result = run_ferlab("data", "export-images", str(fer2013_csv), str(tmp_path / "out"))
@@ -62,13 +51,13 @@ def test_export_refuses_non_empty_folder(fer2013_csv: Path, tmp_path: Path) -> N
         (["data", "info", "{tmp}", "--data", "fer2013"], "no FER2013 file found"),
     ],
 )
-def test_errors_are_one_line_without_traceback(tmp_path: Path, args: list[str], message: str) -> None:
+def test_errors_are_one_line_without_traceback(tmp_path: Path, args: list[str], message: str, run_ferlab) -> None:
     result = run_ferlab(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_version() -> None:
+def test_version(run_ferlab) -> None:
     result = run_ferlab("--version")
     assert result.returncode == 0 and result.stdout.startswith("ferlab ")
