@@ -59,14 +59,20 @@ BASELINES = {  # the shipped models the levers start from, with their training c
 }
 
 
-def fit_biases(logits: np.ndarray, labels: np.ndarray, passes: int = 3) -> np.ndarray:
+def fit_biases(
+    logits: np.ndarray, labels: np.ndarray, passes: int = 3, min_accuracy: float | None = None
+) -> np.ndarray:
     """Per-class additive biases maximising mean recall on ``(logits, labels)``, by coordinate ascent
-    over `BIAS_GRID` (class 0 stays 0: only differences matter)."""
+    over `BIAS_GRID` (class 0 stays 0: only differences matter); with ``min_accuracy``, only biases
+    whose accuracy there is at least that count (none at all: zeros)."""
     num_classes = logits.shape[1]
     biases = np.zeros(num_classes)
 
     def score(candidate: np.ndarray) -> float:
-        return balanced_accuracy(confusion_counts(labels, (logits + candidate).argmax(1), num_classes))
+        decided = (logits + candidate).argmax(1)
+        if min_accuracy is not None and (decided == labels).mean() < min_accuracy:
+            return -1.0
+        return balanced_accuracy(confusion_counts(labels, decided, num_classes))
 
     for _ in range(passes):
         for c in range(1, num_classes):
@@ -75,7 +81,8 @@ def fit_biases(logits: np.ndarray, labels: np.ndarray, passes: int = 3) -> np.nd
                 candidate = biases.copy()
                 candidate[c] = value
                 trials.append(score(candidate))
-            biases[c] = BIAS_GRID[int(np.argmax(trials))]
+            if max(trials) >= 0:  # else no value of this class's bias meets min_accuracy: keep it
+                biases[c] = BIAS_GRID[int(np.argmax(trials))]
     return biases
 
 
