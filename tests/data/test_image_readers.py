@@ -58,6 +58,36 @@ def test_holdout_splits_each_class_by_file_the_same_way_every_time(make_folder_t
         load_dataset("folder", split_root, "val", holdout=0.3)
 
 
+def test_holdout_group_keeps_each_clip_in_one_part(tmp_path: Path, gray_writer) -> None:
+    """Frames of one clip (SFEW's <film>_<clip>_<frame>.png) never straddle train and val."""
+    for cls, clips in (("happy", 8), ("sad", 6)):
+        for clip in range(clips):
+            for frame in range(1 + clip % 3):  # clips of 1, 2 or 3 frames
+                gray_writer(tmp_path / cls / f"Film{clip % 2}_{cls}{clip:03d}_{frame:08d}.png", 10 * frame)
+    clip_of = lambda image_id: image_id.rsplit("_", 1)[0]  # noqa: E731
+    parts = {
+        split: load_dataset("folder", tmp_path, split, holdout=0.3, holdout_group=r"(.+)_\d+$")
+        for split in ("train", "val")
+    }
+    train_clips, val_clips = ({clip_of(i) for i in parts[s].ids} for s in ("train", "val"))
+    assert train_clips.isdisjoint(val_clips) and val_clips, "every clip lies in one part"
+    assert len(parts["train"]) + len(parts["val"]) == 27  # happy 15 frames in 8 clips, sad 12 in 6
+    counts = parts["val"].class_counts()
+    assert 0 < counts["happy"] <= round(0.3 * 15) and 0 < counts["sad"] <= round(0.3 * 12)
+    again = load_dataset("folder", tmp_path, "val", holdout=0.3, holdout_group=r"(.+)_\d+$")
+    assert list(again.ids) == list(parts["val"].ids), "the same split every time"
+    by_file = load_dataset("folder", tmp_path, "val", holdout=0.3)
+    assert {clip_of(i) for i in by_file.ids} & {
+        clip_of(i) for i in load_dataset("folder", tmp_path, "train", holdout=0.3).ids
+    }, "a split by file does put frames of one clip on both sides (what the option is for)"
+    with pytest.raises(DataError, match="no whole group of holdout_group .* fits in a 0.3 holdout"):
+        load_dataset("folder", tmp_path, "train", holdout=0.3, holdout_group=r"^([^_]+)_")  # 2 films of ~half each
+    with pytest.raises(DataError, match="not a regular expression"):
+        load_dataset("folder", tmp_path, "val", holdout=0.3, holdout_group="(unclosed")
+    with pytest.raises(DataError, match="needs a holdout fraction"):
+        load_dataset("folder", tmp_path, "all", holdout_group="(.+)_")
+
+
 def test_bad_files_are_skipped_and_reported_or_strict(make_folder_tree) -> None:
     root = make_folder_tree({"happy": 2, "sad": 1})
     (root / "happy" / "notes.txt").write_text("hello")

@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from ferlab.cli.options import reader_options
+from ferlab.errors import FerlabError
 from ferlab.evaluate.end_to_end import NO_FACE, PhotoScore, end_to_end_metrics
 
 
@@ -69,10 +71,18 @@ def test_detector_none_and_refusals(photos: Path, tmp_path: Path) -> None:
     for args, message in (
         (["--detector", "opencv", "--occlude", "eyes"], "cannot be combined with --detector"),
         (["--detector", "opencv", "--holdout", "0.3", "--data", "fer2013"], "--holdout applies"),
+        (["--holdout-group", r"(.+)_\d+$"], "--holdout-group needs --holdout"),
     ):
         refused = _ferlab("eval", "ferlab-fer2013", "--data-root", str(photos), "--data", "folder", *args, cwd=tmp_path)
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_reader_options_refuse_a_holdout_the_reader_would_ignore() -> None:
+    assert reader_options("folder", "majority", 0.3, r"(.+)_\d+$") == {"holdout": 0.3, "holdout_group": r"(.+)_\d+$"}
+    assert reader_options("ferplus", "probability") == {"mode": "probability"}
+    with pytest.raises(FerlabError, match="--holdout applies to the folder reader, not ferplus"):
+        reader_options("ferplus", "majority", 0.3)  # it used to be dropped without a word
 
 
 def test_metrics_count_a_missed_face_as_wrong_only_over_all_images() -> None:

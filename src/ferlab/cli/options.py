@@ -63,14 +63,24 @@ HoldoutOption = typer.Option(
 )
 
 
-def reader_options(reader: str, mode: str, holdout: float = 0.0) -> dict[str, Any]:
-    """The dataset reader's keyword options from ``--mode`` and ``--holdout``."""
+HoldoutGroupOption = typer.Option(
+    None,
+    "--holdout-group",
+    help="with --holdout: a regular expression whose first group in a file's name (no suffix) names its group "
+    r"(frames of one clip, photos of one person); a group's files all land in one part, e.g. '(.+)_\d+$'.",
+)
+
+
+def reader_options(reader: str, mode: str, holdout: float = 0.0, holdout_group: str | None = None) -> dict[str, Any]:
+    """The dataset reader's keyword options from ``--mode``, ``--holdout`` and ``--holdout-group``."""
+    if holdout_group is not None and not holdout:
+        raise FerlabError("--holdout-group needs --holdout FRACTION")
+    if holdout and reader != "folder":
+        raise FerlabError(f"--holdout applies to the folder reader, not {reader}")
     if reader == "ferplus":
         return {"mode": mode}
     if holdout:
-        if reader != "folder":
-            raise FerlabError(f"--holdout applies to the folder reader, not {reader}")
-        return {"holdout": holdout}
+        return {"holdout": holdout} if holdout_group is None else {"holdout": holdout, "holdout_group": holdout_group}
     return {}
 
 

@@ -1,4 +1,4 @@
-"""Class-per-subfolder datasets: the FER2013 JPEG export, CK+48, or any user folder.
+r"""Class-per-subfolder datasets: the FER2013 JPEG export, CK+48, or any user folder.
 
 Accepted layouts::
 
@@ -17,6 +17,13 @@ PrivateTest ones, so the standard FER2013 protocol holds for this layout too.
 A folder without split folders can be split by file with ``holdout``: that fraction of each
 class's files (rounded; the files sorted by path, then shuffled with the fixed `HOLDOUT_SEED`)
 is ``val``, the rest ``train``. The same files land in the same part on every machine.
+Frames of one video clip (or photos of one person) are near-duplicates: split at random, one
+lands in ``train`` and its twin in ``val``, and the ``val`` figure measures memory. With
+``holdout_group`` (a regular expression searched in each file's name without its suffix; its
+first group, or the whole match, names the file's group; a file it does not match is a group of
+its own) whole groups go to one part: groups are shuffled with `HOLDOUT_SEED` and each joins
+``val`` while no class of its files would pass ``round(holdout * n)`` there. For SFEW 2.0's
+``<film>_<clip>_<frame>.png``, ``(.+)_\d+$`` keeps clips together and ``^([^_]+)_`` films.
 
 Images that cannot be read (and non-image files) are skipped and listed in
 `FaceDataset.problems`; ``strict=True`` raises on the first one instead.
@@ -24,6 +31,7 @@ Images that cannot be read (and non-image files) are skipped and listed in
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +56,7 @@ def load_folder(
     color: str = "gray",
     strict: bool = False,
     holdout: float = 0.0,
+    holdout_group: str | None = None,
 ) -> FaceDataset:
     """Images from class subfolders, resized to ``size`` x ``size`` in ``color`` (gray or rgb).
 
@@ -60,6 +69,8 @@ def load_folder(
         strict: raise on the first unreadable or non-image file instead of skipping it.
         holdout: for a folder without split folders, the fraction of each class held out as
             ``val`` (the rest is ``train``; see the module docstring); 0 for no split.
+        holdout_group: a regular expression naming each file's group (see the module
+            docstring): a group's files all go to the same part of the holdout split.
     """
     root = Path(root)
     split = normalize_split(split)
@@ -69,6 +80,7 @@ def load_folder(
         raise DataError(f"holdout must be in [0, 1), got {holdout}")
     if holdout and split == "test":
         raise SplitUnavailable(f"{root}: a holdout split has train and val parts only")
+    group_pattern = _group_pattern(holdout_group, holdout)
     parents, prefix = _parents_to_read(root, "all" if holdout else split)
     if holdout and parents != [root]:
         raise DataError(f"{root}: has split folders already; holdout is for folders without them")
@@ -86,7 +98,13 @@ def load_folder(
                 files.append(path)
                 labels.append(index_of[class_concept])
     if holdout and split != "all":
-        held_out = holdout_mask(labels, holdout)
+        groups = None if group_pattern is None else [_group_of(f.stem, group_pattern) for f in files]
+        held_out = holdout_mask(labels, holdout, groups)
+        if groups is not None and not held_out.any():
+            raise DataError(
+                f"{root}: no whole group of holdout_group {holdout_group!r} fits in a {holdout} holdout of its "
+                "classes; name smaller groups or hold out more"
+            )
         keep = held_out if split == "val" else ~held_out
         files, labels = [f for f, k in zip(files, keep) if k], [c for c, k in zip(labels, keep) if k]
     if strict and problems:
@@ -106,16 +124,52 @@ def load_folder(
     )
 
 
-def holdout_mask(labels: list[int], fraction: float) -> np.ndarray:
+def holdout_mask(labels: list[int], fraction: float, groups: list[str] | None = None) -> np.ndarray:
     """True for the held-out items: ``round(fraction * n)`` of each class's ``n`` (in the given
-    order, shuffled with `HOLDOUT_SEED`)."""
+    order, shuffled with `HOLDOUT_SEED`). With ``groups`` (one name per item), whole groups are
+    held out, in an order shuffled with `HOLDOUT_SEED`, each while no class of its items would
+    pass its ``round(fraction * n)``: a group never straddles the two parts."""
     labels_array = np.asarray(labels)
     mask = np.zeros(len(labels_array), dtype=bool)
     rng = np.random.default_rng(HOLDOUT_SEED)
-    for label in np.unique(labels_array):
-        members = np.flatnonzero(labels_array == label)
-        mask[rng.permutation(members)[: round(fraction * len(members))]] = True
+    if groups is None:
+        for label in np.unique(labels_array):
+            members = np.flatnonzero(labels_array == label)
+            mask[rng.permutation(members)[: round(fraction * len(members))]] = True
+        return mask
+    names = sorted(set(groups))
+    members = {name: [] for name in names}
+    for index, name in enumerate(groups):
+        members[name].append(index)
+    room = {label: round(fraction * count) for label, count in zip(*np.unique(labels_array, return_counts=True))}
+    for position in rng.permutation(len(names)):
+        indices = members[names[position]]
+        needed = dict(zip(*np.unique(labels_array[indices], return_counts=True)))
+        if all(count <= room[label] for label, count in needed.items()):
+            mask[indices] = True
+            for label, count in needed.items():
+                room[label] -= count
     return mask
+
+
+def _group_pattern(holdout_group: str | None, holdout: float) -> re.Pattern | None:
+    """The compiled ``holdout_group``; `DataError` for a bad expression or one without a holdout."""
+    if holdout_group is None:
+        return None
+    if not holdout:
+        raise DataError("holdout_group needs a holdout fraction (holdout > 0)")
+    try:
+        return re.compile(holdout_group)
+    except re.error as error:
+        raise DataError(f"holdout_group {holdout_group!r} is not a regular expression ({error})") from None
+
+
+def _group_of(stem: str, pattern: re.Pattern) -> str:
+    """A file's group: ``pattern``'s first group (or whole match) in its name, else the name itself."""
+    found = pattern.search(stem)
+    if found is None:
+        return stem
+    return found.group(1) if pattern.groups else found.group(0)
 
 
 def _parents_to_read(root: Path, split: str) -> tuple[list[Path], str | None]:
