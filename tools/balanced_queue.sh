@@ -4,7 +4,8 @@
 # trains into results/balanced/runs/NN_name (resumed from its last.pt after a restart; skipped
 # once its metrics.json exists), then is scored on the validation splits that choose levers:
 # FERPlus val (majority labels) or FER2013 PublicTest, by the run's data, and the SFEW
-# validation part (the reader's crops, --holdout 0.3 --split val). Configs added while it runs
+# validation part (the reader's crops, --holdout 0.3 --split val, with the run's --holdout-group
+# where its SFEW entry names one). Configs added while it runs
 # are picked up on the next pass; it stops when a pass finds nothing left to do.
 # An unfinished run's last.pt is deliberately not ignored by git (a new checkout recovers it);
 # `tidy` deletes it once the run's metrics.json says it finished. Start it with:
@@ -21,10 +22,19 @@ ps -o pgid= -p $$ | tr -d ' ' > "$runs/queue.pgid"  # tools/quiet.sh pauses this
 tidy() { for done in results/balanced/runs/*/metrics.json; do rm -f "$(dirname "$done")/last.pt"; done; }
 trap tidy EXIT
 
+# The holdout_group of a run's SFEW training entry ("" for the split by file), so that it is
+# scored on the validation part of its own split.
+sfew_group() {
+    python -c "import yaml,sys; c=yaml.safe_load(open(sys.argv[1]))
+print(next((e.get('data_options', {}).get('holdout_group', '') for e in c.get('extra_data') or []
+            if e.get('data') == 'folder'), ''))" "$1"
+}
+
 # Score a finished run on its validation splits (each skipped once its metrics.json exists).
 score() {
-    local run="$1" data
+    local run="$1" data group
     data="$(python -c "import yaml,sys; print(yaml.safe_load(open(sys.argv[1]))['data'])" "$run/config.yaml")"
+    group="$(sfew_group "$run/config.yaml")"
     if [ "$data" = ferplus ]; then
         [ -f "$run/eval/ferplus_val/metrics.json" ] || ferlab eval "$run" --data ferplus --mode majority \
             --data-root "$fer2013" --split val --out "$run/eval/ferplus_val"
@@ -33,7 +43,7 @@ score() {
             --data-root "$fer2013" --split val --out "$run/eval/fer2013_val"
     fi
     [ -f "$run/eval/sfew_val/metrics.json" ] || ferlab eval "$run" --data folder --data-root "$sfew" \
-        --holdout 0.3 --split val --out "$run/eval/sfew_val"
+        --holdout 0.3 ${group:+--holdout-group "$group"} --split val --out "$run/eval/sfew_val"
 }
 
 while true; do
