@@ -20,24 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ferlab.data import load_dataset
-from ferlab.evaluate.balanced import balanced_accuracy, balanced_intervals, confusion_counts
-from ferlab.evaluate.evaluation import evaluate_model
-from ferlab.evaluate.paired import mcnemar_exact
-from ferlab.models.files import load_model
-from ferlab.priors import OutputCalibration
-from ferlab.weights import resolve_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from balanced_report import unseen_clip_mask  # noqa: E402
 
-
-def clip_of(image_id: str) -> str:
-    """``Angry/AlexEmma_000225840_00000024.png`` → ``AlexEmma_000225840`` (film and clip)."""
-    return Path(image_id).stem.rsplit("_", 1)[0]
-
-
-def unseen_clip_mask(root: str) -> np.ndarray:
-    """For each face of the validation part: True where no frame of its clip is in the training part."""
-    seen = {clip_of(i) for i in load_dataset("folder", root, "train", holdout=0.3).ids}
-    return np.array([clip_of(i) not in seen for i in load_dataset("folder", root, "val", holdout=0.3).ids])
+from ferlab.data import load_dataset  # noqa: E402
+from ferlab.evaluate.balanced import balanced_accuracy, balanced_intervals, confusion_counts  # noqa: E402
+from ferlab.evaluate.evaluation import evaluate_model  # noqa: E402
+from ferlab.evaluate.paired import mcnemar_exact  # noqa: E402
+from ferlab.models.files import load_model  # noqa: E402
+from ferlab.priors import OutputCalibration  # noqa: E402
+from ferlab.weights import resolve_model  # noqa: E402
 
 
 def decisions(root: str, name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:

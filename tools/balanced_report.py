@@ -5,7 +5,9 @@ lever run of ``tools/balanced_queue.sh`` or soup of ``ferlab soup`` (``results/b
 with ``--new`` only those not yet in ``results/balanced.csv``) on the splits
 that choose levers: FERPlus val (majority
 labels) or FER2013 PublicTest, by the model's classes, and the SFEW validation part (the
-reader's crops, ``--holdout 0.3 --split val``). Post-hoc levers are scored on the same logits:
+reader's crops, ``--holdout 0.3 --split val``), all of it and its faces from clips with no frame
+in the training part (``SFEW val, unseen clips``: `unseen_clip_mask`). Post-hoc levers are scored
+on the same logits:
 
 * ``prior balanced`` (`ferlab.priors`: for a model trained with label smoothing, the smoothing's
   floor taken out first), and logit adjustment by ``tau * log prior`` for a range of ``tau``
@@ -20,6 +22,9 @@ and ``results/balanced_frontier.png`` (accuracy against mean recall per split);
 ``results/balanced.md`` quotes them with the findings.
 
     python tools/balanced_report.py --data-root ../shared/data/fer2013 --sfew ../shared/data/sfew/Train
+
+While the training queue runs, run it under ``tools/quiet.sh`` (the queue waits): beside it both
+slow down several times over.
 """
 
 from __future__ import annotations
@@ -258,7 +263,7 @@ def main() -> None:
         "--replot", action="store_true", help="rewrite only the figure and the tables from results/balanced.csv"
     )
     parser.add_argument(
-        "--new", action="store_true", help="score only the levers results/balanced.csv lacks and add their rows"
+        "--new", action="store_true", help="score only what results/balanced.csv lacks (levers, splits) and add it"
     )
     args = parser.parse_args()
     command = "python tools/balanced_report.py " + " ".join(a for a in sys.argv[1:] if a not in ("--replot", "--new"))
@@ -266,23 +271,39 @@ def main() -> None:
         write_outputs(pd.read_csv(REPO / "results/balanced.csv"), command)
         return
     sfew = load_dataset("folder", args.sfew, "val", holdout=0.3)
-    ferplus = {"FERPlus val": load_dataset("ferplus", args.data_root, "val", mode="majority"), "SFEW val": sfew}
-    fer2013 = {"FER2013 PublicTest": load_dataset("fer2013", args.data_root, "val"), "SFEW val": sfew}
+    film = {"SFEW val": sfew, "SFEW val, unseen clips": sfew.subset(np.flatnonzero(unseen_clip_mask(args.sfew)))}
+    ferplus = {"FERPlus val": load_dataset("ferplus", args.data_root, "val", mode="majority"), **film}
+    fer2013 = {"FER2013 PublicTest": load_dataset("fer2013", args.data_root, "val"), **film}
     rows = pd.read_csv(REPO / "results/balanced.csv").to_dict("records") if args.new else []
     baselines = dict(item.split("=", 1) for item in args.baseline) if args.baseline else BASELINES
     models = [(f"baseline {name}", resolve_model(name), REPO / config) for name, config in baselines.items()]
     finished = sorted(run / "best.pt" for run in (REPO / "results/balanced/runs").iterdir() if _finished(run))
     models += [(run.parent.name, run, None) for run in finished]  # unfinished runs wait for the next report
-    scored = {row["lever"] for row in rows}
-    for lever, weights, config_file in (model for model in models if model[0] not in scored):
+    scored = {(row["lever"], row["split"]) for row in rows}
+    for lever, weights, config_file in models:
         classes = load_model(weights)[1]["classes"]
         splits = ferplus if len(classes) == 8 else fer2013
-        rows += score_model(lever, weights, splits, args.data_root, config_file)
+        if all((lever, split) in scored for split in splits):
+            continue
+        new = score_model(lever, weights, splits, args.data_root, config_file)
+        rows += [row for row in new if (row["lever"], row["split"]) not in scored]
         print(f"scored {lever}", flush=True)
     table = pd.DataFrame(rows)
     table.to_csv(REPO / "results/balanced.csv", index=False, float_format="%.4f")
     write_outputs(table, command)
     print(table[["lever", "split", "accuracy", "mean_recall", "macro_f1"]].to_string(index=False))
+
+
+def clip_of(image_id: str) -> str:
+    """An SFEW face's film and clip: ``Angry/AlexEmma_000225840_00000024.png`` → ``AlexEmma_000225840``."""
+    return Path(image_id).stem.rsplit("_", 1)[0]
+
+
+def unseen_clip_mask(root: Path | str) -> np.ndarray:
+    """For each face of the SFEW validation part (``holdout=0.3``): True where no frame of its clip
+    is in the training part (the rest are near-duplicates of training faces)."""
+    seen = {clip_of(i) for i in load_dataset("folder", root, "train", holdout=0.3).ids}
+    return np.array([clip_of(i) not in seen for i in load_dataset("folder", root, "val", holdout=0.3).ids])
 
 
 def _finished(run: Path) -> bool:

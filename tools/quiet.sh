@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Run one command on a quiet machine: pause the background training queue (SIGSTOP to its
 # process group, recorded in $RUNS/queue.pgid by tools/balanced_queue.sh) for the command's
-# duration, then resume it. One quiet command at a time (flock). For timing benchmarks only.
+# duration, then resume it. One quiet command at a time (flock). For timing benchmarks, and for
+# any CPU-heavy job beside the queue (tools/balanced_report.py, the test suite): on 2 cores, a
+# second busy process slows the training's OpenMP threads 5-9x (epochs of 700-1,600 s against
+# 80-150 s in results/balanced/runs/*/metrics.csv), so one job after the other is faster.
 #   tools/quiet.sh python bench/pipeline_speed.py ...
 set -euo pipefail
 runs="${RUNS:-/work/runs}"
