@@ -288,8 +288,8 @@ def main() -> None:
         new = score_model(lever, weights, splits, args.data_root, config_file)
         rows += [row for row in new if (row["lever"], row["split"]) not in scored]
         print(f"scored {lever}", flush=True)
-    table = pd.DataFrame(rows)
-    table.to_csv(REPO / "results/balanced.csv", index=False, float_format="%.4f")
+    pd.DataFrame(rows).to_csv(REPO / "results/balanced.csv", index=False, float_format="%.4f")
+    table = pd.read_csv(REPO / "results/balanced.csv")  # the tables from the CSV's rounding, as --replot and --new
     write_outputs(table, command)
     print(table[["lever", "split", "accuracy", "mean_recall", "macro_f1"]].to_string(index=False))
 
