@@ -6,8 +6,9 @@ with ``--new`` only those not yet in ``results/balanced.csv``) on the splits
 that choose levers: FERPlus val (majority
 labels) or FER2013 PublicTest, by the model's classes, and the SFEW validation part (the
 reader's crops, ``--holdout 0.3 --split val``), all of it and its faces from clips with no frame
-in the training part (``SFEW val, unseen clips``: `unseen_clip_mask`). Post-hoc levers are scored
-on the same logits:
+in the training part (``SFEW val, unseen clips``: `unseen_clip_mask`); a run trained on the split
+that holds out whole clips (its config's SFEW ``holdout_group`` is `CLIP_GROUP`) on that split's
+validation part instead (``SFEW val, clip holdout``). Post-hoc levers are scored on the same logits:
 
 * ``prior balanced`` (`ferlab.priors`: for a model trained with label smoothing, the smoothing's
   floor taken out first), and logit adjustment by ``tau * log prior`` for a range of ``tau``
@@ -39,6 +40,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 
 from ferlab.data import load_dataset
 from ferlab.data.labels import concept
@@ -58,6 +60,9 @@ from matplotlib import pyplot as plt  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 TAUS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)  # tau 1 keeps the smoothing floor: the plain balanced point
 BIAS_GRID = np.round(np.arange(-3.0, 3.01, 0.1), 2)
+CLIP_GROUP = r"(.+)_\d+$"
+"""The SFEW split that holds out whole clips (`holdout_group`); runs trained on it are scored on it."""
+CLIP_SPLIT = "SFEW val, clip holdout"
 BASELINES = {  # the shipped models the levers start from, with their training configs
     "ferlab-wild": "configs/ferplus_wild_lwf_masked.yaml",
     "ferlab-fer2013": "configs/wild_mix.yaml",
@@ -271,9 +276,12 @@ def main() -> None:
         write_outputs(pd.read_csv(REPO / "results/balanced.csv"), command)
         return
     sfew = load_dataset("folder", args.sfew, "val", holdout=0.3)
-    film = {"SFEW val": sfew, "SFEW val, unseen clips": sfew.subset(np.flatnonzero(unseen_clip_mask(args.sfew)))}
-    ferplus = {"FERPlus val": load_dataset("ferplus", args.data_root, "val", mode="majority"), **film}
-    fer2013 = {"FER2013 PublicTest": load_dataset("fer2013", args.data_root, "val"), **film}
+    by_file = {"SFEW val": sfew, "SFEW val, unseen clips": sfew.subset(np.flatnonzero(unseen_clip_mask(args.sfew)))}
+    by_clip = {CLIP_SPLIT: load_dataset("folder", args.sfew, "val", holdout=0.3, holdout_group=CLIP_GROUP)}
+    benchmarks = {
+        8: {"FERPlus val": load_dataset("ferplus", args.data_root, "val", mode="majority")},
+        7: {"FER2013 PublicTest": load_dataset("fer2013", args.data_root, "val")},
+    }
     rows = pd.read_csv(REPO / "results/balanced.csv").to_dict("records") if args.new else []
     baselines = dict(item.split("=", 1) for item in args.baseline) if args.baseline else BASELINES
     models = [(f"baseline {name}", resolve_model(name), REPO / config) for name, config in baselines.items()]
@@ -282,7 +290,8 @@ def main() -> None:
     scored = {(row["lever"], row["split"]) for row in rows}
     for lever, weights, config_file in models:
         classes = load_model(weights)[1]["classes"]
-        splits = ferplus if len(classes) == 8 else fer2013
+        film = by_clip if sfew_group(config_file or weights.parent / "config.yaml") == CLIP_GROUP else by_file
+        splits = {**benchmarks[len(classes)], **film}
         if all((lever, split) in scored for split in splits):
             continue
         new = score_model(lever, weights, splits, args.data_root, config_file)
@@ -292,6 +301,14 @@ def main() -> None:
     table = pd.read_csv(REPO / "results/balanced.csv")  # the tables from the CSV's rounding, as --replot and --new
     write_outputs(table, command)
     print(table[["lever", "split", "accuracy", "mean_recall", "macro_f1"]].to_string(index=False))
+
+
+def sfew_group(config_file: Path) -> str | None:
+    """The ``holdout_group`` of a run's SFEW training entry (None: the split by file, or no config)."""
+    if not config_file.exists():
+        return None
+    entries = yaml.safe_load(config_file.read_text()).get("extra_data") or []
+    return next((e.get("data_options", {}).get("holdout_group") for e in entries if e.get("data") == "folder"), None)
 
 
 def clip_of(image_id: str) -> str:
