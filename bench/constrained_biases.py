@@ -18,13 +18,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from balanced_report import fit_biases  # noqa: E402
+from balanced_report import data_point, fit_biases  # noqa: E402
 
 from ferlab.data import load_dataset  # noqa: E402
 from ferlab.evaluate.balanced import balanced_accuracy, confusion_counts  # noqa: E402
-from ferlab.evaluate.evaluation import evaluate_model  # noqa: E402
 from ferlab.models.files import load_model  # noqa: E402
-from ferlab.priors import OutputCalibration  # noqa: E402
 from ferlab.weights import resolve_model  # noqa: E402
 
 DROPS = (0.003, 0.005, 0.01)
@@ -32,21 +30,13 @@ DROPS = (0.003, 0.005, 0.01)
 FER2013, SFEW = "../shared/data/fer2013", "../shared/data/sfew/Train"
 
 
-def data_point(model, record, dataset, biases: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """Logits at the data operating point plus ``biases`` (in the model's class order), over the
-    dataset's classes; its labels and class names."""
-    data = OutputCalibration.from_record(record).adjuster("data")
-    adjust = lambda logits: (data(logits) + biases).astype(np.float32)  # noqa: E731
-    result = evaluate_model(model, dataset, tuple(record["classes"]), device="cpu", adjust_logits=adjust)
-    return result.logits.numpy(), result.labels.numpy(), tuple(result.classes)
-
-
 def main() -> None:
     ferplus = load_dataset("ferplus", FER2013, "val", mode="majority")
     sfew = load_dataset("folder", SFEW, "val", holdout=0.3)
     for name in sys.argv[1:]:
         model, record = load_model(resolve_model(name))
-        logits, labels, _ = data_point(model, record, ferplus)
+        bench = data_point(model, record, ferplus)
+        logits, labels = bench.logits.numpy(), bench.labels.numpy()
         halves = np.random.default_rng(0).permutation(len(labels)) % 2
         for drop in DROPS:
             decided = np.empty(len(labels), dtype=np.int64)
@@ -56,8 +46,8 @@ def main() -> None:
                 decided[~fit] = (logits[~fit] + fit_biases(logits[fit], labels[fit], min_accuracy=floor)).argmax(1)
             two_fold = balanced_accuracy(confusion_counts(labels, decided, logits.shape[1]))
             biases = fit_biases(logits, labels, min_accuracy=(logits.argmax(1) == labels).mean() - drop)
-            film, film_labels, film_classes = data_point(model, record, sfew, biases)
-            film_decided = film.argmax(1)
+            film = data_point(model, record, sfew, biases)
+            film_decided, film_labels, film_classes = film.logits.numpy().argmax(1), film.labels.numpy(), film.classes
             confusion = confusion_counts(film_labels, film_decided, len(film_classes))
             recall = np.diag(confusion) / np.maximum(confusion.sum(1), 1)
             print(

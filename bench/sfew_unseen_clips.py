@@ -21,14 +21,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from balanced_report import unseen_clip_mask  # noqa: E402
+from balanced_report import data_point, unseen_clip_mask  # noqa: E402
 
 from ferlab.data import load_dataset  # noqa: E402
 from ferlab.evaluate.balanced import balanced_accuracy, balanced_intervals, confusion_counts  # noqa: E402
-from ferlab.evaluate.evaluation import evaluate_model  # noqa: E402
 from ferlab.evaluate.paired import mcnemar_exact  # noqa: E402
 from ferlab.models.files import load_model  # noqa: E402
-from ferlab.priors import OutputCalibration  # noqa: E402
 from ferlab.weights import resolve_model  # noqa: E402
 
 
@@ -36,8 +34,7 @@ def decisions(root: str, name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, 
     """The model's data-point decisions on the validation part, its labels and class names."""
     model, record = load_model(resolve_model(name))
     dataset = load_dataset("folder", root, "val", holdout=0.3, size=int(model.input_size[1]))
-    adjust = OutputCalibration.from_record(record).adjuster("data")
-    result = evaluate_model(model, dataset, tuple(record["classes"]), device="cpu", adjust_logits=adjust)
+    result = data_point(model, record, dataset)
     return result.logits.numpy().argmax(1), result.labels.numpy(), tuple(result.classes)
 
 

@@ -25,9 +25,8 @@ trap tidy EXIT
 # The holdout_group of a run's SFEW training entry ("" for the split by file), so that it is
 # scored on the validation part of its own split.
 sfew_group() {
-    python -c "import yaml,sys; c=yaml.safe_load(open(sys.argv[1]))
-print(next((e.get('data_options', {}).get('holdout_group', '') for e in c.get('extra_data') or []
-            if e.get('data') == 'folder'), ''))" "$1"
+    python -c "import sys; from pathlib import Path; sys.path.insert(0, 'tools')
+from balanced_report import sfew_group; print(sfew_group(Path(sys.argv[1])) or '')" "$1"
 }
 
 # Score a finished run on its validation splits (each skipped once its metrics.json exists).

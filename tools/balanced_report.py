@@ -303,6 +303,14 @@ def main() -> None:
     print(table[["lever", "split", "accuracy", "mean_recall", "macro_f1"]].to_string(index=False))
 
 
+def data_point(model, record: dict, dataset, offsets: np.ndarray | float = 0.0):
+    """`evaluate_model` of a model at its data operating point (from its file's calibration), with
+    ``offsets`` added to its logits in the model's class order; the result is over the dataset's classes."""
+    data = OutputCalibration.from_record(record).adjuster("data")
+    adjust = lambda logits: (data(logits) + offsets).astype(np.float32)  # noqa: E731
+    return evaluate_model(model, dataset, tuple(record["classes"]), device="cpu", adjust_logits=adjust)
+
+
 def sfew_group(config_file: Path) -> str | None:
     """The ``holdout_group`` of a run's SFEW training entry (None: the split by file, or no config)."""
     if not config_file.exists():
