@@ -31,6 +31,7 @@ slow down several times over.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -290,7 +291,7 @@ def main() -> None:
     scored = {(row["lever"], row["split"]) for row in rows}
     for lever, weights, config_file in models:
         classes = load_model(weights)[1]["classes"]
-        film = by_clip if sfew_group(config_file or weights.parent / "config.yaml") == CLIP_GROUP else by_file
+        film = by_clip if sfew_group(config_file or training_config(weights.parent)) == CLIP_GROUP else by_file
         splits = {**benchmarks[len(classes)], **film}
         if all((lever, split) in scored for split in splits):
             continue
@@ -309,6 +310,14 @@ def data_point(model, record: dict, dataset, offsets: np.ndarray | float = 0.0):
     data = OutputCalibration.from_record(record).adjuster("data")
     adjust = lambda logits: (data(logits) + offsets).astype(np.float32)  # noqa: E731
     return evaluate_model(model, dataset, tuple(record["classes"]), device="cpu", adjust_logits=adjust)
+
+
+def training_config(run: Path) -> Path:
+    """A lever folder's training config: its own ``config.yaml``, or for a soup its first ingredient's."""
+    soup = run / "soup.json"
+    if soup.exists():
+        return REPO / json.loads(soup.read_text())["ingredients"][0] / "config.yaml"
+    return run / "config.yaml"
 
 
 def sfew_group(config_file: Path) -> str | None:
