@@ -8,6 +8,7 @@ settings' flags are generated from `TrainConfig` (`with_training_options`).
 from __future__ import annotations
 
 import importlib.util
+import tempfile
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -300,15 +301,38 @@ def export_command(
     model: str = typer.Argument(..., metavar="RUN_OR_MODEL", help="Shipped model name, run folder or model file."),
     onnx: Path = typer.Option(..., "--onnx", help="ONNX file to write (missing folders are created)."),
     opset: int | None = typer.Option(None, "--opset", help="ONNX opset, 18 to 23 (default 20)."),
+    int8: bool = typer.Option(
+        False,
+        "--int8",
+        help="Quantize to 8-bit integers (ONNX Runtime static quantization), calibrated on training images of "
+        "--data-root: 1.6-2.9x faster on a CPU with AVX512-VNNI, nearly every decision kept.",
+    ),
+    data: str = DataOption,
+    data_root: Path | None = typer.Option(None, "--data-root", help="With --int8: the calibration dataset."),
+    mode: str = ModeOption,
+    calibration_images: int = typer.Option(
+        512, "--calibration-images", help="With --int8: training images drawn (fixed seed) to calibrate on."
+    ),
 ) -> None:
     """Export a model to ONNX: float32 normalised input (dynamic batch), logits out.
 
     Classes, preprocessing and temperatures go in the model's metadata.
     """
     require_training_extra("export")
+    from ferlab.data import detect_dataset
     from ferlab.models.onnx_export import export_onnx
 
-    path = export_onnx(model, onnx, opset)
+    if int8 != (data_root is not None):
+        raise FerlabError("--int8 needs --data-root (the calibration images), and --data-root is for --int8 only")
+    if not int8:
+        path = export_onnx(model, onnx, opset)
+    else:
+        from ferlab.models.quantize import calibration_crops, quantize_onnx
+
+        reader = detect_dataset(data_root) if data == "auto" else data
+        crops = calibration_crops(reader, data_root, reader_options(reader, mode), calibration_images)
+        with tempfile.TemporaryDirectory() as scratch:
+            path = quantize_onnx(export_onnx(model, Path(scratch) / "float32.onnx", opset), onnx, crops)
     console.print(Text(f"{model} exported to {path} ({path.stat().st_size / 1e6:.1f} MB)"), highlight=False)
 
 
