@@ -82,12 +82,34 @@ def test_the_balanced_point_of_a_smoothed_model_takes_out_the_smoothing_floor_fi
     assert plain.argmax() == 2 and balanced.argmax() == 1 and data.argmax() == 0
 
 
+def test_the_tuned_point_moves_the_logits_by_its_stored_strength() -> None:
+    """data - s log prior with s = 0.5: [1.178, 1.405, 1.351], happy wins; the data point says
+    neutral, the balanced one ([1.357, 2.209, 2.503]) sad."""
+    logits = np.array([1.0, 0.6, 0.2])
+    crop = np.zeros((1, 48, 48), np.uint8)
+    calibration = OutputCalibration(class_prior=PRIOR, tuned_strength=0.5)
+    tuned = FixedLogits(logits, calibration, "tuned").predict_proba(crop)[0]
+    adjusted = logits - 0.5 * np.log(PRIOR)
+    np.testing.assert_allclose(tuned, np.exp(adjusted) / np.exp(adjusted).sum(), rtol=1e-6)
+    decisions = [
+        FixedLogits(logits, calibration, p).predict_proba(crop)[0].argmax() for p in ("data", "tuned", "balanced")
+    ]
+    assert decisions == [0, 1, 2]
+
+
 def test_each_point_uses_its_own_temperature_and_a_model_without_a_prior_has_only_data() -> None:
-    calibration = OutputCalibration(1.2, {"none": 1.2, "flip": 1.1}, {"none": 0.9}, PRIOR)
+    calibration = OutputCalibration(1.2, {"none": 1.2, "flip": 1.1}, {"none": 0.9}, PRIOR, tuned_strength=0.25)
     assert calibration.temperature_for("flip", "data") == 1.1
     assert calibration.temperature_for("flip", "balanced") == 0.9
+    assert calibration.temperature_for("flip", "tuned") == 1.1  # never fitted: the data point's
+    assert calibration.with_fitted("tuned", {"none": 1.05}).temperature_for("flip", "tuned") == 1.05
     with pytest.raises(FerlabError, match="no training class prior"):
         FixedLogits(np.zeros(3), OutputCalibration(), "balanced")
+    crop, logits = np.zeros((1, 48, 48), np.uint8), np.array([1.0, 0.6, 0.2])
+    for stored in (OutputCalibration(class_prior=PRIOR), OutputCalibration()):  # no strength: tuned is data
+        tuned = FixedLogits(logits, stored, "tuned").predict_proba(crop)
+        np.testing.assert_array_equal(tuned, FixedLogits(logits, stored, "data").predict_proba(crop))
+        assert stored.strength("tuned") == 0.0
     with pytest.raises(FerlabError, match="unknown prior 'uniform'"):
         FixedLogits(np.zeros(3), OutputCalibration(class_prior=PRIOR), "uniform")
 
@@ -97,18 +119,19 @@ def test_the_stored_prior_round_trips_through_the_pt_and_the_onnx(tmp_path: Path
     model = create_model("lenet_like", num_classes=3)
     weights = (0.5, 1.0, 2.0)
     record = model_record(model, "lenet_like", {}, CLASSES, None, PRIOR, 0.5, 0.1, weights)
-    calibration = OutputCalibration(1.3, {"none": 1.3}, {"none": 0.8}, PRIOR, 0.5, 0.1, weights)
+    calibration = OutputCalibration(1.3, {"none": 1.3}, {"none": 0.8}, PRIOR, 0.5, 0.1, weights, 0.25, {"none": 1.1})
     record.update(calibration.to_record())
     save_atomically(record, tmp_path / "model.pt")
     onnx = export_onnx(tmp_path / "model.pt", tmp_path / "model.onnx")
     crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
-    for point in ("data", "balanced"):
+    for point, temperature in (("data", 1.3), ("balanced", 0.8), ("tuned", 1.1)):
         on_torch = ExpressionClassifier.load(tmp_path / "model.pt", device=torch.device("cpu"), prior=point)
         on_onnx = OnnxClassifier.load(onnx, prior=point)
         for classifier in (on_torch, on_onnx):
             assert classifier.calibration == calibration
-            assert classifier.temperature == pytest.approx(1.3 if point == "data" else 0.8)
+            assert classifier.temperature == pytest.approx(temperature)
         np.testing.assert_allclose(on_onnx.predict_proba(crops), on_torch.predict_proba(crops), atol=1e-5)
     stored = torch.load(tmp_path / "model.pt", weights_only=True)
     assert stored["class_prior"] == pytest.approx(PRIOR) and stored["logit_adjustment"] == 0.5
     assert stored["label_smoothing"] == 0.1 and stored["class_weights"] == pytest.approx(weights)
+    assert stored["tuned_strength"] == 0.25

@@ -1,10 +1,12 @@
 """Ship a trained run as a named model inside the package (src/ferlab/weights/NAME.pt + NAME.onnx).
 
-Evaluates the run's best.pt on the test split at both operating points (``--prior data`` and
-``balanced``, see `ferlab.priors`), each without TTA, with flip and with ten-crop TTA, the
-temperature fitted on the validation split each time; stores the weights with the fitted
-temperatures (one per TTA mode and operating point, which the application's ``--tta`` and
-``--prior`` use), the training class prior and the test metrics; exports them to ONNX beside
+Chooses the tuned operating point's prior strength on the validation split
+(`ferlab.evaluate.balanced.choose_prior_strength`), then evaluates the run's best.pt on the test
+split at the three operating points (``--prior data``, ``balanced`` and ``tuned``, see
+`ferlab.priors`), each without TTA, with flip and with ten-crop TTA, the temperature fitted on the
+validation split each time; stores the weights with the fitted temperatures (one per TTA mode and
+operating point, which the application's ``--tta`` and ``--prior`` use), the training class prior,
+the tuned strength and the test metrics; exports them to ONNX beside
 (the ONNX Runtime backend's bundled graph), and writes the evaluation reports to
 results/shipped/NAME/. The model card (src/ferlab/weights/NAME.md) is written by hand from
 those reports.
@@ -23,13 +25,18 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from ferlab.data import load_dataset
 from ferlab.engine import load_config
 from ferlab.engine.checkpoint import model_record, save_atomically
 from ferlab.engine.trainer import training_data
+from ferlab.evaluate.balanced import choose_prior_strength
+from ferlab.evaluate.evaluation import evaluate_model
 from ferlab.evaluate.request import EvalRequest
 from ferlab.evaluate.run import run_evaluation
 from ferlab.models.files import load_model
@@ -55,20 +62,22 @@ def main() -> None:
     reports = REPO / "results" / "shipped" / args.name
     model, source = load_model(args.run)
     prior, smoothing = source.get("class_prior"), source.get("label_smoothing")
-    weights = args.run
     if prior is None or smoothing is None:
         if args.train_config is None:
             raise SystemExit(f"{args.run} stores no training class prior or label smoothing: give --train-config")
         config = load_config(args.train_config, data_root=str(args.data_root))
         prior = prior if prior is not None else training_data(config)[0].class_prior()
         smoothing = config.label_smoothing
-        weights = reports / "with_prior.pt"  # evaluate the balanced point as it will ship
-        reports.mkdir(parents=True, exist_ok=True)
-        save_atomically({**source, "class_prior": [float(p) for p in prior], "label_smoothing": smoothing}, weights)
+    staged = {**source, "class_prior": [float(p) for p in prior], "label_smoothing": smoothing}
+    strength = tuned_strength(model, staged, args.data, args.data_root, options)
+    print(f"tuned operating point: prior strength {strength} (chosen on the validation split)")
+    weights = Path(os.path.relpath(reports / "staged.pt"))  # evaluate the operating points as they will ship
+    reports.mkdir(parents=True, exist_ok=True)
+    save_atomically({**staged, "tuned_strength": strength}, weights)
     command = f"python tools/ship_model.py {' '.join(sys.argv[1:])}"
-    scores: dict[str, dict[str, dict]] = {"data": {}, "balanced": {}}
+    scores: dict[str, dict[str, dict]] = {"data": {}, "balanced": {}, "tuned": {}}
     for point, tta in itertools.product(scores, ("none", "flip", "tencrop")):
-        suffix = "" if point == "data" else "_prior-balanced"
+        suffix = "" if point == "data" else f"_prior-{point}"
         request = EvalRequest(
             weights=weights,
             data=args.data,
@@ -98,6 +107,8 @@ def main() -> None:
             "test_macro_f1": scores["data"]["none"]["macro_f1"],
             "test_balanced_accuracy": scores["data"]["none"]["balanced_accuracy"],
             "test_balanced_accuracy_balanced_prior": scores["balanced"]["none"]["balanced_accuracy"],
+            "test_accuracy_tuned_prior": scores["tuned"]["none"]["accuracy"],
+            "test_balanced_accuracy_tuned_prior": scores["tuned"]["none"]["balanced_accuracy"],
             "data": args.data,
             "data_options": options,
         },
@@ -106,7 +117,7 @@ def main() -> None:
         smoothing,
         source.get("class_weights"),
     )
-    calibration = OutputCalibration.from_record(shipped)
+    calibration = replace(OutputCalibration.from_record(shipped), tuned_strength=strength)
     for point, by_tta in scores.items():
         calibration = calibration.with_fitted(point, {tta: float(r["temperature"]) for tta, r in by_tta.items()})
     shipped.update(calibration.to_record())
@@ -115,9 +126,17 @@ def main() -> None:
     export_onnx(target, target.with_suffix(".onnx"))
     if Path(args.run).is_dir():
         shutil.copy(Path(args.run) / "metrics.csv", reports / "training_metrics.csv")
-    if weights != args.run:
-        Path(weights).unlink()
+    weights.unlink()
     print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB) and {reports}")
+
+
+def tuned_strength(model, record: dict, data: str, data_root: Path, options: dict) -> float:
+    """The tuned point's prior strength, chosen on the validation split."""
+    dataset = load_dataset(data, data_root, "val", **options)
+    if tuple(dataset.classes) != tuple(record["classes"]):
+        raise SystemExit(f"the validation split's classes {dataset.classes} are not the model's {record['classes']}")
+    raw = evaluate_model(model, dataset, tuple(record["classes"]), device="cpu")
+    return choose_prior_strength(raw.logits.numpy(), raw.labels.numpy(), OutputCalibration.from_record(record))
 
 
 if __name__ == "__main__":

@@ -3,13 +3,19 @@
 Below both layers: the application's classifiers (`ferlab.app.crop_classifier`), ``ferlab eval``
 and the ONNX export all read one `OutputCalibration` from a model file or ONNX metadata.
 
-Two operating points (``--prior``), from the training class prior ``pi`` a model file stores:
+Three operating points (``--prior``), from the training class prior ``pi`` a model file stores:
 
 * ``data``: the classes in the shares the model was trained on (FERPlus: 35% neutral, 0.5%
   contempt): the most accurate on data shaped like the training set;
 * ``balanced``: the logits minus ``log pi``, as if every class were equally likely (Menon et al.
   2021's post-hoc logit adjustment): rare expressions (disgust, fear, contempt) are named more
-  often, frequent ones less.
+  often, frequent ones less;
+* ``tuned``: between the two, the logits minus ``s log pi`` with the strength ``0 <= s <= 1`` the
+  model file stores, chosen on the validation split when the model was shipped
+  (`ferlab.evaluate.balanced.choose_prior_strength`: the most mean recall for at most a point of
+  accuracy): most of the
+  rare classes' gain for little accuracy. A model that stores no strength (a run folder, a file
+  shipped before 2026-12-05) has its data point as its tuned point.
 
 A model trained with a logit-adjusted loss (``logit_adjustment: tau``) outputs logits that
 already carry ``-tau log pi``; the stored ``tau`` is added back, so both points mean the same
@@ -28,7 +34,9 @@ raw outputs already lean toward the rare classes. Both points take ``log w`` out
 uniform one for it too. (With a teacher's unweighted loss mixed in, the lean is smaller than
 ``log w``: the correction is then approximate.)
 Each point has its own temperature per TTA mode, fitted on the validation split when the model
-was shipped (``tools/ship_model.py``), so its probabilities stay calibrated.
+was shipped (``tools/ship_model.py``), so its probabilities stay calibrated: the data point's with
+every image weighing the same, the balanced point's with every class weighing the same, the tuned
+point's with every image weighing the same (it stays close to the data shares).
 """
 
 from __future__ import annotations
@@ -43,9 +51,10 @@ import numpy as np
 from ferlab.checks import check_choice
 from ferlab.errors import FerlabError
 
-PRIORS: tuple[str, ...] = ("data", "balanced")
-"""The operating points: the training class prior, or every class equally likely."""
-DEFAULT_PRIOR = "data"
+PRIORS: tuple[str, ...] = ("data", "balanced", "tuned")
+"""The operating points: the training class prior, every class equally likely, or the model's own
+strength between the two."""
+DEFAULT_PRIOR = "tuned"
 """The operating point the application uses unless told otherwise (see the README, "Operating point")."""
 SMOOTHING_FLOOR = 1e-4
 """The least probability a class keeps once label smoothing's floor is taken out."""
@@ -59,6 +68,8 @@ class OutputCalibration:
         temperature: the ``data`` point's temperature without TTA (1.0: not fitted).
         tta_temperatures: the ``data`` point's temperature per TTA mode, where fitted.
         balanced_tta_temperatures: the ``balanced`` point's temperature per TTA mode, where fitted.
+        tuned_strength: the ``tuned`` point's ``s`` (None: not chosen; such a model has no tuned point).
+        tuned_tta_temperatures: the ``tuned`` point's temperature per TTA mode, where fitted.
         class_prior: the training class shares, in output order (None: not stored; such a model
             has only the ``data`` point).
         logit_adjustment: the ``tau`` of the logit-adjusted loss it was trained with (0: none).
@@ -73,6 +84,8 @@ class OutputCalibration:
     logit_adjustment: float = 0.0
     label_smoothing: float = 0.0
     class_weights: tuple[float, ...] | None = None
+    tuned_strength: float | None = None
+    tuned_tta_temperatures: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> OutputCalibration:
@@ -86,6 +99,8 @@ class OutputCalibration:
             float(record.get("logit_adjustment", 0.0)),
             float(record.get("label_smoothing", 0.0)),
             _floats(record.get("class_weights")),
+            _float_or_none(record.get("tuned_strength")),
+            dict(record.get("tuned_tta_temperatures", {})),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -97,6 +112,8 @@ class OutputCalibration:
             "logit_adjustment": float(self.logit_adjustment),
             "label_smoothing": float(self.label_smoothing),
             "class_weights": None if self.class_weights is None else list(self.class_weights),
+            "tuned_strength": _float_or_none(self.tuned_strength),
+            "tuned_tta_temperatures": {k: float(v) for k, v in self.tuned_tta_temperatures.items()},
         }
         if self.class_prior is not None:
             record["class_prior"] = list(self.class_prior)
@@ -105,8 +122,8 @@ class OutputCalibration:
     def to_metadata(self) -> dict[str, str]:
         """ONNX ``metadata_props`` entries (strings): ``ferlab.temperature``, ``ferlab.tta_temperatures``,
         ``ferlab.balanced_tta_temperatures``, ``ferlab.class_prior`` (JSON list or null),
-        ``ferlab.logit_adjustment``, ``ferlab.label_smoothing`` and ``ferlab.class_weights`` (JSON list
-        or null)."""
+        ``ferlab.logit_adjustment``, ``ferlab.label_smoothing``, ``ferlab.class_weights`` (JSON list
+        or null), ``ferlab.tuned_strength`` (JSON number or null) and ``ferlab.tuned_tta_temperatures``."""
         return {
             "ferlab.temperature": repr(float(self.temperature)),
             "ferlab.tta_temperatures": json.dumps({k: float(v) for k, v in self.tta_temperatures.items()}),
@@ -117,6 +134,8 @@ class OutputCalibration:
             "ferlab.logit_adjustment": repr(float(self.logit_adjustment)),
             "ferlab.label_smoothing": repr(float(self.label_smoothing)),
             "ferlab.class_weights": json.dumps(None if self.class_weights is None else list(self.class_weights)),
+            "ferlab.tuned_strength": json.dumps(_float_or_none(self.tuned_strength)),
+            "ferlab.tuned_tta_temperatures": json.dumps({k: float(v) for k, v in self.tuned_tta_temperatures.items()}),
         }
 
     @classmethod
@@ -132,17 +151,19 @@ class OutputCalibration:
             float(meta.get("ferlab.logit_adjustment", "0.0")),
             float(meta.get("ferlab.label_smoothing", "0.0")),
             _floats(json.loads(meta.get("ferlab.class_weights", "null"))),
+            _float_or_none(json.loads(meta.get("ferlab.tuned_strength", "null"))),
+            json.loads(meta.get("ferlab.tuned_tta_temperatures", "{}")),
         )
 
     def adjuster(self, prior: str) -> Callable[[np.ndarray], np.ndarray]:
         """The map from raw logits ``(N, C)`` to the logits of operating point ``prior`` (float32;
-        the temperature is applied after it). Raises `FerlabError` for a balanced point without a
-        stored prior."""
-        check_choice(prior, PRIORS, "prior")
+        the temperature is applied after it). Raises `FerlabError` for a point other than the data
+        point on a model without a stored prior."""
+        strength = self.strength(prior)
         if self.class_prior is None:
-            if prior == "balanced":
+            if strength:
                 raise FerlabError(
-                    "this model stores no training class prior, so it has no balanced operating point; "
+                    f"this model stores no training class prior, so it has no {prior} operating point; "
                     "use --prior data (models trained or shipped since 2026-12-04 store one)"
                 )
             return lambda logits: np.asarray(logits, dtype=np.float32)
@@ -150,25 +171,35 @@ class OutputCalibration:
         to_trained = self.logit_adjustment * log_prior  # the logits the training loss saw
         weights = np.asarray(self.class_weights if self.class_weights is not None else 1.0, dtype=np.float64)
         log_weights = np.log(np.where(weights > 0, weights, 1.0))  # a class absent in training: no lean to take out
-        if prior == "data":
+        if not strength:
             return lambda logits: (np.asarray(logits, dtype=np.float64) + to_trained - log_weights).astype(np.float32)
         smoothing = self.label_smoothing
 
-        def balanced(logits: np.ndarray) -> np.ndarray:
+        def shifted(logits: np.ndarray) -> np.ndarray:
             trained = np.asarray(logits, dtype=np.float64) + to_trained
             if smoothing:
                 p = np.exp(trained - trained.max(axis=1, keepdims=True))
                 p /= p.sum(axis=1, keepdims=True)
                 trained = np.log(np.maximum((p - smoothing / p.shape[1]) / (1 - smoothing), SMOOTHING_FLOOR))
-            return (trained - log_weights - log_prior).astype(np.float32)
+            return (trained - log_weights - strength * log_prior).astype(np.float32)
 
-        return balanced
+        return shifted
+
+    def strength(self, prior: str) -> float:
+        """How much of ``log pi`` operating point ``prior`` takes out of the data point's logits: 0
+        for ``data``, 1 for ``balanced``, the stored strength for ``tuned`` (0 for a model that
+        stores none: its tuned point is its data point)."""
+        check_choice(prior, PRIORS, "prior")
+        if prior == "tuned":
+            return 0.0 if self.tuned_strength is None else float(self.tuned_strength)
+        return 1.0 if prior == "balanced" else 0.0
 
     def temperature_for(self, tta: str, prior: str) -> float:
         """The temperature fitted for ``tta`` at operating point ``prior``; the point's plain one
-        (or the ``data`` point's, for a balanced point never fitted) where that TTA was not fitted."""
-        if prior == "balanced" and self.balanced_tta_temperatures:
-            return float(self.balanced_tta_temperatures.get(tta, self.balanced_tta_temperatures.get("none", 1.0)))
+        (or the ``data`` point's, for a point never fitted) where that TTA was not fitted."""
+        fitted = {"balanced": self.balanced_tta_temperatures, "tuned": self.tuned_tta_temperatures}.get(prior)
+        if fitted:
+            return float(fitted.get(tta, fitted.get("none", 1.0)))
         return float(self.tta_temperatures.get(tta, self.temperature))
 
     def with_fitted(self, prior: str, by_tta: Mapping[str, float]) -> OutputCalibration:
@@ -176,7 +207,14 @@ class OutputCalibration:
         by_tta = {k: float(v) for k, v in by_tta.items()}
         if prior == "balanced":
             return replace(self, balanced_tta_temperatures=by_tta)
+        if prior == "tuned":
+            return replace(self, tuned_tta_temperatures=by_tta)
         return replace(self, temperature=by_tta.get("none", self.temperature), tta_temperatures=by_tta)
+
+
+def _float_or_none(value: Any) -> float | None:
+    """A stored number as a float (None stays None)."""
+    return None if value is None else float(value)
 
 
 def _floats(values: Any) -> tuple[float, ...] | None:

@@ -95,7 +95,8 @@ class FaceAnalyzer:
     tta: test-time augmentation of a model given by name or path: ``none``, ``flip`` or
         ``tencrop`` (see `ferlab.app.classifier.CropClassifier`).
     prior: operating point of a model given by name or path: ``data`` (the training class
-        shares) or ``balanced`` (every class equally likely; see `ferlab.priors`).
+        shares), ``balanced`` (every class equally likely) or ``tuned`` (the model's own strength between
+        the two, where it stores one; see `ferlab.priors`).
     margin: crop margin around each face box (see `ferlab.faces.align_face`); default: the
         model's own (its stored `ferlab.preprocess.Preprocessing`).
     crop_rule: classify an image in which no face is found, or one face covering most of it, as

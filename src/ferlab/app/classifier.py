@@ -64,8 +64,8 @@ def load_classifier(
     model: str | Path = DEFAULT_MODEL, backend: str = "auto", tta: str = "none", prior: str = DEFAULT_PRIOR
 ) -> CropClassifier:
     """The classifier of a shipped model name, run folder, model file or ``.onnx`` file on ``backend``
-    (see `BACKENDS`) with test-time augmentation ``tta`` and operating point ``prior`` (``data`` or
-    ``balanced``, see `ferlab.priors`).
+    (see `BACKENDS`) with test-time augmentation ``tta`` and operating point ``prior`` (``data``,
+    ``balanced`` or ``tuned``, see `ferlab.priors`).
 
     With ``onnx``, a ``.onnx`` file is run as it is, a shipped model from its bundled
     export; a run folder or model file is exported once to the user cache dir

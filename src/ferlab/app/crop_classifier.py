@@ -24,7 +24,7 @@ class CropClassifier(ABC):
         preprocessing: what the model expects of a crop (size, channels, mean/std, crop
             margin; `ferlab.preprocess.Preprocessing`), as the model stores it.
         calibration: the prior and temperatures the model file carries.
-        prior: the operating point, ``data`` or ``balanced`` (see `ferlab.priors`).
+        prior: the operating point, ``data``, ``balanced`` or ``tuned`` (see `ferlab.priors`).
         adjust: maps the model's logits to that operating point's (`ferlab.priors`).
         temperature: the adjusted logits are divided by it before the softmax (fitted on the
             validation split for this TTA and operating point when the model was shipped;

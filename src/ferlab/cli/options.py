@@ -42,9 +42,10 @@ TTA_HELP = (
     "of the views are averaged. Model cards give the accuracy of each."
 )
 PRIOR_HELP = (
-    "Operating point: data (classes in the shares the model was trained on: most accurate on such data) or "
-    "balanced (every class equally likely: the rare expressions, disgust, fear, contempt, are named more often); "
-    "probabilities are calibrated at either. See the README, 'Operating point'."
+    "Operating point: data (classes in the shares the model was trained on: most accurate on such data), "
+    "balanced (every class equally likely: the rare expressions, disgust, fear, contempt, are named more often), "
+    "or tuned (the model's own strength between the two, chosen on validation, where it stores one); "
+    "probabilities are calibrated at each. See the README, 'Operating point'."
 )
 
 PriorOption = typer.Option(DEFAULT_PRIOR, "--prior", help=PRIOR_HELP)

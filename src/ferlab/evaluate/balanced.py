@@ -16,13 +16,20 @@ seed, so a rerun gives the same interval); accuracy's from the Wilson interval
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy.stats import bootstrap
 
 from ferlab.evaluate.paired import wilson_interval
+from ferlab.priors import OutputCalibration
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
+PRIOR_STRENGTHS: tuple[float, ...] = (0.25, 0.5, 0.75)
+"""The strengths `choose_prior_strength` tries for the tuned operating point, besides 0 (data)."""
+TUNED_ACCURACY_LOSS = 0.01
+"""The most validation accuracy the tuned operating point may give up against the data point."""
 
 
 def confusion_counts(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
@@ -68,3 +75,20 @@ def balanced_intervals(
         )
         intervals[name] = [float(result.confidence_interval.low), float(result.confidence_interval.high)]
     return intervals
+
+
+def choose_prior_strength(raw_logits: np.ndarray, labels: np.ndarray, calibration: OutputCalibration) -> float:
+    """The tuned operating point's prior strength ``s`` (`ferlab.priors`): among 0 (the data point)
+    and `PRIOR_STRENGTHS`, the one whose decisions have the highest balanced accuracy on ``labels``
+    with an accuracy at most `TUNED_ACCURACY_LOSS` below the data point's (ties: the smaller ``s``).
+    ``raw_logits`` are the model's own, ``(N, C)`` in its class order, on a validation split (never
+    choose on test); each strength decides as the application will, through
+    ``calibration``'s adjuster."""
+    labels = np.asarray(labels)
+    scores = {}
+    for strength in (0.0, *PRIOR_STRENGTHS):
+        decided = replace(calibration, tuned_strength=strength).adjuster("tuned")(raw_logits).argmax(axis=1)
+        confusion = confusion_counts(labels, decided, np.shape(raw_logits)[1])
+        scores[strength] = (float(np.mean(decided == labels)), balanced_accuracy(confusion))
+    floor = scores[0.0][0] - TUNED_ACCURACY_LOSS - 1e-12
+    return max((s for s in scores if scores[s][0] >= floor), key=lambda s: (scores[s][1], -s))

@@ -69,6 +69,7 @@ def run_end_to_end(request: EvalRequest) -> tuple[dict[str, Any], Path]:
         "detector": request.detector,
         "tta": request.tta,
         "prior": request.prior,
+        "prior_strength": analyzer.classifier.calibration.strength(request.prior),
         "data": request.data,
         "split": request.split,
         "crop_rule": analyzer.crop_rule,
@@ -86,8 +87,9 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
     if request.detector is not None:
         return run_end_to_end(request)
     model, record = load_model(request.weights)
+    calibration = OutputCalibration.from_record(record)
     try:
-        adjust = OutputCalibration.from_record(record).adjuster(request.prior)
+        adjust = calibration.adjuster(request.prior)
     except FerlabError as error:
         raise FerlabError(f"{request.weights}: {error}") from None
     dataset = load_dataset(request.data, request.data_root, request.split, **request.data_options)
@@ -115,6 +117,7 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
         "model": record["model"],
         "model_classes": list(record["classes"]),
         "prior": request.prior,
+        "prior_strength": calibration.strength(request.prior),
         "occlusion_seed": request.seed,
         "batch_size": request.batch_size,
         "device": str(device),

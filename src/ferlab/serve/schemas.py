@@ -49,7 +49,7 @@ class BatchResult(BaseModel):
 
 class ModelsInfo(BaseModel):
     """The loaded model, what runs it (``torch`` or ``onnx``), its test-time augmentation (``none``, ``flip``,
-    ``tencrop``), its operating point (``data`` or ``balanced``), the detector, and the models this
+    ``tencrop``), its operating point (``data``, ``balanced`` or ``tuned``), the detector, and the models this
     installation ships."""
 
     loaded: str

@@ -20,7 +20,7 @@ class ServeSettings:
     host, port: where to listen (``127.0.0.1``: this machine only).
     model, detector, backend, tta, prior: what `ferlab.app.FaceAnalyzer` loads (backend ``torch``
         or ``onnx``; test-time augmentation ``none``, ``flip`` or ``tencrop``; operating point
-        ``data`` or ``balanced``).
+        ``data``, ``balanced`` or ``tuned``).
     max_upload_mb: largest request body (all files of a batch together), in MiB.
     max_pixels: largest image, width x height, checked from the header before decoding.
     timeout_s: longest time a request may take, upload and analysis included (408 when the body
