@@ -40,10 +40,13 @@ def test_flip_averages_the_logits_of_each_crop_and_its_mirror(crops: np.ndarray)
 
 
 @pytest.mark.parametrize("tta", ["none", "flip", "tencrop"])
-def test_onnx_and_torch_agree_and_use_the_temperature_fitted_with_the_tta(crops: np.ndarray, tta: str) -> None:
-    stored = torch.load(shipped_path("ferlab-fer2013"), map_location="cpu", weights_only=True)["tta_temperatures"]
-    on_torch = load_classifier("ferlab-fer2013", "torch", tta)
-    on_onnx = load_classifier("ferlab-fer2013", "onnx", tta)
+@pytest.mark.parametrize(("prior", "key"), [("data", "tta_temperatures"), ("tuned", "tuned_tta_temperatures")])
+def test_onnx_and_torch_agree_and_use_the_temperature_fitted_with_the_tta(
+    crops: np.ndarray, tta: str, prior: str, key: str
+) -> None:
+    stored = torch.load(shipped_path("ferlab-fer2013"), map_location="cpu", weights_only=True)[key]
+    on_torch = load_classifier("ferlab-fer2013", "torch", tta, prior)
+    on_onnx = load_classifier("ferlab-fer2013", "onnx", tta, prior)
     assert on_torch.tta == on_onnx.tta == tta
     assert on_torch.temperature == pytest.approx(stored[tta]) and on_onnx.temperature == pytest.approx(stored[tta])
     np.testing.assert_allclose(on_onnx.predict_proba(crops, 3), on_torch.predict_proba(crops, 3), atol=1e-4)

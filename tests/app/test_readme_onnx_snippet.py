@@ -1,4 +1,4 @@
-"""The README's onnxruntime + Pillow snippet reproduces `ferlab.analyze`'s probabilities."""
+"""The README's onnxruntime + Pillow snippet reproduces `ferlab.analyze`'s probabilities at the data point."""
 
 from __future__ import annotations
 
@@ -37,6 +37,6 @@ def test_snippet_matches_analyze(tmp_path: Path, model: str, size: tuple[int, in
     run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     printed, snippet_probabilities = run.stdout.strip().splitlines()
-    (expected,) = ferlab.analyze(tmp_path / "face.png", detector="none", model=model)
+    (expected,) = ferlab.analyze(tmp_path / "face.png", detector="none", model=model, prior="data")
     assert np.allclose(json.loads(snippet_probabilities), list(expected["probabilities"].values()), atol=1e-5)
     assert "happiness" in printed or "happy" in printed
