@@ -13,9 +13,8 @@ Three operating points (``--prior``), from the training class prior ``pi`` a mod
 * ``tuned``: between the two, the logits minus ``s log pi`` with the strength ``0 <= s <= 1`` the
   model file stores, chosen on the validation split when the model was shipped
   (`ferlab.evaluate.balanced.choose_prior_strength`: the most mean recall for at most a point of
-  accuracy): most of the
-  rare classes' gain for little accuracy. A model that stores no strength (a run folder, a file
-  shipped before 2026-12-05) has its data point as its tuned point.
+  accuracy): part of the rare classes' gain for little accuracy. A model that stores no strength
+  (a run folder, a file shipped before 2026-12-05) has its data point as its tuned point.
 
 A model trained with a logit-adjusted loss (``logit_adjustment: tau``) outputs logits that
 already carry ``-tau log pi``; the stored ``tau`` is added back, so both points mean the same
@@ -68,7 +67,7 @@ class OutputCalibration:
         temperature: the ``data`` point's temperature without TTA (1.0: not fitted).
         tta_temperatures: the ``data`` point's temperature per TTA mode, where fitted.
         balanced_tta_temperatures: the ``balanced`` point's temperature per TTA mode, where fitted.
-        tuned_strength: the ``tuned`` point's ``s`` (None: not chosen; such a model has no tuned point).
+        tuned_strength: the ``tuned`` point's ``s`` (None: not chosen; its tuned point is its data point).
         tuned_tta_temperatures: the ``tuned`` point's temperature per TTA mode, where fitted.
         class_prior: the training class shares, in output order (None: not stored; such a model
             has only the ``data`` point).
