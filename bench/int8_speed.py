@@ -57,7 +57,7 @@ def main() -> None:
         for i, model in enumerate(args.models):
             files[(model, "float32")] = cached_export(model)
             files[(model, "int8")] = quantize_onnx(files[(model, "float32")], Path(scratch) / f"{i}.onnx", crops)
-        classifiers = {key: OnnxClassifier.load(path) for key, path in files.items()}
+        classifiers = {key: OnnxClassifier.load(path, prior="data") for key, path in files.items()}
         rates: dict[tuple[str, str, int], float] = {}
         for _ in range(2):
             for batch in (1, 64):
