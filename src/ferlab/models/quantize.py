@@ -31,7 +31,7 @@ from ferlab.models.onnx_export import INPUT
 from ferlab.preprocess import Preprocessing, model_inputs
 
 CALIBRATION_IMAGES = 512
-"""Calibration crops used unless told otherwise: ranges settle well before this many."""
+"""Calibration crops used unless told otherwise (`ferlab export --calibration-images`)."""
 QUANTIZATION_KEY = "ferlab.quantization"
 """The metadata key that marks (and describes) a quantized export."""
 
