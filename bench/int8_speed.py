@@ -25,7 +25,7 @@ from pipeline_speed import classifier_rate  # the sibling script: run this file 
 
 from ferlab.app.onnx_runtime import OnnxClassifier
 from ferlab.data import load_dataset
-from ferlab.data.labels import concept
+from ferlab.data.labels import class_mapping
 from ferlab.evaluate.balanced import balanced_accuracy, confusion_counts
 from ferlab.models.onnx_export import cached_export
 from ferlab.models.quantize import calibration_crops, quantize_onnx
@@ -34,9 +34,7 @@ from ferlab.models.quantize import calibration_crops, quantize_onnx
 def decide(classifier: OnnxClassifier, dataset) -> np.ndarray:
     """The classifier's decisions as indices into the dataset's classes (a 7-class FER2013 model
     on FERPlus never says contempt)."""
-    index = {concept(name): i for i, name in enumerate(dataset.classes)}
-    to_dataset = np.array([index[concept(name)] for name in classifier.classes])
-    return to_dataset[classifier.predict_proba(dataset.images).argmax(1)]
+    return class_mapping(classifier.classes, dataset.classes)[classifier.predict_proba(dataset.images).argmax(1)]
 
 
 def main() -> None:

@@ -34,6 +34,24 @@ def fer2013_root() -> Path:
     return SHARED_FER2013
 
 
+@pytest.fixture(scope="session")
+def read_fer2013_faces(fer2013_root: Path) -> Callable[[str, int], np.ndarray]:
+    """``read(usage, count)``: the first ``count`` faces of ``usage`` (Training, PublicTest,
+    PrivateTest) in the real fer2013.csv.gz, as uint8 ``(count, 48, 48)``, streamed: no full parse."""
+
+    def read(usage: str, count: int) -> np.ndarray:
+        faces = []
+        with gzip.open(fer2013_root / "fer2013.csv.gz", "rt") as lines:
+            for line in lines:
+                if line.rstrip().endswith("," + usage):
+                    faces.append(np.array(line.split(",")[1].split(), np.uint8).reshape(48, 48))
+                    if len(faces) == count:
+                        break
+        return np.stack(faces)
+
+    return read
+
+
 USAGES = ("Training",) * 6 + ("PublicTest",) * 3 + ("PrivateTest",) * 3
 
 

@@ -6,7 +6,6 @@ every registry model."""
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import json
 import shutil
@@ -68,11 +67,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory, lenet_file: Path) -> dict
 
 
 @pytest.fixture(scope="module")
-def fer2013_faces(fer2013_root: Path) -> np.ndarray:
-    """The first 64 PrivateTest (test split) faces of fer2013.csv.gz, streamed: no full parse."""
-    with gzip.open(fer2013_root / "fer2013.csv.gz", "rt") as lines:
-        rows = [line for line in lines if line.rstrip().endswith(",PrivateTest")][:64]
-    return np.stack([np.array(row.split(",")[1].split(), np.uint8).reshape(48, 48) for row in rows])
+def fer2013_faces(read_fer2013_faces) -> np.ndarray:
+    """The first 64 PrivateTest (test split) faces of fer2013.csv.gz."""
+    return read_fer2013_faces("PrivateTest", 64)
 
 
 @pytest.mark.parametrize("faces", ["fer2013", "random"])
