@@ -102,7 +102,9 @@ def test_stream_drops_reconnects_and_the_gap_is_recorded(tmp_path: Path, analyze
 
 def test_a_hung_stream_fires_source_down_on_the_clock(tmp_path: Path, analyzer) -> None:
     """A stream that sends a few frames and then nothing, its connection left open (OpenCV's read
-    blocks): no observation, no gap, yet `PeriodicCheck` on the injected clock fires source_down."""
+    blocks): no observation, no gap, yet `PeriodicCheck` on the injected clock fires source_down.
+    The source stamps frames with its own clock, held at t0 while the check's clock jumps: frames
+    still buffered when the check's clock moves are then stamped when they were sent, not later."""
     jpeg = cv2.imencode(".jpg", np.full((480, 640, 3), 40, np.uint8))[1].tobytes()
     sent, release = threading.Event(), threading.Event()
 
@@ -116,9 +118,9 @@ def test_a_hung_stream_fires_source_down_on_the_clock(tmp_path: Path, analyzer) 
     store = open_store(str(tmp_path / "m.db"))
     engine = AlertEngine(store, Rules([Rule("down", "source_down", {"minutes": 5.0})]))
     t0 = 1_800_000_000_000
-    clock = [t0]
+    clock, source_clock = [t0], [t0]
     stop = threading.Event()
-    source = LiveSource(f"http://127.0.0.1:{server.server_port}/cam.mjpg", clock=lambda: clock[0] / 1000)
+    source = LiveSource(f"http://127.0.0.1:{server.server_port}/cam.mjpg", clock=lambda: source_clock[0] / 1000)
     source.sleep = lambda seconds: stop.wait(seconds)
     monitor = threading.Thread(target=Monitor(store, analyzer, alerts=engine).run, args=(source, stop), daemon=True)
     monitor.start()
@@ -131,6 +133,7 @@ def test_a_hung_stream_fires_source_down_on_the_clock(tmp_path: Path, analyzer) 
     assert store.query(sa.select(gaps)) == [] and store.query(sa.select(observations)) == []
     (alert,) = store.query(sa.select(alerts))
     assert alert["message"] == f"{source.name} gave no frame for 6.0 min" and alert["t_ms"] == t0 + 6 * 60_000
+    source_clock[0] = clock[0]  # the source too sees the six minutes when it stops
     stop.set()
     release.set()
     monitor.join(60)
