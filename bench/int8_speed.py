@@ -19,22 +19,14 @@ import platform
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import onnxruntime
 from pipeline_speed import classifier_rate  # the sibling script: run this file as a script
 
 from ferlab.app.onnx_runtime import OnnxClassifier
 from ferlab.data import load_dataset
-from ferlab.data.labels import class_mapping
 from ferlab.evaluate.balanced import balanced_accuracy, confusion_counts
 from ferlab.models.onnx_export import cached_export
-from ferlab.models.quantize import calibration_crops, quantize_onnx
-
-
-def decide(classifier: OnnxClassifier, dataset) -> np.ndarray:
-    """The classifier's decisions as indices into the dataset's classes (a 7-class FER2013 model
-    on FERPlus never says contempt)."""
-    return class_mapping(classifier.classes, dataset.classes)[classifier.predict_proba(dataset.images).argmax(1)]
+from ferlab.models.quantize import calibration_crops, decisions, quantize_onnx
 
 
 def main() -> None:
@@ -62,12 +54,12 @@ def main() -> None:
                 for (model, kind), classifier in classifiers.items():
                     key = (model, kind, batch)
                     rates[key] = max(rates.get(key, 0.0), classifier_rate(classifier, batch))
-        decisions = {key: decide(classifier, val) for key, classifier in classifiers.items()}
+        decided = {key: decisions(classifier, val) for key, classifier in classifiers.items()}
     reference = args.models[0]
     for model, kind in classifiers:
-        found = decisions[(model, kind)]
+        found = decided[(model, kind)]
         confusion = confusion_counts(val.labels, found, len(val.classes))
-        kept = (found == decisions[(model, "float32")]).mean()
+        kept = (found == decided[(model, "float32")]).mean()
         speed = ", ".join(
             f"batch {b}: {rates[(model, kind, b)]:,.0f} faces/s "
             f"({rates[(model, kind, b)] / rates[(reference, 'float32', b)]:.2f}x)"

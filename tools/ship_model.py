@@ -11,6 +11,13 @@ the tuned strength and the test metrics; exports them to ONNX beside
 results/shipped/NAME/. The model card (src/ferlab/weights/NAME.md) is written by hand from
 those reports.
 
+With ``--int8`` the bundled ONNX graph is the static INT8 quantization of that export
+(`ferlab.models.quantize`, calibrated on 512 faces of the training split), for a network too wide
+for the speed floor in float32; the INT8 graph is then scored on the test split beside the float32
+one at each operating point (accuracy, mean recall, decisions kept) into results/shipped/NAME/int8.json.
+With ``--half`` the weights are stored in float16 (half the file; they load into a float32
+network): every figure, the chosen strength and the export are of the rounded weights.
+
 A model file that stores no training class prior or label smoothing (shipped before
 2026-12-04) can be shipped again in place with ``--train-config``: the prior is computed from
 the training data that config names (the same reading as ``ferlab train``), and the label
@@ -18,30 +25,37 @@ smoothing is the config's.
 
 Usage:
     python tools/ship_model.py RUN_DIR --name ferlab-ferplus --data ferplus \\
-        --data-root ../shared/data/fer2013 [--mode majority] [--train-config CONFIG.yaml]
+        --data-root ../shared/data/fer2013 [--mode majority] [--train-config CONFIG.yaml] [--int8] [--half]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from ferlab.app.onnx_runtime import OnnxClassifier
 from ferlab.data import load_dataset
 from ferlab.engine import load_config
 from ferlab.engine.checkpoint import model_record, save_atomically
 from ferlab.engine.trainer import training_data
-from ferlab.evaluate.balanced import choose_prior_strength
+from ferlab.evaluate.balanced import balanced_accuracy, choose_prior_strength, confusion_counts
 from ferlab.evaluate.evaluation import evaluate_model
 from ferlab.evaluate.request import EvalRequest
 from ferlab.evaluate.run import run_evaluation
 from ferlab.models.files import load_model
 from ferlab.models.onnx_export import export_onnx
-from ferlab.priors import OutputCalibration
+from ferlab.models.quantize import calibration_crops, decisions, quantize_onnx
+from ferlab.priors import PRIORS, OutputCalibration
 from ferlab.weights import WEIGHTS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,10 +71,15 @@ def main() -> None:
     parser.add_argument(
         "--train-config", type=Path, help="training config, for a model file without a class prior or label smoothing"
     )
+    parser.add_argument("--int8", action="store_true", help="bundle the static INT8 quantization of the export")
+    parser.add_argument("--half", action="store_true", help="store the weights in float16")
     args = parser.parse_args()
     options = {"mode": args.mode} if args.data == "ferplus" else {}
     reports = REPO / "results" / "shipped" / args.name
     model, source = load_model(args.run)
+    if args.half:
+        source = {**source, "state_dict": half_weights(source["state_dict"])}
+        model.load_state_dict(source["state_dict"])  # the float32 network computes with the rounded weights
     prior, smoothing = source.get("class_prior"), source.get("label_smoothing")
     if prior is None or smoothing is None:
         if args.train_config is None:
@@ -121,13 +140,49 @@ def main() -> None:
     for point, by_tta in scores.items():
         calibration = calibration.with_fitted(point, {tta: float(r["temperature"]) for tta, r in by_tta.items()})
     shipped.update(calibration.to_record())
+    if args.half:
+        shipped["state_dict"] = half_weights(shipped["state_dict"])
     target = WEIGHTS_DIR / f"{args.name}.pt"
     save_atomically(shipped, target)
     export_onnx(target, target.with_suffix(".onnx"))
+    if args.int8:
+        bundle_int8(target.with_suffix(".onnx"), args.data, args.data_root, options, reports)
     if Path(args.run).is_dir():
         shutil.copy(Path(args.run) / "metrics.csv", reports / "training_metrics.csv")
     weights.unlink()
     print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB) and {reports}")
+
+
+def half_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with its floating-point tensors in float16 (counters and other integers as they are)."""
+    return {key: value.half() if value.is_floating_point() else value for key, value in state.items()}
+
+
+def bundle_int8(onnx_file: Path, data: str, data_root: Path, options: dict, reports: Path) -> None:
+    """Replace the float32 export ``onnx_file`` by its INT8 quantization (calibrated on the training
+    split), and write both graphs' test decisions at each operating point, as the application makes
+    them (`OnnxClassifier`, no TTA), to ``reports/int8.json``."""
+    test = load_dataset(data, data_root, "test", **options)
+    with tempfile.TemporaryDirectory() as scratch:
+        float32 = Path(shutil.copyfile(onnx_file, Path(scratch) / "float32.onnx"))
+        quantize_onnx(float32, onnx_file, calibration_crops(data, data_root, options))
+        scores = {point: int8_scores(float32, onnx_file, test, point) for point in PRIORS}
+    (reports / "int8.json").write_text(json.dumps(scores, indent=2) + "\n")
+    for point, score in scores.items():
+        print(f"INT8 bundle, prior={point}: {score}")
+
+
+def int8_scores(float32: Path, int8: Path, dataset, prior: str) -> dict[str, float]:
+    """Accuracy and mean recall of the float32 and INT8 graphs on ``dataset`` at ``prior``, and the
+    share of its faces whose decision INT8 keeps."""
+    graphs = {"float32": float32, "int8": int8}
+    decided = {kind: decisions(OnnxClassifier.load(path, prior=prior), dataset) for kind, path in graphs.items()}
+    scores = {"decisions_kept": float(np.mean(decided["float32"] == decided["int8"]))}
+    for kind, found in decided.items():
+        confusion = confusion_counts(dataset.labels, found, len(dataset.classes))
+        scores[f"{kind}_accuracy"] = float(np.mean(found == dataset.labels))
+        scores[f"{kind}_mean_recall"] = balanced_accuracy(confusion)
+    return scores
 
 
 def tuned_strength(model, record: dict, data: str, data_root: Path, options: dict) -> float:

@@ -26,6 +26,9 @@ import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from ferlab.app.onnx_runtime import OnnxClassifier
+from ferlab.data.dataset import FaceDataset
+from ferlab.data.labels import class_mapping
 from ferlab.errors import FerlabError, ModelError, first_line
 from ferlab.models.onnx_export import INPUT
 from ferlab.preprocess import Preprocessing, model_inputs
@@ -50,6 +53,13 @@ def calibration_crops(reader: str, root: Path, reader_options: dict, count: int 
         images = load_dataset(reader, root, "all", **reader_options).images
     chosen = np.random.default_rng(0).permutation(len(images))[:count]
     return images[np.sort(chosen)]
+
+
+def decisions(classifier: OnnxClassifier, dataset: FaceDataset) -> np.ndarray:
+    """The classifier's decisions on ``dataset``'s images as indices into the dataset's classes (a
+    7-class FER2013 model on FERPlus never says contempt): what a float32 graph and its
+    quantization are compared by."""
+    return class_mapping(classifier.classes, dataset.classes)[classifier.predict_proba(dataset.images).argmax(1)]
 
 
 class _Batches(CalibrationDataReader):
