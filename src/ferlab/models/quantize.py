@@ -9,9 +9,10 @@ the source's metadata (classes, preprocessing, prior, temperatures: they were fi
 float32 model) and adds ``ferlab.quantization``, so `ferlab.app.onnx_runtime.OnnxClassifier` runs
 it as it is, with no torch.
 
-Measured on this project's 2-core CPU (``python bench/int8_speed.py``, results/int8_speed.md):
-a batch of 64 faces runs 1.6x (ferlab-wild) to 2.9x (a model of twice its widths) faster than in
-float32, with nearly every FERPlus val decision unchanged. The gain depends on the CPU: ONNX
+Measured on this project's 2-core CPU (``python bench/int8_speed.py``, results/int8_speed*.txt):
+a batch of 64 faces runs 1.9x (the 591k-parameter network of ferlab-ferplus) to 3.0x (one of twice
+its widths, the current ferlab-wild) faster than in float32, with nearly every FERPlus val
+decision unchanged. The gain depends on the CPU: ONNX
 Runtime's 8-bit kernels are fastest with AVX512-VNNI (this VM has it) and gain less on AVX2 alone.
 """
 
