@@ -26,8 +26,9 @@ from ferlab.priors import OutputCalibration
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
-PRIOR_STRENGTHS: tuple[float, ...] = (0.25, 0.5, 0.75)
-"""The strengths `choose_prior_strength` tries for the tuned operating point, besides 0 (data)."""
+PRIOR_STRENGTHS: tuple[float, ...] = tuple(round(0.05 * step, 2) for step in range(1, 21))
+"""The strengths `choose_prior_strength` tries for the tuned operating point, besides 0 (data):
+0.05 to 1 in steps of 0.05 (0.25, 0.5 and 0.75 until 2026-12-05; `results/balanced.md`)."""
 TUNED_ACCURACY_LOSS = 0.01
 """The most validation accuracy the tuned operating point may give up against the data point."""
 
@@ -77,18 +78,26 @@ def balanced_intervals(
     return intervals
 
 
-def choose_prior_strength(raw_logits: np.ndarray, labels: np.ndarray, calibration: OutputCalibration) -> float:
-    """The tuned operating point's prior strength ``s`` (`ferlab.priors`): among 0 (the data point)
-    and `PRIOR_STRENGTHS`, the one whose decisions have the highest balanced accuracy on ``labels``
-    with an accuracy at most `TUNED_ACCURACY_LOSS` below the data point's (ties: the smaller ``s``).
-    ``raw_logits`` are the model's own, ``(N, C)`` in its class order, on a validation split (never
-    choose on test); each strength decides as the application will, through
-    ``calibration``'s adjuster."""
+def prior_strength_scores(
+    raw_logits: np.ndarray, labels: np.ndarray, calibration: OutputCalibration
+) -> dict[float, tuple[float, float]]:
+    """Accuracy and balanced accuracy of the tuned point's decisions at 0 (the data point) and each of
+    `PRIOR_STRENGTHS`, keyed by strength. ``raw_logits`` are the model's own, ``(N, C)`` in its class
+    order; each strength decides as the application will, through ``calibration``'s adjuster."""
     labels = np.asarray(labels)
     scores = {}
     for strength in (0.0, *PRIOR_STRENGTHS):
         decided = replace(calibration, tuned_strength=strength).adjuster("tuned")(raw_logits).argmax(axis=1)
         confusion = confusion_counts(labels, decided, np.shape(raw_logits)[1])
         scores[strength] = (float(np.mean(decided == labels)), balanced_accuracy(confusion))
+    return scores
+
+
+def choose_prior_strength(raw_logits: np.ndarray, labels: np.ndarray, calibration: OutputCalibration) -> float:
+    """The tuned operating point's prior strength ``s`` (`ferlab.priors`): among 0 (the data point)
+    and `PRIOR_STRENGTHS`, the one whose decisions have the highest balanced accuracy on ``labels``
+    with an accuracy at most `TUNED_ACCURACY_LOSS` below the data point's (ties: the smaller ``s``;
+    scores by `prior_strength_scores`). Choose on a validation split, never on test."""
+    scores = prior_strength_scores(raw_logits, labels, calibration)
     floor = scores[0.0][0] - TUNED_ACCURACY_LOSS - 1e-12
     return max((s for s in scores if scores[s][0] >= floor), key=lambda s: (scores[s][1], -s))
