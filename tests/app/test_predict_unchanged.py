@@ -7,7 +7,9 @@ ferlab-wild's when it was shipped, 2026-12-02), when the data prior was the only
 under ``--prior data`` they must stay valid (issue #31). The default operating point became
 ``tuned`` on 2026-12-05 (issue #31, README "Operating point"); the ``_tuned`` files were written
 then by the same command without ``--prior``. ``ferlab-wild``'s two files were rewritten on
-2026-12-05 when a new network (issue #31's run 41, INT8) was shipped under that name. A change
+2026-12-05 when a new network (issue #31's run 41, INT8) was shipped under that name, and
+``ferlab-fer2013``'s ``_tuned`` file when the finer strength grid moved its tuned strength from 0.75
+to 1.0 (issue #31, the same day). A change
 of code that should not change behaviour must leave them all valid. A deliberate change of the
 shipped models or the pipeline rewrites them, and says so in its commit.
 """
