@@ -8,11 +8,13 @@ import torch
 
 from ferlab.evaluate import classification_metrics
 from ferlab.evaluate.balanced import (
+    PRIOR_STRENGTHS,
     balanced_accuracy,
     balanced_intervals,
     choose_prior_strength,
     confusion_counts,
     macro_f1,
+    prior_strength_scores,
 )
 from ferlab.priors import OutputCalibration
 
@@ -68,7 +70,7 @@ def test_the_tuned_strength_is_the_most_mean_recall_within_a_point_of_accuracy()
     margins -0.3 (2), -0.8 (2), -1.5 (2), -3 (4) turn right from s = 0.15, 0.40, 0.70, never; of 100
     frequent ones at -5, one at -1.0 turns wrong from s = 0.50 and nine at -1.4 from s = 0.65. By
     hand: accuracy / mean recall 100/110 / 0.5 (s = 0), 102/110 / 0.6 (0.15), 104/110 / 0.7 (0.40 to
-    0.45), 103/110 / 0.695 (0.50), 94/110 / 0.695 (0.65): 0.65 and above lose more than a point of
+    0.45), 103/110 / 0.695 (0.50), 94/110 / 0.65 (0.65): 0.65 and above lose more than a point of
     accuracy (85.5% against 90.9%), and the tie between 0.40 and 0.45 goes to 0.40."""
     rare = [-0.3] * 2 + [-0.8] * 2 + [-1.5] * 2 + [-3.0] * 4
     frequent = [-5.0] * 90 + [-1.0] + [-1.4] * 9
@@ -77,5 +79,11 @@ def test_the_tuned_strength_is_the_most_mean_recall_within_a_point_of_accuracy()
     labels = np.array([0] * 100 + [1] * 10)
     calibration = OutputCalibration(class_prior=(0.9, 0.1))
     assert choose_prior_strength(raw, labels, calibration) == 0.4
+    scores = prior_strength_scores(raw, labels, calibration)
+    assert set(scores) == {0.0, *PRIOR_STRENGTHS}
+    assert scores[0.0] == pytest.approx((100 / 110, 0.5))
+    assert scores[0.4] == pytest.approx((104 / 110, 0.7))
+    assert scores[0.5] == pytest.approx((103 / 110, 0.695))
+    assert scores[0.65] == pytest.approx((94 / 110, 0.65))
     # with nothing to gain, the data point stays: a tie goes to the smaller strength
     assert choose_prior_strength(np.array([[1.0, -9.0], [-9.0, 1.0]]), np.array([0, 1]), calibration) == 0.0
