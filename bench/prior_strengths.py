@@ -4,7 +4,8 @@
 
 Prints, for the data point (0) and each strength of `ferlab.evaluate.balanced.PRIOR_STRENGTHS`, the
 validation accuracy and mean recall of the tuned point's decisions, which strengths stay within the
-accuracy allowance, and the one `choose_prior_strength` picks (what `tools/ship_model.py` stores).
+accuracy allowance, and the one `choose_prior_strength` picks from those scores (what
+`tools/ship_model.py` stores).
 Validation only: this chooses, so it never reads test.
 """
 
@@ -14,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from ferlab.data import load_dataset
-from ferlab.evaluate.balanced import TUNED_ACCURACY_LOSS, choose_prior_strength, prior_strength_scores
+from ferlab.evaluate.balanced import allowed_strengths, prior_strength_scores, strength_from_scores
 from ferlab.evaluate.evaluation import evaluate_model
 from ferlab.models.files import load_model
 from ferlab.priors import OutputCalibration
@@ -34,14 +35,13 @@ def main() -> None:
     logits, labels = raw.logits.numpy(), raw.labels.numpy()
     calibration = OutputCalibration.from_record(record)
     scores = prior_strength_scores(logits, labels, calibration)
-    chosen = choose_prior_strength(logits, labels, calibration)
-    floor = scores[0.0][0] - TUNED_ACCURACY_LOSS
+    chosen, allowed = strength_from_scores(scores), allowed_strengths(scores)
     print(f"{args.model} on {args.data} val ({len(labels)} faces); stored strength {record.get('tuned_strength')}")
     print("| strength | accuracy % | mean recall % | within the allowance |")
     print("|---|---|---|---|")
     for strength, (accuracy, mean_recall) in scores.items():
         mark = " **chosen**" if strength == chosen else ""
-        within = "yes" if accuracy >= floor - 1e-12 else "no"
+        within = "yes" if strength in allowed else "no"
         print(f"| {strength:.2f}{mark} | {100 * accuracy:.2f} | {100 * mean_recall:.1f} | {within} |")
 
 

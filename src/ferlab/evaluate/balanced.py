@@ -98,6 +98,17 @@ def choose_prior_strength(raw_logits: np.ndarray, labels: np.ndarray, calibratio
     and `PRIOR_STRENGTHS`, the one whose decisions have the highest balanced accuracy on ``labels``
     with an accuracy at most `TUNED_ACCURACY_LOSS` below the data point's (ties: the smaller ``s``;
     scores by `prior_strength_scores`). Choose on a validation split, never on test."""
-    scores = prior_strength_scores(raw_logits, labels, calibration)
+    return strength_from_scores(prior_strength_scores(raw_logits, labels, calibration))
+
+
+def allowed_strengths(scores: dict[float, tuple[float, float]]) -> list[float]:
+    """The strengths of `prior_strength_scores`'s ``scores`` whose accuracy is at most
+    `TUNED_ACCURACY_LOSS` below the data point's (0 always among them)."""
     floor = scores[0.0][0] - TUNED_ACCURACY_LOSS - 1e-12
-    return max((s for s in scores if scores[s][0] >= floor), key=lambda s: (scores[s][1], -s))
+    return [s for s in scores if scores[s][0] >= floor]
+
+
+def strength_from_scores(scores: dict[float, tuple[float, float]]) -> float:
+    """`choose_prior_strength`'s pick from already computed ``scores``: the most balanced accuracy
+    among `allowed_strengths`, ties to the smaller strength."""
+    return max(allowed_strengths(scores), key=lambda s: (scores[s][1], -s))
