@@ -87,3 +87,17 @@ def test_the_tuned_strength_is_the_most_mean_recall_within_a_point_of_accuracy()
     assert scores[0.65] == pytest.approx((94 / 110, 0.65))
     # with nothing to gain, the data point stays: a tie goes to the smaller strength
     assert choose_prior_strength(np.array([[1.0, -9.0], [-9.0, 1.0]]), np.array([0, 1]), calibration) == 0.0
+
+
+def test_the_strength_grid_scores_a_split_of_fewer_classes_on_their_columns() -> None:
+    """A 3-class model (prior 0.5, 0.25, 0.25) on a split of its first two classes: class 2's large
+    logit is never a decision, and strength s adds 0.693 s to class 1's margin over class 0, so the
+    class-1 face at margin -0.2 turns right from s = 0.3 and the class-0 face (class 1 at -3) stays
+    right; labels index the scored columns."""
+    raw = np.array([[0.0, -3.0, 10.0], [0.0, -0.2, 10.0]])
+    calibration = OutputCalibration(class_prior=(0.5, 0.25, 0.25))
+    scores = prior_strength_scores(raw, np.array([0, 1]), calibration, columns=np.array([0, 1]))
+    assert scores[0.0] == pytest.approx((0.5, 0.5))
+    assert scores[0.25] == pytest.approx((0.5, 0.5))
+    assert scores[0.3] == pytest.approx((1.0, 1.0))
+    assert scores[1.0] == pytest.approx((1.0, 1.0))

@@ -79,16 +79,24 @@ def balanced_intervals(
 
 
 def prior_strength_scores(
-    raw_logits: np.ndarray, labels: np.ndarray, calibration: OutputCalibration
+    raw_logits: np.ndarray,
+    labels: np.ndarray,
+    calibration: OutputCalibration,
+    columns: np.ndarray | None = None,
 ) -> dict[float, tuple[float, float]]:
     """Accuracy and balanced accuracy of the tuned point's decisions at 0 (the data point) and each of
     `PRIOR_STRENGTHS`, keyed by strength. ``raw_logits`` are the model's own, ``(N, C)`` in its class
-    order; each strength decides as the application will, through ``calibration``'s adjuster."""
+    order; each strength decides as the application will, through ``calibration``'s adjuster. On a
+    split with fewer classes than the model, ``columns`` are the scored classes' logit columns
+    (`ferlab.evaluate.crossdata.LabelAlignment.logit_columns`; ``labels`` index them): the adjuster
+    sees every class, the decision only the scored ones, as `evaluate_model` scores."""
     labels = np.asarray(labels)
+    columns = np.arange(np.shape(raw_logits)[1]) if columns is None else np.asarray(columns)
     scores = {}
     for strength in (0.0, *PRIOR_STRENGTHS):
-        decided = replace(calibration, tuned_strength=strength).adjuster("tuned")(raw_logits).argmax(axis=1)
-        confusion = confusion_counts(labels, decided, np.shape(raw_logits)[1])
+        adjusted = replace(calibration, tuned_strength=strength).adjuster("tuned")(raw_logits)
+        decided = adjusted[:, columns].argmax(axis=1)
+        confusion = confusion_counts(labels, decided, len(columns))
         scores[strength] = (float(np.mean(decided == labels)), balanced_accuracy(confusion))
     return scores
 
