@@ -84,6 +84,8 @@ def test_holdout_group_keeps_each_clip_in_one_part(tmp_path: Path, gray_writer) 
         load_dataset("folder", tmp_path, "train", holdout=0.3, holdout_group=r"^([^_]+)_")  # 2 films of ~half each
     with pytest.raises(DataError, match="not a regular expression"):
         load_dataset("folder", tmp_path, "val", holdout=0.3, holdout_group="(unclosed")
+    with pytest.raises(DataError, match="holdout_group 'clip' matches no file name"):
+        load_dataset("folder", tmp_path, "val", holdout=0.3, holdout_group="clip")  # a word for the regex
     with pytest.raises(DataError, match="needs a holdout fraction"):
         load_dataset("folder", tmp_path, "all", holdout_group="(.+)_")
 

@@ -21,9 +21,10 @@ Frames of one video clip (or photos of one person) are near-duplicates: split at
 lands in ``train`` and its twin in ``val``, and the ``val`` figure measures memory. With
 ``holdout_group`` (a regular expression searched in each file's name without its suffix; its
 first group, or the whole match, names the file's group; a file it does not match is a group of
-its own) whole groups go to one part: groups are shuffled with `HOLDOUT_SEED` and each joins
-``val`` while no class of its files would pass ``round(holdout * n)`` there. For SFEW 2.0's
-``<film>_<clip>_<frame>.png``, ``(.+)_\d+$`` keeps clips together and ``^([^_]+)_`` films.
+its own; one that matches no file is refused) whole groups go to one part: groups are shuffled
+with `HOLDOUT_SEED` and each joins ``val`` while no class of its files would pass
+``round(holdout * n)`` there. For SFEW 2.0's ``<film>_<clip>_<frame>.png``, ``(.+)_\d+$`` keeps
+clips together and ``^([^_]+)_`` films.
 
 Images that cannot be read (and non-image files) are skipped and listed in
 `FaceDataset.problems`; ``strict=True`` raises on the first one instead.
@@ -99,6 +100,11 @@ def load_folder(
                 labels.append(index_of[class_concept])
     if holdout and split != "all":
         groups = None if group_pattern is None else [_group_of(f.stem, group_pattern) for f in files]
+        if group_pattern is not None and files and not any(group_pattern.search(f.stem) for f in files):
+            raise DataError(
+                f"{root}: holdout_group {holdout_group!r} matches no file name (without its suffix), so every "
+                "file would be a group of its own; for SFEW's clips use '(.+)_\\d+$'"
+            )
         held_out = holdout_mask(labels, holdout, groups)
         if groups is not None and not held_out.any():
             raise DataError(
