@@ -78,6 +78,15 @@ def balanced_intervals(
     return intervals
 
 
+def tuned_decisions(
+    raw_logits: np.ndarray, calibration: OutputCalibration, strength: float, columns: np.ndarray | None = None
+) -> np.ndarray:
+    """The tuned point's decisions at prior ``strength``: ``calibration``'s adjuster on the model's raw
+    logits ``(N, C)`` (every class), then the argmax over ``columns`` (indices into them; default all)."""
+    adjusted = replace(calibration, tuned_strength=strength).adjuster("tuned")(raw_logits)
+    return (adjusted if columns is None else adjusted[:, np.asarray(columns)]).argmax(axis=1)
+
+
 def prior_strength_scores(
     raw_logits: np.ndarray,
     labels: np.ndarray,
@@ -91,12 +100,11 @@ def prior_strength_scores(
     (`ferlab.evaluate.crossdata.LabelAlignment.logit_columns`; ``labels`` index them): the adjuster
     sees every class, the decision only the scored ones, as `evaluate_model` scores."""
     labels = np.asarray(labels)
-    columns = np.arange(np.shape(raw_logits)[1]) if columns is None else np.asarray(columns)
+    classes = np.shape(raw_logits)[1] if columns is None else len(columns)
     scores = {}
     for strength in (0.0, *PRIOR_STRENGTHS):
-        adjusted = replace(calibration, tuned_strength=strength).adjuster("tuned")(raw_logits)
-        decided = adjusted[:, columns].argmax(axis=1)
-        confusion = confusion_counts(labels, decided, len(columns))
+        decided = tuned_decisions(raw_logits, calibration, strength, columns)
+        confusion = confusion_counts(labels, decided, classes)
         scores[strength] = (float(np.mean(decided == labels)), balanced_accuracy(confusion))
     return scores
 
