@@ -92,6 +92,26 @@ def test_default_out_dir_names_tta_occlusion_and_subset(run_dir: Path, csv: Path
     assert metrics["subset"] == str(subset)
 
 
+def test_the_onnx_backend_scores_a_graph_as_torch_scores_the_network(run_dir: Path, csv: Path, tmp_path: Path) -> None:
+    """``--backend onnx`` runs the model's ONNX graph on ONNX Runtime (a ``.onnx`` file as it is, a run folder
+    exported once), with the same views, operating point and temperature fit: a float32 graph makes the same
+    decisions and figures as the trained network, and the report says which backend ran (its default folder too)."""
+    graph = tmp_path / "model.onnx"
+    with pytest.raises(SystemExit) as exited:
+        main(["export", str(run_dir), "--onnx", str(graph)])
+    assert exited.value.code == 0
+    _eval(run_dir, "--data-root", csv, "--tta", "flip", "--out", tmp_path / "torch")
+    network = json.loads((tmp_path / "torch" / "metrics.json").read_text())
+    assert network["backend"] == "torch"
+    for model, folder in ((graph, tmp_path), (run_dir, run_dir)):
+        _eval(model, "--data-root", csv, "--tta", "flip", "--backend", "onnx")
+        exported = json.loads((folder / "eval_fer2013_test_onnx_tta-flip" / "metrics.json").read_text())
+        assert exported["backend"] == "onnx" and exported["weights"] == str(model)
+        for key in ("n_images", "tta", "accuracy", "balanced_accuracy", "macro_f1", "per_class"):
+            assert exported[key] == network[key], (model, key)
+        assert exported["temperature"] == pytest.approx(network["temperature"], rel=1e-3)
+
+
 def test_fer2013_model_on_ferplus_names_scores_shared_classes(run_dir: Path, csv: Path, tmp_path: Path) -> None:
     """fer2013new.csv beside the csv: row i votes for its FER2013 emotion, or for contempt when i % 5 == 4."""
     votes = np.zeros((35, len(VOTE_COLUMNS)), np.int64)
@@ -133,6 +153,7 @@ BAD_INPUTS = {
     "missing": "no such model file",
     "corrupt": "not a ferlab model file",
     "bad-tta": "tta = 'twice': must be one of none, flip, tencrop",
+    "onnx-on-torch": "an ONNX file is scored on ONNX Runtime: add --backend onnx",
 }
 
 
@@ -142,7 +163,12 @@ def bad_input_runs(model_file: Path, brightness_csv, tmp_path_factory) -> dict[s
     folder = tmp_path_factory.mktemp("bad")
     csv = brightness_csv(folder / "fer2013.csv", {"PrivateTest": 7})
     (folder / "corrupt.pt").write_bytes(b"not a checkpoint")
-    weights = {"missing": folder / "absent.pt", "corrupt": folder / "corrupt.pt", "bad-tta": model_file}
+    weights = {
+        "missing": folder / "absent.pt",
+        "corrupt": folder / "corrupt.pt",
+        "bad-tta": model_file,
+        "onnx-on-torch": folder / "model.onnx",
+    }
     processes = {
         case: subprocess.Popen(
             [

@@ -64,10 +64,11 @@ def test_photos_are_scored_through_the_detector_and_the_crop_rule(photos: Path, 
 
 
 def test_detector_none_and_refusals(photos: Path, tmp_path: Path) -> None:
-    run = _eval_photos("ferlab-fer2013", photos, tmp_path, "--detector", "none", "--out", "whole")
+    run = _eval_photos("ferlab-fer2013", photos, tmp_path, "--detector", "none", "--out", "whole", "--backend", "torch")
     assert run.returncode == 0, run.stderr
     record = json.loads((tmp_path / "whole" / "metrics.json").read_text())
     assert record["detection_rate"]["value"] == 1 and record["found_by"] == {"none": 3}
+    assert record["backend"] == "torch"  # asked; the application's choice would be its bundled ONNX graph
     for args, message in (
         (["--detector", "opencv", "--occlude", "eyes"], "cannot be combined with --detector"),
         (["--detector", "opencv", "--holdout", "0.3", "--data", "fer2013"], "--holdout applies"),

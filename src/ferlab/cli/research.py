@@ -77,6 +77,9 @@ EVAL_HELP = {
     "prior": PRIOR_HELP,
     "batch_size": "Images per forward pass.",
     "seed": "Seed of the random occlusion (--occlude random).",
+    "backend": "What runs the model: torch (the trained network; the default on crops) or onnx (its ONNX graph on "
+    "ONNX Runtime, as the application runs it: a shipped model's bundled graph, INT8 for ferlab-wild; a .onnx file "
+    "as it is). End to end the default is the application's choice.",
 }
 """The ``--help`` of each `EvalRequest` field that is a generated flag; names, types, defaults and limits come
 from the request itself."""
@@ -85,7 +88,9 @@ from the request itself."""
 @with_settings_options(EvalRequest, EVAL_HELP, exclude=("occlusion", "command"))
 def eval_command(
     ctx: typer.Context,
-    run_or_weights: str = typer.Argument(..., metavar="MODEL", help="Shipped model name, run folder or model file."),
+    run_or_weights: str = typer.Argument(
+        ..., metavar="MODEL", help="Shipped model name, run folder, model file, or .onnx file (with --backend onnx)."
+    ),
     data: str = DataOption,
     data_root: Path = typer.Option(..., "--data-root", help="The dataset's file or folder."),
     split: str = typer.Option("test", "--split", help="Split to score: train, val, test or all."),
@@ -120,7 +125,7 @@ def eval_command(
 
     reader = detect_dataset(data_root) if data == "auto" else data
     request = EvalRequest(
-        weights=resolve_model(run_or_weights),
+        weights=Path(run_or_weights) if Path(run_or_weights).suffix == ".onnx" else resolve_model(run_or_weights),
         data=reader,
         data_root=data_root,
         split=split,

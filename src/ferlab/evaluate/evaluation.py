@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ferlab.app.crop_classifier import CropClassifier
 from ferlab.data import FaceDataset
 from ferlab.errors import DataError
 from ferlab.evaluate.calibration import calibration_scores, fit_temperature
@@ -43,7 +44,7 @@ class EvalResult:
 
 
 def _scored_logits(
-    model: nn.Module,
+    model: nn.Module | CropClassifier,
     dataset: FaceDataset,
     alignment: LabelAlignment,
     tta: str,
@@ -57,7 +58,10 @@ def _scored_logits(
     labels = alignment.map(dataset.labels)
     keep = labels >= 0
     images = occlude(dataset.images[keep], occlusion, seed)
-    logits = predict_logits(model, images, tta, batch_size, device)
+    if isinstance(model, CropClassifier):  # its own TTA views (`evaluate_model` checks they are ``tta``)
+        logits = torch.from_numpy(model.logits(images, batch_size))
+    else:
+        logits = predict_logits(model, images, tta, batch_size, device)
     if adjust_logits is not None:
         logits = torch.from_numpy(adjust_logits(logits.cpu().numpy()))
     return logits[:, torch.from_numpy(alignment.logit_columns)], torch.from_numpy(labels[keep]), keep
@@ -68,7 +72,7 @@ def _has_labels(dataset: FaceDataset) -> bool:
 
 
 def evaluate_model(
-    model: nn.Module,
+    model: nn.Module | CropClassifier,
     dataset: FaceDataset,
     classes: Sequence[str],
     tta: str = "none",
@@ -85,7 +89,8 @@ def evaluate_model(
 
     Args:
         model: a ferlab model (``in_chans``, ``input_size``, ``num_classes``); put in eval
-            mode and moved to ``device``.
+            mode and moved to ``device``. Or an application classifier (`ferlab.app.crop_classifier.CropClassifier`,
+            such as the ONNX Runtime one) whose raw logits are scored, with its own TTA mode, which must be ``tta``.
         dataset: the images to score; unlabeled images (label -1) are skipped.
         classes: the model's class names, used to map the dataset's labels onto the model's
             outputs by meaning when the label sets differ (see `ferlab.evaluate.crossdata`).
@@ -109,6 +114,8 @@ def evaluate_model(
     where = f"{dataset.name} split {dataset.split!r}"
     if not _has_labels(dataset):
         raise DataError(f"{where} has no labels (e.g. Kaggle's test.csv); evaluate a labelled split")
+    if isinstance(model, CropClassifier) and model.tta != tta:
+        raise ValueError(f"the classifier runs TTA {model.tta!r}, not the {tta!r} asked")
     device = torch.device(device) if device is not None else None
     alignment = align_labels(dataset.classes, classes)
     logits, labels, keep = _scored_logits(

@@ -18,13 +18,17 @@ from ferlab.preprocess import TTA_MODES
 from ferlab.priors import DEFAULT_PRIOR, PRIORS
 from ferlab.weights import WEIGHTS_DIR
 
+EVAL_BACKENDS = ("torch", "onnx")
+"""What `ferlab eval --backend` runs the model on (see `EvalRequest.backend`)."""
+
 
 @dataclass(frozen=True)
 class EvalRequest:
     """Everything `run_evaluation` needs; options are checked on creation (`ferlab.constraints`).
 
     Attributes:
-        weights: a run folder (its ``best.pt``) or a model / training checkpoint file.
+        weights: a run folder (its ``best.pt``) or a model / training checkpoint file; with ``backend="onnx"``
+            also a ``.onnx`` file.
         data: reader name (``fer2013``, ``ferplus``, ...; not ``auto``).
         data_root: the dataset file or folder.
         split: the split to score.
@@ -35,6 +39,10 @@ class EvalRequest:
         detector: score end to end with this face detector (``yunet``, ``blazeface``, ``opencv``, ``mtcnn``, ``dlib``
             or ``none``, options allowed: ``opencv:min_neighbors=8``), on the dataset's image
             files; None scores its crops.
+        backend: what runs the model: ``torch`` (the trained network) or ``onnx`` (its ONNX graph on ONNX
+            Runtime, as the application runs it: a shipped model's bundled graph, INT8 for ``ferlab-wild``; a
+            ``.onnx`` file as it is; a run folder or model file exported once, `ferlab.app.load_classifier`).
+            None: ``torch`` on crops; end to end, the application's choice (``auto``).
         out: output folder; None for `default_out_dir`.
         command: the command line, saved in metrics.json.
     """
@@ -53,20 +61,25 @@ class EvalRequest:
     seed: Annotated[int, Ge(0)] = 0
     command: str | None = None
     detector: str | None = None
+    backend: Annotated[str | None, OneOf(EVAL_BACKENDS)] = None
 
     def __post_init__(self) -> None:
         check_settings(self)
+        if Path(self.weights).suffix == ".onnx" and self.backend != "onnx":
+            raise FerlabError(f"{self.weights}: an ONNX file is scored on ONNX Runtime: add --backend onnx")
         if self.detector is not None and self.occlusion != "none":
             raise FerlabError("--occlude applies to dataset crops; it cannot be combined with --detector")
 
 
 def default_out_dir(request: EvalRequest) -> Path:
-    """``eval_<data>_<split>[_e2e-<detector>][_tta-<mode>][_prior-<point>][_occlude-<mode>][_subset-<list>]`` in
+    """``eval_<data>_<split>[_e2e-<detector>][_onnx][_tta-<mode>][_prior-<point>][_occlude-<mode>][_subset-<list>]`` in
     the run folder, beside the weights file, or (a shipped model) ``<that>_<model>`` in the
     current folder."""
     parts = ["eval", request.data, request.split]
     if request.detector is not None:
         parts.append("e2e-" + file_safe(request.detector))
+    if request.backend == "onnx":
+        parts.append("onnx")
     if request.tta != "none":
         parts.append(f"tta-{request.tta}")
     if request.prior != DEFAULT_PRIOR:

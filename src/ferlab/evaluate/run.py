@@ -58,7 +58,9 @@ def run_end_to_end(request: EvalRequest) -> tuple[dict[str, Any], Path]:
             f"{request.data_root}: end-to-end scoring needs image files, and dataset "
             f"{request.data!r} holds none (first id: {dataset.ids[0]}); score it without --detector"
         )
-    analyzer = FaceAnalyzer(request.detector, request.weights, tta=request.tta, prior=request.prior)
+    analyzer = FaceAnalyzer(
+        request.detector, request.weights, backend=request.backend or "auto", tta=request.tta, prior=request.prior
+    )
     scores, unreadable = score_photos(files, [dataset.classes[i] for i in dataset.labels], analyzer)
     out_dir = request.out or default_out_dir(request)
     record = {
@@ -83,11 +85,20 @@ def run_end_to_end(request: EvalRequest) -> tuple[dict[str, Any], Path]:
 
 
 def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
-    """Evaluate as `request` says, write the report; return the metrics.json record and the folder."""
+    """Evaluate as `request` says, write the report; return the metrics.json record and the folder.
+
+    On crops the model runs as ``request.backend`` says: the trained network (torch, the default) or its
+    ONNX graph (`ferlab.app.load_classifier`), with the same operating point, TTA and temperature fit."""
     if request.detector is not None:
         return run_end_to_end(request)
-    model, record = load_model(request.weights)
-    calibration = OutputCalibration.from_record(record)
+    if request.backend == "onnx":
+        from ferlab.app.classifier import load_classifier
+
+        model = load_classifier(request.weights, "onnx", request.tta, request.prior)
+        classes, calibration, name = model.classes, model.calibration, model.name
+    else:
+        model, record = load_model(request.weights)
+        classes, calibration, name = record["classes"], OutputCalibration.from_record(record), record["model"]
     try:
         adjust = calibration.adjuster(request.prior)
     except FerlabError as error:
@@ -100,7 +111,7 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
     result = evaluate_model(
         model,
         dataset,
-        record["classes"],
+        classes,
         tta=request.tta,
         adjust_logits=adjust,
         class_balanced_calibration=request.prior == "balanced",
@@ -114,8 +125,9 @@ def run_evaluation(request: EvalRequest) -> tuple[dict[str, Any], Path]:
     out_dir = request.out or default_out_dir(request)
     run_info = {
         **_run_info(request),
-        "model": record["model"],
-        "model_classes": list(record["classes"]),
+        "model": name,
+        "model_classes": list(classes),
+        "backend": request.backend or "torch",
         "prior": request.prior,
         "prior_strength": calibration.strength(request.prior),
         "occlusion_seed": request.seed,
