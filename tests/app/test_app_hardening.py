@@ -182,12 +182,17 @@ def test_pillow_warnings_name_the_file(tmp_path: Path) -> None:
         load_rgb(path)
 
 
-def test_eval_of_an_onnx_file_does_not_advise_a_flag_it_lacks(
+def test_eval_of_an_onnx_file_asks_for_the_onnx_backend_and_names_a_bad_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model = tmp_path / "x.onnx"
     model.write_bytes(b"not read")
-    with pytest.raises(SystemExit) as exited:
-        main(["eval", str(model), "--data", "folder", "--data-root", str(tmp_path)])
-    err = " ".join(capsys.readouterr().err.split())
-    assert exited.value.code == 2 and "here give a shipped name, a run folder or a .pt model file" in err
+    for extra, message in (
+        ([], "an ONNX file is scored on ONNX Runtime: add --backend onnx"),
+        (["--backend", "onnx"], "not a readable ONNX model"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(["eval", str(model), "--data", "folder", "--data-root", str(tmp_path), *extra])
+        err = " ".join(capsys.readouterr().err.split())
+        assert exited.value.code == 2 and message in err and str(model) in err, err
+        assert err.startswith("error:") and "Traceback" not in err
