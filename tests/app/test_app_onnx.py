@@ -232,7 +232,7 @@ def _failing_exporter(*args, **kwargs):
         ("missing onnx file", "missing.onnx: no such ONNX file"),
         ("not onnx", "fake.onnx: not a readable ONNX model"),
         ("onnx without metadata", "plain.onnx: not a ferlab ONNX export"),
-        ("onnx on torch backend", "an ONNX file runs on ONNX Runtime only (predict, demo, video and serve with"),
+        ("onnx on torch backend", "an ONNX file runs on ONNX Runtime only (predict, demo, video, serve and eval with"),
     ],
 )
 def test_bad_input_is_a_one_line_error(

@@ -36,8 +36,8 @@ def resolve_model(model: str | Path) -> Path:
     path = Path(model)
     if path.suffix == ".onnx":
         raise ModelError(
-            f"{model}: an ONNX file runs on ONNX Runtime only (predict, demo, video and serve with --backend onnx); "
-            "here give a shipped name, a run folder or a .pt model file"
+            f"{model}: an ONNX file runs on ONNX Runtime only (predict, demo, video, serve and eval with "
+            "--backend onnx); here give a shipped name, a run folder or a .pt model file"
         )
     if path.exists() or path.suffix == ".pt" or len(path.parts) > 1:
         return path
