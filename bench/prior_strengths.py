@@ -18,12 +18,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from ferlab.cli.options import reader_options
 from ferlab.data import load_dataset
 from ferlab.evaluate.balanced import (
     allowed_strengths,
+    class_recalls,
     confusion_counts,
     prior_strength_scores,
     strength_from_scores,
@@ -57,7 +56,7 @@ def main() -> None:
     scores = prior_strength_scores(raw, labels, calibration, columns)
     chosen, allowed = strength_from_scores(scores), allowed_strengths(scores)
     print(
-        f"{args.model} on {args.data} val ({len(raw)} faces, {len(alignment.logit_columns)} classes); "
+        f"{args.model} on {args.data} val ({len(raw)} faces, {len(columns)} classes); "
         f"stored strength {record.get('tuned_strength')}"
     )
     print("| strength | accuracy % | mean recall % | within the allowance |")
@@ -68,8 +67,7 @@ def main() -> None:
         print(f"| {strength:.2f}{mark} | {100 * accuracy:.2f} | {100 * mean_recall:.1f} | {within} |")
     if args.per_class is not None:
         decided = tuned_decisions(raw, calibration, args.per_class, columns)
-        confusion = confusion_counts(labels, decided, len(columns))
-        recalls = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
+        recalls = class_recalls(confusion_counts(labels, decided, len(columns)))
         named = ", ".join(f"{record['classes'][c]} {r:.2f}" for c, r in zip(columns, recalls))
         print(f"recall per class at strength {args.per_class}: {named}")
 

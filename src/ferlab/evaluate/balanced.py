@@ -39,11 +39,16 @@ def confusion_counts(labels: np.ndarray, predictions: np.ndarray, num_classes: i
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
+def class_recalls(confusion: np.ndarray) -> np.ndarray:
+    """The recall of each class (row) of ``confusion``; NaN for a class with no true image."""
+    support = confusion.sum(axis=1)
+    return np.divide(np.diag(confusion), support, out=np.full(len(support), np.nan), where=support > 0)
+
+
 def balanced_accuracy(confusion: np.ndarray) -> float:
     """Mean recall over the classes (rows) with at least one true image."""
-    support = confusion.sum(axis=1)
-    present = support > 0
-    return float((np.diag(confusion)[present] / support[present]).mean())
+    recalls = class_recalls(confusion)
+    return float(recalls[~np.isnan(recalls)].mean())
 
 
 def macro_f1(confusion: np.ndarray) -> float:
